@@ -1,0 +1,36 @@
+"""Backend clients, one module (or package) per service, loaded on first use on the loop thread.
+
+Imports here are relative and lazy: in Blender this package is `bl_ext.<repo>.genbridge.backends`, and
+aiohttp/websockets must not be imported on the main thread.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ..runtime.backend import BackendClient
+    from ..runtime.settings import Endpoint, Settings
+
+# service -> (module relative to this package, class name)
+CLIENTS: dict[str, tuple[str, str]] = {
+    "comfyui": (".comfyui", "ComfyUIClient"),
+    "wan2gp": (".wan2gp", "Wan2GPClient"),
+    "litellm": (".litellm", "LiteLLMClient"),
+}
+
+
+def client_class(service: str) -> type:
+    """The client class of `service` (imports its module)."""
+    try:
+        module_name, class_name = CLIENTS[service]
+    except KeyError:
+        raise ValueError(f"unknown service {service!r}; known: {', '.join(CLIENTS)}") from None
+    module = importlib.import_module(module_name, __package__)
+    return getattr(module, class_name)
+
+
+def make_client(endpoint: Endpoint, settings: Settings) -> BackendClient:
+    """A client bound to `endpoint`; the online-access rule is checked by the client on first request."""
+    return client_class(endpoint.service)(endpoint, settings)

@@ -1,0 +1,173 @@
+"""The job runtime: one loop thread, the job service on it, and a light facade for callers on any thread.
+
+Importing this package is cheap (stdlib only): Blender's main thread uses `Runtime.submit()` and
+`Runtime.cancel()`, which return at once; pydantic, aiohttp and the backends are imported on the loop thread
+the first time a job or a probe needs them.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import logging
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .loop import LoopThread
+
+log = logging.getLogger("genbridge.runtime")
+
+SettingsSource = Callable[[], Any]  # returns a Settings or a plain mapping (a Blender preferences snapshot)
+
+
+@dataclass
+class JobHandle:
+    """Returned at once by `Runtime.submit`; `done` resolves with the final job snapshot (headless use only)."""
+
+    job_id: str
+    runtime: Runtime
+    done: concurrent.futures.Future[dict[str, Any]] = field(default_factory=concurrent.futures.Future)
+
+    def cancel(self) -> None:
+        self.runtime.cancel(self.job_id)
+
+
+class Runtime:
+    """The one runtime object: owns the loop thread and the job service that runs on it."""
+
+    def __init__(
+        self,
+        *,
+        settings: SettingsSource,
+        emit: Callable[[Any], None],
+        journal_path: Path | None = None,
+        client_factory: Any | None = None,
+        router_factory: Callable[[Any], Any] | None = None,
+    ) -> None:
+        self._settings_source = settings
+        self._emit = emit
+        self._journal_path = journal_path
+        self._client_factory = client_factory
+        self._router_factory = router_factory
+        self._loop = LoopThread()
+        self._service: Any = None  # JobService, created on the loop thread
+        self._init_error: BaseException | None = None
+
+    @property
+    def started(self) -> bool:
+        return self._loop.running
+
+    @property
+    def thread(self) -> Any:
+        return self._loop.thread
+
+    @property
+    def service(self) -> Any:
+        """The JobService (loop thread only; tests may read it after the loop has run)."""
+        return self._service
+
+    def _ensure_started(self) -> None:
+        if self._loop.running:
+            return
+        self._loop.start()
+        self._loop.set_before_stop(self._before_stop)
+        self._loop.call_soon(self._create_service)
+
+    def _create_service(self) -> None:
+        """Runs on the loop thread: the heavy imports happen here, never on Blender's main thread."""
+        try:
+            from .journal import Journal
+            from .service import JobService
+            from .settings import Settings
+
+            settings = self._load_settings(Settings)
+            journal_path = self._journal_path or settings.data_path / "journal.jsonl"
+            router = self._router_factory(settings) if self._router_factory else None
+            self._service = JobService(settings, self._emit, Journal(journal_path), router=router,
+                                       client_factory=self._client_factory)
+        except BaseException as exc:  # noqa: BLE001 - reported to every caller instead of killing the loop
+            log.exception("GenBridge could not start its job service")
+            self._init_error = exc
+
+    def _load_settings(self, settings_cls: Any) -> Any:
+        value = self._settings_source()
+        if isinstance(value, settings_cls):
+            return value
+        if isinstance(value, Mapping):
+            return settings_cls.from_mapping(value, source="GenBridge preferences")
+        raise TypeError(f"settings source returned {type(value).__name__}")
+
+    async def _before_stop(self) -> None:
+        if self._service is not None:
+            await self._service.shutdown()
+
+    # -- any thread ---------------------------------------------------------------------------------------------
+    def submit(self, spec: Mapping[str, Any]) -> JobHandle:
+        """Queue a job from a plain-data snapshot; returns at once. `spec` holds Job fields (task, inputs...)."""
+        job_id = str(spec.get("id") or uuid.uuid4())
+        handle = JobHandle(job_id, self)
+        self._ensure_started()
+        self._loop.call_soon(self._submit_on_loop, {**spec, "id": job_id}, handle.done)
+        return handle
+
+    def _submit_on_loop(self, spec: dict[str, Any], done: concurrent.futures.Future[dict[str, Any]]) -> None:
+        from .errors import GenBridgeError, error_from_exception
+        from .events import JobEvent
+        from .jobs import Job
+
+        try:
+            if self._service is None:
+                raise self._init_error or RuntimeError("the job service is not running")
+            job = Job.model_validate(spec)
+        except Exception as exc:  # noqa: BLE001 - bad input gets a clear error and is not lost
+            err = exc if isinstance(exc, GenBridgeError) else error_from_exception(exc)
+            failed = {"id": spec["id"], "task": spec.get("task", "?"), "state": "failed",
+                      "error": err.to_dict(), "phase": f"Failed: {err.message}"}
+            self._emit(JobEvent(job_id=spec["id"], kind="state", state="failed", phase=failed["phase"], job=failed))
+            done.set_result(failed)
+            return
+        self._service.submit(job, done)
+
+    def cancel(self, job_id: str) -> None:
+        """Cancel a job in any state (no-op for unknown or finished jobs). Never blocks."""
+        if self._loop.running:
+            self._loop.call_soon(lambda: self._service and self._service.cancel(job_id))
+
+    def update_settings(self) -> None:
+        """Re-read the settings source (call after preferences change)."""
+        if not self._loop.running:
+            return
+        from_source = self._settings_source()
+
+        def apply() -> None:
+            from .settings import Settings
+
+            if self._service is not None:
+                value = from_source if isinstance(from_source, Settings) else Settings.from_mapping(
+                    from_source, source="GenBridge preferences")
+                self._service.update_settings(value)
+
+        self._loop.call_soon(apply)
+
+    def run(self, coro_fn: Callable[[Any], Any]) -> concurrent.futures.Future[Any]:
+        """Run `coro_fn(service)` on the loop thread (probes, template scans); returns a concurrent future."""
+        self._ensure_started()
+
+        async def call() -> Any:
+            while self._service is None and self._init_error is None:
+                import asyncio
+
+                await asyncio.sleep(0)
+            if self._init_error is not None:
+                raise self._init_error
+            return await coro_fn(self._service)
+
+        return self._loop.run_coroutine(call())
+
+    def shutdown(self, timeout: float = 1.0) -> bool:
+        """Journal in-flight jobs as interrupted, stop the loop, join the thread within `timeout`."""
+        ended = self._loop.stop(timeout)
+        self._service = None
+        return ended

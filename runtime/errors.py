@@ -1,0 +1,155 @@
+"""One error hierarchy for everything GenBridge does.
+
+Every error carries a message (what went wrong, in words a Blender user knows) and a hint (what to do next).
+`fallback_ok` tells the router whether another backend could succeed where this one failed: true for
+infrastructure problems (unreachable, out of memory, incompatible), never for the user's own input.
+This module is stdlib-only so the Blender main thread can import it for free.
+"""
+
+from __future__ import annotations
+
+
+class GenBridgeError(Exception):
+    """Base class: `message` says what happened, `hint` what the user can do about it."""
+
+    code = "error"
+    fallback_ok = False
+    default_hint = "See the GenBridge job list for details."
+
+    def __init__(self, message: str, hint: str | None = None, *, service: str = "", detail: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint or self.default_hint
+        self.service = service
+        self.detail = detail  # raw server text, kept for the log, never shown alone
+
+    def __str__(self) -> str:
+        return f"{self.message} {self.hint}".strip()
+
+    def to_dict(self) -> dict[str, str]:
+        """Plain data for events, the journal and the UI."""
+        return {"code": self.code, "message": self.message, "hint": self.hint, "service": self.service}
+
+
+class Unreachable(GenBridgeError):
+    """The server did not accept a connection or dropped it."""
+
+    code = "unreachable"
+    fallback_ok = True
+    default_hint = "Check that the service is running and that its URL in GenBridge preferences is right."
+
+
+class ServiceTimeout(GenBridgeError):
+    """The server accepted the request but did not answer in time."""
+
+    code = "timeout"
+    fallback_ok = True
+    default_hint = "The service may be overloaded; try again, or raise the timeout in GenBridge preferences."
+
+
+class RejectedInput(GenBridgeError):
+    """The request itself is wrong: a bad prompt, size, model name or workflow. Another backend would not help."""
+
+    code = "rejected_input"
+    default_hint = "Fix the highlighted setting and generate again."
+
+
+class OutOfMemory(GenBridgeError):
+    """The server ran out of (video) memory."""
+
+    code = "out_of_memory"
+    fallback_ok = True
+    default_hint = "Lower the resolution, frames or steps, close other GPU programs, or use a lighter model."
+
+
+class IncompatibleServer(GenBridgeError):
+    """The server speaks a protocol version or lacks nodes/models we need."""
+
+    code = "incompatible"
+    fallback_ok = True
+    default_hint = "Update the service, or install the missing nodes or models it names."
+
+
+class AuthError(GenBridgeError):
+    """The server refused our credentials."""
+
+    code = "auth"
+    default_hint = "Set the right API key in GenBridge preferences (or its environment variable)."
+
+
+class RateLimited(GenBridgeError):
+    """The server asks us to slow down; `retry_after` is in seconds when the server said."""
+
+    code = "rate_limited"
+    fallback_ok = True
+    default_hint = "Wait a moment and try again."
+
+    def __init__(self, message: str, hint: str | None = None, *, retry_after: float | None = None, **kw: str) -> None:
+        super().__init__(message, hint, **kw)
+        self.retry_after = retry_after
+
+
+class ServerError(GenBridgeError):
+    """The server failed while doing the work (a 5xx, a node exception)."""
+
+    code = "server_error"
+    fallback_ok = True
+    default_hint = "Look at the service's console for the cause, then try again."
+
+
+class Cancelled(GenBridgeError):
+    """The job was cancelled by the user (or by shutdown)."""
+
+    code = "cancelled"
+    default_hint = "Generate again when you are ready."
+
+
+class OnlineAccessRefused(GenBridgeError):
+    """A non-loopback URL while Blender's Allow Online Access (or the headless equivalent) is off."""
+
+    code = "online_access"
+    default_hint = (
+        "Turn on Edit > Preferences > System > Network > Allow Online Access in Blender "
+        "(headless: set allow_online = true in genbridge.toml or GENBRIDGE_ALLOW_ONLINE=1)."
+    )
+
+
+class ConfigError(GenBridgeError):
+    """A setting (preferences, TOML, environment) is invalid."""
+
+    code = "config"
+    default_hint = "Fix the setting named above in GenBridge preferences or genbridge.toml."
+
+
+class UnsafePath(GenBridgeError):
+    """A server-given file name would escape the output folder."""
+
+    code = "unsafe_path"
+    default_hint = "The server sent a suspicious file name; nothing was written. Check the server's workflow."
+
+
+class DownloadTooLarge(GenBridgeError):
+    """A download exceeded the configured size cap."""
+
+    code = "too_large"
+    default_hint = "Raise the download size limit in GenBridge preferences if this output is expected."
+
+
+def error_from_exception(exc: BaseException, *, service: str = "") -> GenBridgeError:
+    """Wrap anything unexpected so a job never ends without a user-facing message."""
+    if isinstance(exc, GenBridgeError):
+        return exc
+    import asyncio
+
+    if isinstance(exc, asyncio.CancelledError):
+        return Cancelled("The job was cancelled.", service=service)
+    if isinstance(exc, (TimeoutError, asyncio.TimeoutError)):
+        return ServiceTimeout(f"{service or 'The service'} did not answer in time.", service=service)
+    if isinstance(exc, (ConnectionError, OSError)):
+        return Unreachable(f"Could not reach {service or 'the service'}: {exc}", service=service, detail=repr(exc))
+    return GenBridgeError(
+        f"Unexpected error: {type(exc).__name__}: {exc}",
+        "This is a GenBridge bug; please report it with the job id.",
+        service=service,
+        detail=repr(exc),
+    )

@@ -1,0 +1,157 @@
+"""The job model: what was asked, where the result goes, and where it is now.
+
+A job is created from a plain-data snapshot taken on Blender's main thread, lives on the loop thread, and is
+copied out as plain data (`model_dump`) for events, the journal and the UI. Its state only moves along
+`TRANSITIONS`; anything else is a bug and raises.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from enum import Enum
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class JobState(str, Enum):
+    QUEUED = "queued"
+    SUBMITTED = "submitted"
+    RUNNING = "running"
+    DOWNLOADING = "downloading"
+    DONE = "done"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    INTERRUPTED = "interrupted"
+
+    @property
+    def terminal(self) -> bool:
+        return self in TERMINAL_STATES
+
+
+TERMINAL_STATES = frozenset({JobState.DONE, JobState.FAILED, JobState.CANCELLED, JobState.INTERRUPTED})
+
+_ACTIVE = {JobState.QUEUED, JobState.SUBMITTED, JobState.RUNNING, JobState.DOWNLOADING}
+TRANSITIONS: dict[JobState, frozenset[JobState]] = {
+    JobState.QUEUED: frozenset({JobState.SUBMITTED, JobState.RUNNING, JobState.FAILED, JobState.CANCELLED,
+                                JobState.INTERRUPTED}),
+    # SUBMITTED -> QUEUED happens when the router falls back to another backend.
+    JobState.SUBMITTED: frozenset({JobState.QUEUED, JobState.RUNNING, JobState.DOWNLOADING, JobState.DONE,
+                                   JobState.FAILED, JobState.CANCELLED, JobState.INTERRUPTED}),
+    JobState.RUNNING: frozenset({JobState.QUEUED, JobState.DOWNLOADING, JobState.DONE, JobState.FAILED,
+                                 JobState.CANCELLED, JobState.INTERRUPTED}),
+    JobState.DOWNLOADING: frozenset({JobState.DONE, JobState.FAILED, JobState.CANCELLED, JobState.INTERRUPTED}),
+    JobState.DONE: frozenset(),
+    JobState.FAILED: frozenset(),
+    JobState.CANCELLED: frozenset(),
+    # An interrupted job (Blender closed) can be re-attached after a restart.
+    JobState.INTERRUPTED: frozenset({JobState.SUBMITTED, JobState.RUNNING, JobState.FAILED, JobState.CANCELLED}),
+}
+
+
+class InvalidTransition(RuntimeError):
+    """A state change that the state machine does not allow (a bug, not a user error)."""
+
+
+TargetKind = Literal["none", "image", "image_strip", "movie_strip", "text", "file"]
+
+
+class Target(BaseModel):
+    """Where the result should land in Blender, decided when the job was queued."""
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: TargetKind = "none"
+    name: str = ""  # image or text block name
+    scene: str = ""
+    channel: int = 1
+    frame_start: int = 1
+    show_in_image_editor: bool = False
+
+
+class JobErrorInfo(BaseModel):
+    """The user-facing part of a GenBridgeError."""
+
+    model_config = ConfigDict(frozen=True)
+
+    code: str
+    message: str
+    hint: str = ""
+    service: str = ""
+
+
+class PlanStep(BaseModel):
+    """One candidate of a routing plan: which service and instance, and why."""
+
+    model_config = ConfigDict(frozen=True)
+
+    service: str
+    instance: str  # endpoint URL
+    label: str = ""
+    reason: str = ""
+    changes: tuple[str, ...] = ()  # degradations applied ("resolution 1280x720 -> 832x480")
+    inputs_override: dict[str, Any] = Field(default_factory=dict)
+
+
+def new_job_id() -> str:
+    """Client-assigned ids: also used as ComfyUI prompt ids, so a uuid4 string."""
+    return str(uuid.uuid4())
+
+
+class Job(BaseModel):
+    """A unit of generative work and everything needed to find, resume or explain it later."""
+
+    model_config = ConfigDict(validate_assignment=False)
+
+    id: str = Field(default_factory=new_job_id)
+    task: str
+    inputs: dict[str, Any] = Field(default_factory=dict)
+    target: Target = Field(default_factory=Target)
+    service: str | None = None  # requested service ("auto" = None) before routing, chosen after
+    requested_service: str | None = None
+    instance: str | None = None
+    template: str | None = None
+    seed: int | None = None
+    remote_ids: dict[str, str] = Field(default_factory=dict)
+    plan: list[PlanStep] = Field(default_factory=list)
+    state: JobState = JobState.QUEUED
+    progress: float = 0.0
+    phase: str = "Queued"
+    preview: str | None = None
+    outputs: list[str] = Field(default_factory=list)
+    text: str = ""
+    error: JobErrorInfo | None = None
+    depends_on: list[str] = Field(default_factory=list)
+    group: str | None = None  # e.g. a storyboard id
+    created_at: float = Field(default_factory=time.time)
+    updated_at: float = Field(default_factory=time.time)
+    finished_at: float | None = None
+
+    def can_move_to(self, new: JobState) -> bool:
+        return new == self.state or new in TRANSITIONS[self.state]
+
+    def move_to(self, new: JobState, phase: str | None = None) -> None:
+        """Change state, or raise InvalidTransition. Callers journal *before* calling this."""
+        if new == self.state:
+            if phase is not None:
+                self.phase = phase
+            return
+        if new not in TRANSITIONS[self.state]:
+            raise InvalidTransition(f"job {self.id}: {self.state.value} -> {new.value} is not allowed")
+        self.state = new
+        self.updated_at = time.time()
+        if phase is not None:
+            self.phase = phase
+        if new.terminal:
+            self.finished_at = self.updated_at
+            if new == JobState.DONE:
+                self.progress = 1.0
+
+    @property
+    def active(self) -> bool:
+        return self.state in _ACTIVE
+
+    def snapshot(self) -> dict[str, Any]:
+        """Plain, JSON-ready data for events, the journal and the UI."""
+        return self.model_dump(mode="json")

@@ -1,0 +1,108 @@
+"""One asyncio event loop in one daemon thread, started on first use and stopped within a deadline.
+
+Stdlib only: the main thread may import this for free. Thread contract: everything scheduled here runs on the
+loop thread; callers on other threads only use `call_soon` and `run_coroutine`, which never block.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import logging
+import threading
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any, TypeVar
+
+log = logging.getLogger("genbridge.loop")
+T = TypeVar("T")
+
+
+class LoopThread:
+    """A lazily started event loop thread. `stop()` cancels every task, then joins."""
+
+    def __init__(self, name: str = "genbridge-loop") -> None:
+        self._name = name
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._ready = threading.Event()
+        self._lock = threading.Lock()
+        self._before_stop: Callable[[], Awaitable[None]] | None = None
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    @property
+    def thread(self) -> threading.Thread | None:
+        return self._thread
+
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop:
+        self.start()
+        assert self._loop is not None
+        return self._loop
+
+    def start(self) -> None:
+        """Start the thread if it is not running; cheap when it is."""
+        if self.running:
+            return
+        with self._lock:
+            if self.running:
+                return
+            self._ready.clear()
+            self._thread = threading.Thread(target=self._run, name=self._name, daemon=True)
+            self._thread.start()
+            self._ready.wait()
+
+    def _run(self) -> None:
+        loop = asyncio.new_event_loop()
+        self._loop = loop
+        asyncio.set_event_loop(loop)
+        self._ready.set()
+        try:
+            loop.run_forever()
+        finally:
+            try:
+                pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
+                for task in pending:
+                    task.cancel()
+                if pending:
+                    loop.run_until_complete(asyncio.wait(pending, timeout=0.5))
+                loop.run_until_complete(loop.shutdown_asyncgens())
+            except Exception:  # noqa: BLE001 - shutdown must finish whatever a task did
+                log.exception("error while shutting down the GenBridge loop")
+            finally:
+                loop.close()
+                self._loop = None
+
+    def call_soon(self, fn: Callable[..., Any], *args: Any) -> None:
+        """Schedule a plain callable on the loop thread (thread-safe, never blocks)."""
+        self.loop.call_soon_threadsafe(fn, *args)
+
+    def run_coroutine(self, coro: Coroutine[Any, Any, T]) -> concurrent.futures.Future[T]:
+        """Schedule a coroutine; returns a concurrent future (do not wait on it from Blender's main thread)."""
+        return asyncio.run_coroutine_threadsafe(coro, self.loop)
+
+    def set_before_stop(self, hook: Callable[[], Awaitable[None]]) -> None:
+        """A coroutine run on the loop before it stops (the job service journals in-flight jobs here)."""
+        self._before_stop = hook
+
+    def stop(self, timeout: float = 1.0) -> bool:
+        """Run the before-stop hook, stop the loop and join the thread; True when the thread has ended."""
+        thread, loop = self._thread, self._loop
+        if thread is None or loop is None or not thread.is_alive():
+            self._thread = None
+            return True
+        deadline = timeout * 0.6
+        if self._before_stop is not None:
+            fut = asyncio.run_coroutine_threadsafe(self._before_stop(), loop)
+            try:
+                fut.result(timeout=deadline)
+            except Exception:  # noqa: BLE001 - a failing hook must not keep Blender from closing
+                log.exception("before-stop hook failed or timed out")
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(timeout * 0.4)
+        ended = not thread.is_alive()
+        if ended:
+            self._thread = None
+        return ended

@@ -1,0 +1,295 @@
+"""The job service: runs every job on the loop thread, from plan to outputs, and reports each change.
+
+Lives only on the loop thread (imports aiohttp-backed clients and pydantic, which the main thread never pays
+for). Each state change is journaled before it takes effect and then emitted as a plain-data `JobEvent`.
+Fallback to the next plan step happens only for errors whose `fallback_ok` is true (unreachable, out of
+memory, incompatible...), never for the user's own input errors.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import logging
+import random
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from .backend import BackendClient, ClientFactory, ProbeResult
+from .errors import Cancelled, GenBridgeError, RejectedInput, error_from_exception
+from .events import BackendLog, BackendPreview, BackendProgress, BackendText, JobEvent
+from .jobs import Job, JobErrorInfo, JobState, PlanStep
+from .journal import Journal
+from .settings import Endpoint, Settings
+
+log = logging.getLogger("genbridge.jobs")
+
+OUTPUT_REF = "$output_of"  # an input value {"$output_of": job_id, "index": 0} becomes that job's output path
+
+
+class JobService:
+    """Owns the jobs, their tasks and one client per endpoint. Every method runs on the loop thread."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        emit: Callable[[Any], None],
+        journal: Journal,
+        *,
+        router: Any | None = None,
+        client_factory: ClientFactory | None = None,
+    ) -> None:
+        self.settings = settings
+        self.emit = emit
+        self.journal = journal
+        if router is None:
+            from ..routing import Router
+
+            router = Router(settings)
+        self.router = router
+        if client_factory is None:
+            from ..backends import make_client
+
+            client_factory = make_client
+        self.client_factory = client_factory
+        self.jobs: dict[str, Job] = {}
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._finished: dict[str, asyncio.Event] = {}
+        self._waiters: dict[str, list[concurrent.futures.Future[dict[str, Any]]]] = {}
+        self._clients: dict[tuple[str, str], BackendClient] = {}
+        self._shutting_down = False
+
+    # -- submission and control --------------------------------------------------------------------------------
+    def submit(self, job: Job, done: concurrent.futures.Future[dict[str, Any]] | None = None) -> None:
+        """Journal the job as queued, then start running it."""
+        if done is not None:
+            self._waiters.setdefault(job.id, []).append(done)
+        self.jobs[job.id] = job
+        self._finished[job.id] = asyncio.Event()
+        self._record(job)
+        self._tasks[job.id] = asyncio.get_running_loop().create_task(self._run(job), name=f"job-{job.id}")
+
+    def cancel(self, job_id: str) -> bool:
+        """Cancel a job in any state; False if unknown or already finished."""
+        job = self.jobs.get(job_id)
+        task = self._tasks.get(job_id)
+        if job is None or job.state.terminal or task is None:
+            return False
+        task.cancel()
+        return True
+
+    def update_settings(self, settings: Settings) -> None:
+        self.settings = settings
+        if hasattr(self.router, "update_settings"):
+            self.router.update_settings(settings)
+
+    async def shutdown(self) -> None:
+        """Journal every active job as interrupted (its remote work goes on), stop tasks, close clients."""
+        self._shutting_down = True
+        for job in self.jobs.values():
+            if job.active:
+                self._move(job, JobState.INTERRUPTED, "Interrupted: Blender closed while this job ran")
+        tasks = [t for t in self._tasks.values() if not t.done()]
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.wait(tasks, timeout=0.2)
+        clients = list(self._clients.values())
+        self._clients.clear()
+        if clients:
+            await asyncio.wait([asyncio.ensure_future(c.close()) for c in clients], timeout=0.2)
+
+    async def probe_all(self) -> list[ProbeResult]:
+        """Probe every enabled endpoint concurrently; results also feed the router."""
+        endpoints = self.settings.all_endpoints()
+        results = await asyncio.gather(*(self.client_for(ep).probe() for ep in endpoints))
+        for result in results:
+            if hasattr(self.router, "observe_probe"):
+                self.router.observe_probe(result)
+        return list(results)
+
+    def client_for(self, endpoint: Endpoint) -> BackendClient:
+        key = (endpoint.service, endpoint.url)
+        client = self._clients.get(key)
+        if client is None:
+            client = self._clients[key] = self.client_factory(endpoint, self.settings)
+        return client
+
+    def output_dir(self, job: Job) -> Path:
+        return self.settings.output_path / f"{job.task}-{job.id}"
+
+    # -- running ------------------------------------------------------------------------------------------------
+    async def _run(self, job: Job) -> None:
+        step: PlanStep | None = None
+        try:
+            await self._wait_for_dependencies(job)
+            self._resolve_seed(job)
+            if not job.plan:
+                job.plan = list(self.router.plan(job))
+            for index, step in enumerate(job.plan):
+                try:
+                    await self._run_on(job, step)
+                    return
+                except GenBridgeError as exc:
+                    last = index == len(job.plan) - 1
+                    if not exc.fallback_ok or last:
+                        raise
+                    nxt = job.plan[index + 1]
+                    if hasattr(self.router, "record_failure"):
+                        self.router.record_failure(step.instance, exc)
+                    self._log(job, f"{step.label or step.service} failed ({exc.message}); trying {nxt.label}.")
+                    self._move(job, JobState.QUEUED, f"Falling back to {nxt.label or nxt.service}")
+        except asyncio.CancelledError:
+            if self._shutting_down:
+                raise
+            await self._cancel_remote(job, step)
+            self._finish(job, JobState.CANCELLED, "Cancelled", Cancelled("The job was cancelled."))
+        except GenBridgeError as exc:
+            self._finish(job, JobState.FAILED, "Failed", exc)
+        except Exception as exc:  # noqa: BLE001 - every job ends with a message, whatever went wrong
+            log.exception("job %s failed unexpectedly", job.id)
+            self._finish(job, JobState.FAILED, "Failed", error_from_exception(exc))
+        finally:
+            self._resolve_waiters(job)
+
+    async def _run_on(self, job: Job, step: PlanStep) -> None:
+        client = self.client_for(self._endpoint(step))
+        job.service, job.instance = step.service, step.instance
+        if step.inputs_override:
+            job.inputs = {**job.inputs, **step.inputs_override}
+        problems = await client.validate(job)
+        if problems:
+            raise RejectedInput(
+                "; ".join(f"{p.field}: {p.message}" for p in problems) + ".",
+                " ".join(p.hint for p in problems if p.hint) or None,
+                service=step.service,
+            )
+        self._move(job, JobState.SUBMITTED, f"Sending to {step.label or step.service}")
+        remote_id = await client.submit(job)
+        job.remote_ids[step.instance] = remote_id
+        self._record(job)
+        async for event in client.events(job):
+            self._apply(job, event)
+        self._move(job, JobState.DOWNLOADING, "Downloading results")
+        paths = await client.fetch_outputs(job, self.output_dir(job))
+        job.outputs = [str(p) for p in paths]
+        for path in job.outputs:
+            self.emit(JobEvent(job_id=job.id, kind="output", path=path))
+        self._finish(job, JobState.DONE, "Done", None)
+
+    def _apply(self, job: Job, event: Any) -> None:
+        if isinstance(event, BackendProgress):
+            if event.running and job.state == JobState.SUBMITTED:
+                self._move(job, JobState.RUNNING, event.phase or "Running")
+            job.progress = max(0.0, min(event.fraction, 0.99))
+            job.phase = event.phase or job.phase
+            self.emit(JobEvent(job_id=job.id, kind="progress", progress=job.progress, phase=job.phase))
+        elif isinstance(event, BackendText):
+            if job.state == JobState.SUBMITTED:
+                self._move(job, JobState.RUNNING, "Writing")
+            job.text += event.text
+            self.emit(JobEvent(job_id=job.id, kind="text", text=event.text))
+        elif isinstance(event, BackendPreview):
+            job.preview = event.path
+            self.emit(JobEvent(job_id=job.id, kind="preview", path=event.path))
+        elif isinstance(event, BackendLog):
+            self._log(job, event.message)
+
+    async def _cancel_remote(self, job: Job, step: PlanStep | None) -> None:
+        if step is None or job.state not in (JobState.SUBMITTED, JobState.RUNNING, JobState.DOWNLOADING):
+            return
+        try:
+            await asyncio.wait_for(self.client_for(self._endpoint(step)).cancel(job), timeout=10)
+        except (GenBridgeError, asyncio.TimeoutError, OSError) as exc:
+            self._log(job, f"Could not confirm the cancel with {step.label or step.service}: {exc}")
+
+    async def _wait_for_dependencies(self, job: Job) -> None:
+        for dep_id in job.depends_on:
+            event = self._finished.get(dep_id)
+            if event is None:
+                raise RejectedInput(f"This job waits for job {dep_id}, which GenBridge does not know.")
+            if not self.jobs[dep_id].state.terminal:
+                job.phase = "Waiting for an earlier step"
+                self.emit(JobEvent(job_id=job.id, kind="progress", progress=0.0, phase=job.phase))
+                await event.wait()
+            dep = self.jobs[dep_id]
+            if dep.state == JobState.CANCELLED:
+                raise asyncio.CancelledError()
+            if dep.state != JobState.DONE:
+                raise GenBridgeError(
+                    f"The step this job depends on ({dep.task}) did not finish: "
+                    f"{dep.error.message if dep.error else dep.state.value}.",
+                    "Fix or retry that step first.",
+                )
+        job.inputs = {k: self._resolve_ref(v) for k, v in job.inputs.items()}
+
+    def _resolve_ref(self, value: Any) -> Any:
+        if isinstance(value, dict) and OUTPUT_REF in value:
+            dep = self.jobs[value[OUTPUT_REF]]
+            index = int(value.get("index", 0))
+            if index >= len(dep.outputs):
+                raise RejectedInput(f"Job {dep.id} produced no output number {index + 1}.")
+            return dep.outputs[index]
+        return value
+
+    @staticmethod
+    def _resolve_seed(job: Job) -> None:
+        """-1 (or no seed) means random; the seed actually used is recorded on the job."""
+        if "seed" not in job.inputs:
+            return
+        seed = job.inputs.get("seed")
+        if seed is None or int(seed) < 0:
+            seed = random.randint(0, 2**31 - 1)
+        job.seed = int(seed)
+        job.inputs["seed"] = job.seed
+
+    def _endpoint(self, step: PlanStep) -> Endpoint:
+        for ep in self.settings.endpoints(step.service, enabled_only=False):
+            if ep.url == step.instance:
+                return ep
+        return Endpoint(service=step.service, url=step.instance)  # type: ignore[arg-type]
+
+    # -- recording ----------------------------------------------------------------------------------------------
+    def _record(self, job: Job) -> None:
+        """Journal, then tell the main thread. Both see the same snapshot."""
+        snapshot = job.snapshot()
+        try:
+            self.journal.append(snapshot)
+        except OSError:
+            log.exception("could not journal job %s", job.id)
+        self.emit(JobEvent(job_id=job.id, kind="state", state=job.state.value, progress=job.progress,
+                           phase=job.phase, job=snapshot))
+
+    def _move(self, job: Job, state: JobState, phase: str) -> None:
+        # Journal the change before it takes effect: build the new snapshot on a copy first.
+        future = job.model_copy(deep=True)
+        future.move_to(state, phase)
+        try:
+            self.journal.append(future.snapshot())
+        except OSError:
+            log.exception("could not journal job %s", job.id)
+        job.move_to(state, phase)
+        self.emit(JobEvent(job_id=job.id, kind="state", state=job.state.value, progress=job.progress,
+                           phase=job.phase, job=job.snapshot()))
+
+    def _finish(self, job: Job, state: JobState, phase: str, error: GenBridgeError | None) -> None:
+        if job.state.terminal:
+            return
+        if error is not None:
+            info = error.to_dict()
+            job.error = JobErrorInfo(**info)
+            log.info("job %s ended %s: %s", job.id, state.value, error)
+        self._move(job, state, phase if error is None else f"{phase}: {error.message}")
+
+    def _log(self, job: Job, message: str) -> None:
+        log.info("job %s: %s", job.id, message)
+        self.emit(JobEvent(job_id=job.id, kind="log", text=message))
+
+    def _resolve_waiters(self, job: Job) -> None:
+        event = self._finished.get(job.id)
+        if event is not None:
+            event.set()
+        for fut in self._waiters.pop(job.id, []):
+            if not fut.done():
+                fut.set_result(job.snapshot())

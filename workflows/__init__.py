@@ -1,0 +1,1 @@
+"""Parameterised ComfyUI workflows and WanGP presets."""
