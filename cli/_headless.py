@@ -1,0 +1,77 @@
+"""Run jobs headless: the same Runtime and job service Blender uses, with events printed instead of drawn."""
+
+from __future__ import annotations
+
+import queue
+import sys
+import time
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+from ..runtime import Runtime
+from ..runtime.settings import Settings
+
+
+def load_settings(args: Any, **overrides: Any) -> Settings:
+    """Settings from --config / env, with per-command overrides such as a --url for one service."""
+    settings = Settings.load(getattr(args, "config", None))
+    changes = {k: v for k, v in overrides.items() if v is not None}
+    return settings.model_copy(update=changes) if changes else settings
+
+
+def with_url(settings: Settings, service: str, url: str | None) -> Settings:
+    """Replace the endpoints of `service` with one URL (the --url option)."""
+    if not url:
+        return settings
+    from ..runtime.settings import Endpoint
+
+    return settings.model_copy(update={service: [Endpoint(service=service, url=url)]})  # type: ignore[arg-type]
+
+
+def print_progress(event: Any) -> None:
+    """A compact progress line on stderr."""
+    if event.kind == "progress" and event.progress is not None:
+        print(f"\r  {event.job_id[:8]} {event.progress * 100:5.1f}% {event.phase or '':<50}", end="", file=sys.stderr)
+    elif event.kind == "state":
+        print(f"\r  {event.job_id[:8]} {event.state:<11} {event.phase or '':<50}", file=sys.stderr)
+    elif event.kind == "log":
+        print(f"\n  {event.job_id[:8]} note: {event.text}", file=sys.stderr)
+
+
+def run_jobs(
+    specs: Iterable[Mapping[str, Any]],
+    settings: Settings,
+    on_event: Callable[[Any], None] | None = print_progress,
+    *,
+    timeout: float | None = None,
+    client_factory: Any = None,
+) -> list[dict[str, Any]]:
+    """Submit every spec, deliver events on this thread, return the final snapshots in order."""
+    events: queue.SimpleQueue[Any] = queue.SimpleQueue()
+    runtime = Runtime(settings=lambda: settings, emit=events.put, client_factory=client_factory)
+    handles = [runtime.submit(spec) for spec in specs]
+    deadline = None if timeout is None else time.monotonic() + timeout
+    try:
+        while not all(h.done.done() for h in handles):
+            if deadline is not None and time.monotonic() > deadline:
+                for h in handles:
+                    h.cancel()
+                deadline = None
+            try:
+                event = events.get(timeout=0.1)
+            except queue.Empty:
+                continue
+            if on_event is not None:
+                on_event(event)
+        while on_event is not None:
+            try:
+                on_event(events.get_nowait())
+            except queue.Empty:
+                break
+        return [h.done.result() for h in handles]
+    except KeyboardInterrupt:
+        for h in handles:
+            h.cancel()
+        raise
+    finally:
+        runtime.shutdown(2.0)

@@ -1,0 +1,73 @@
+"""`python -m genbridge check`: probe every configured endpoint and print a table (or --json)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+from typing import Any
+
+from ..runtime.backend import ProbeResult
+from ..runtime.settings import SERVICE_TITLES, Settings
+from ._headless import load_settings
+
+
+def add_parser(sub: Any) -> None:
+    p = sub.add_parser("check", help="probe every configured service endpoint")
+    p.add_argument("--json", action="store_true", help="print JSON for machines")
+    p.add_argument("--all", action="store_true", help="include disabled endpoints")
+
+
+async def probe_endpoints(settings: Settings, *, include_disabled: bool = False) -> list[ProbeResult]:
+    """Probe concurrently with the real clients; an endpoint whose client fails to load is reported, not fatal."""
+    from ..backends import make_client
+    from ..runtime.errors import error_from_exception
+    from ..runtime.jobs import JobErrorInfo
+
+    async def one(endpoint: Any) -> ProbeResult:
+        client = None
+        try:
+            client = make_client(endpoint, settings)
+            return await client.probe()
+        except Exception as exc:  # noqa: BLE001 - a broken client is one failing row, not a crash
+            err = error_from_exception(exc, service=endpoint.service)
+            return ProbeResult(service=endpoint.service, url=endpoint.url, label=endpoint.name, reachable=False,
+                               error=JobErrorInfo(**err.to_dict()))
+        finally:
+            if client is not None:
+                await client.close()
+
+    endpoints = settings.all_endpoints(enabled_only=not include_disabled)
+    return list(await asyncio.gather(*(one(ep) for ep in endpoints)))
+
+
+def _gb(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f}"
+
+
+def format_table(results: list[ProbeResult]) -> str:
+    rows = [("SERVICE", "URL", "REACHABLE", "VERSION", "VRAM FREE/TOTAL GB", "LATENCY")]
+    for r in results:
+        vram = "-" if r.vram_total_gb is None else f"{_gb(r.vram_free_gb)}/{_gb(r.vram_total_gb)}"
+        if r.device == "cpu" and r.vram_total_gb is not None:
+            vram += " (cpu RAM)"
+        latency = "-" if r.latency_ms is None else f"{r.latency_ms:.0f} ms"
+        rows.append((SERVICE_TITLES.get(r.service, r.service), r.url, "yes" if r.reachable else "NO",
+                     r.version or "-", vram, latency))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in rows]
+    for r in results:
+        if not r.reachable and r.error is not None:
+            lines.append(f"  {SERVICE_TITLES.get(r.service, r.service)} {r.url}: {r.error.message} {r.error.hint}")
+    return "\n".join(lines)
+
+
+def run(args: argparse.Namespace) -> int:
+    settings = load_settings(args)
+    results = asyncio.run(probe_endpoints(settings, include_disabled=args.all))
+    if args.json:
+        print(json.dumps([r.model_dump(mode="json") for r in results], indent=2))
+    else:
+        print(format_table(results) if results else "No endpoints are configured.")
+    enabled = [r for r in results if any(e.url == r.url and e.enabled for e in settings.all_endpoints())]
+    return 0 if results and all(r.reachable for r in enabled) else 1
