@@ -31,8 +31,13 @@ async def probe_endpoints(settings: Settings, *, include_disabled: bool = False)
             return await client.probe()
         except Exception as exc:  # noqa: BLE001 - a broken client is one failing row, not a crash
             err = error_from_exception(exc, service=endpoint.service)
-            return ProbeResult(service=endpoint.service, url=endpoint.url, label=endpoint.name, reachable=False,
-                               error=JobErrorInfo(**err.to_dict()))
+            return ProbeResult(
+                service=endpoint.service,
+                url=endpoint.url,
+                label=endpoint.name,
+                reachable=False,
+                error=JobErrorInfo(**err.to_dict()),
+            )
         finally:
             if client is not None:
                 await client.close()
@@ -52,8 +57,16 @@ def format_table(results: list[ProbeResult]) -> str:
         if r.device == "cpu" and r.vram_total_gb is not None:
             vram += " (cpu RAM)"
         latency = "-" if r.latency_ms is None else f"{r.latency_ms:.0f} ms"
-        rows.append((SERVICE_TITLES.get(r.service, r.service), r.url, "yes" if r.reachable else "NO",
-                     r.version or "-", vram, latency))
+        rows.append(
+            (
+                SERVICE_TITLES.get(r.service, r.service),
+                r.url,
+                "yes" if r.reachable else "NO",
+                r.version or "-",
+                vram,
+                latency,
+            )
+        )
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in rows]
     for r in results:

@@ -71,28 +71,31 @@ class Runtime:
     def _ensure_started(self) -> None:
         if self._loop.running:
             return
+        # The settings snapshot is taken here, on the caller's (Blender's main) thread: bpy is never read elsewhere.
+        snapshot = self._settings_source()
         self._loop.start()
         self._loop.set_before_stop(self._before_stop)
-        self._loop.call_soon(self._create_service)
+        self._loop.call_soon(self._create_service, snapshot)
 
-    def _create_service(self) -> None:
+    def _create_service(self, snapshot: Any) -> None:
         """Runs on the loop thread: the heavy imports happen here, never on Blender's main thread."""
         try:
             from .journal import Journal
             from .service import JobService
             from .settings import Settings
 
-            settings = self._load_settings(Settings)
+            settings = self._load_settings(Settings, snapshot)
             journal_path = self._journal_path or settings.data_path / "journal.jsonl"
             router = self._router_factory(settings) if self._router_factory else None
-            self._service = JobService(settings, self._emit, Journal(journal_path), router=router,
-                                       client_factory=self._client_factory)
-        except BaseException as exc:  # noqa: BLE001 - reported to every caller instead of killing the loop
+            self._service = JobService(
+                settings, self._emit, Journal(journal_path), router=router, client_factory=self._client_factory
+            )
+        except BaseException as exc:
             log.exception("GenBridge could not start its job service")
             self._init_error = exc
 
-    def _load_settings(self, settings_cls: Any) -> Any:
-        value = self._settings_source()
+    @staticmethod
+    def _load_settings(settings_cls: Any, value: Any) -> Any:
         if isinstance(value, settings_cls):
             return value
         if isinstance(value, Mapping):
@@ -123,8 +126,13 @@ class Runtime:
             job = Job.model_validate(spec)
         except Exception as exc:  # noqa: BLE001 - bad input gets a clear error and is not lost
             err = exc if isinstance(exc, GenBridgeError) else error_from_exception(exc)
-            failed = {"id": spec["id"], "task": spec.get("task", "?"), "state": "failed",
-                      "error": err.to_dict(), "phase": f"Failed: {err.message}"}
+            failed = {
+                "id": spec["id"],
+                "task": spec.get("task", "?"),
+                "state": "failed",
+                "error": err.to_dict(),
+                "phase": f"Failed: {err.message}",
+            }
             self._emit(JobEvent(job_id=spec["id"], kind="state", state="failed", phase=failed["phase"], job=failed))
             done.set_result(failed)
             return
@@ -145,8 +153,11 @@ class Runtime:
             from .settings import Settings
 
             if self._service is not None:
-                value = from_source if isinstance(from_source, Settings) else Settings.from_mapping(
-                    from_source, source="GenBridge preferences")
+                value = (
+                    from_source
+                    if isinstance(from_source, Settings)
+                    else Settings.from_mapping(from_source, source="GenBridge preferences")
+                )
                 self._service.update_settings(value)
 
         self._loop.call_soon(apply)

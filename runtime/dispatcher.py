@@ -21,8 +21,9 @@ Handler = Callable[[Any], None]
 
 
 class TimerAPI(Protocol):
-    def register(self, function: Callable[[], float | None], *, first_interval: float = 0.0,
-                 persistent: bool = False) -> None: ...
+    def register(
+        self, function: Callable[[], float | None], *, first_interval: float = 0.0, persistent: bool = False
+    ) -> None: ...
     def unregister(self, function: Callable[[], float | None]) -> None: ...
     def is_registered(self, function: Callable[[], float | None]) -> bool: ...
 
@@ -83,7 +84,7 @@ class MainThreadDispatcher:
             for handler in self._handlers.get(getattr(event, "kind", ""), ()):
                 try:
                     handler(event)
-                except Exception:  # noqa: BLE001 - one bad handler must not stop the pump
+                except Exception:
                     log.exception("GenBridge handler %r failed for job %s", handler, getattr(event, "job_id", "?"))
             if self._clock() >= deadline:
                 break
@@ -97,7 +98,7 @@ class MainThreadDispatcher:
             if self._is_busy():
                 return self.busy_interval
             handled = self.drain()
-        except Exception:  # noqa: BLE001 - returning None would silently kill the timer
+        except Exception:
             log.exception("GenBridge timer tick failed")
             return self.busy_interval
         return self.busy_interval if handled or not self._queue.empty() else self.idle_interval

@@ -34,13 +34,31 @@ TERMINAL_STATES = frozenset({JobState.DONE, JobState.FAILED, JobState.CANCELLED,
 
 _ACTIVE = {JobState.QUEUED, JobState.SUBMITTED, JobState.RUNNING, JobState.DOWNLOADING}
 TRANSITIONS: dict[JobState, frozenset[JobState]] = {
-    JobState.QUEUED: frozenset({JobState.SUBMITTED, JobState.RUNNING, JobState.FAILED, JobState.CANCELLED,
-                                JobState.INTERRUPTED}),
+    JobState.QUEUED: frozenset(
+        {JobState.SUBMITTED, JobState.RUNNING, JobState.FAILED, JobState.CANCELLED, JobState.INTERRUPTED}
+    ),
     # SUBMITTED -> QUEUED happens when the router falls back to another backend.
-    JobState.SUBMITTED: frozenset({JobState.QUEUED, JobState.RUNNING, JobState.DOWNLOADING, JobState.DONE,
-                                   JobState.FAILED, JobState.CANCELLED, JobState.INTERRUPTED}),
-    JobState.RUNNING: frozenset({JobState.QUEUED, JobState.DOWNLOADING, JobState.DONE, JobState.FAILED,
-                                 JobState.CANCELLED, JobState.INTERRUPTED}),
+    JobState.SUBMITTED: frozenset(
+        {
+            JobState.QUEUED,
+            JobState.RUNNING,
+            JobState.DOWNLOADING,
+            JobState.DONE,
+            JobState.FAILED,
+            JobState.CANCELLED,
+            JobState.INTERRUPTED,
+        }
+    ),
+    JobState.RUNNING: frozenset(
+        {
+            JobState.QUEUED,
+            JobState.DOWNLOADING,
+            JobState.DONE,
+            JobState.FAILED,
+            JobState.CANCELLED,
+            JobState.INTERRUPTED,
+        }
+    ),
     JobState.DOWNLOADING: frozenset({JobState.DONE, JobState.FAILED, JobState.CANCELLED, JobState.INTERRUPTED}),
     JobState.DONE: frozenset(),
     JobState.FAILED: frozenset(),

@@ -69,7 +69,7 @@ class LoopThread:
                 if pending:
                     loop.run_until_complete(asyncio.wait(pending, timeout=0.5))
                 loop.run_until_complete(loop.shutdown_asyncgens())
-            except Exception:  # noqa: BLE001 - shutdown must finish whatever a task did
+            except Exception:
                 log.exception("error while shutting down the GenBridge loop")
             finally:
                 loop.close()
@@ -98,7 +98,7 @@ class LoopThread:
             fut = asyncio.run_coroutine_threadsafe(self._before_stop(), loop)
             try:
                 fut.result(timeout=deadline)
-            except Exception:  # noqa: BLE001 - a failing hook must not keep Blender from closing
+            except Exception:
                 log.exception("before-stop hook failed or timed out")
         loop.call_soon_threadsafe(loop.stop)
         thread.join(timeout * 0.4)

@@ -147,7 +147,7 @@ class JobService:
             self._finish(job, JobState.CANCELLED, "Cancelled", Cancelled("The job was cancelled."))
         except GenBridgeError as exc:
             self._finish(job, JobState.FAILED, "Failed", exc)
-        except Exception as exc:  # noqa: BLE001 - every job ends with a message, whatever went wrong
+        except Exception as exc:
             log.exception("job %s failed unexpectedly", job.id)
             self._finish(job, JobState.FAILED, "Failed", error_from_exception(exc))
         finally:
@@ -201,7 +201,7 @@ class JobService:
             return
         try:
             await asyncio.wait_for(self.client_for(self._endpoint(step)).cancel(job), timeout=10)
-        except (GenBridgeError, asyncio.TimeoutError, OSError) as exc:
+        except (TimeoutError, GenBridgeError, OSError) as exc:
             self._log(job, f"Could not confirm the cancel with {step.label or step.service}: {exc}")
 
     async def _wait_for_dependencies(self, job: Job) -> None:
@@ -258,8 +258,11 @@ class JobService:
             self.journal.append(snapshot)
         except OSError:
             log.exception("could not journal job %s", job.id)
-        self.emit(JobEvent(job_id=job.id, kind="state", state=job.state.value, progress=job.progress,
-                           phase=job.phase, job=snapshot))
+        self.emit(
+            JobEvent(
+                job_id=job.id, kind="state", state=job.state.value, progress=job.progress, phase=job.phase, job=snapshot
+            )
+        )
 
     def _move(self, job: Job, state: JobState, phase: str) -> None:
         # Journal the change before it takes effect: build the new snapshot on a copy first.
@@ -270,8 +273,16 @@ class JobService:
         except OSError:
             log.exception("could not journal job %s", job.id)
         job.move_to(state, phase)
-        self.emit(JobEvent(job_id=job.id, kind="state", state=job.state.value, progress=job.progress,
-                           phase=job.phase, job=job.snapshot()))
+        self.emit(
+            JobEvent(
+                job_id=job.id,
+                kind="state",
+                state=job.state.value,
+                progress=job.progress,
+                phase=job.phase,
+                job=job.snapshot(),
+            )
+        )
 
     def _finish(self, job: Job, state: JobState, phase: str, error: GenBridgeError | None) -> None:
         if job.state.terminal:

@@ -18,20 +18,11 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 from .errors import ConfigError
 from .netpolicy import host_of
 from .paths import default_data_dir
+from .services import DEFAULT_URLS, SERVICE_TITLES, SERVICES, key_env_var
+
+__all__ = ["DEFAULT_URLS", "SERVICES", "SERVICE_TITLES", "Endpoint", "Settings", "Timeouts", "key_env_var"]
 
 Service = Literal["comfyui", "wan2gp", "litellm"]
-SERVICES: tuple[Service, ...] = ("comfyui", "wan2gp", "litellm")
-SERVICE_TITLES = {"comfyui": "ComfyUI", "wan2gp": "Wan2GP", "litellm": "LiteLLM"}
-DEFAULT_URLS = {
-    "comfyui": "http://127.0.0.1:8188",
-    "wan2gp": "http://127.0.0.1:7866/mcp",
-    "litellm": "http://127.0.0.1:4000",
-}
-
-
-def key_env_var(service: str) -> str:
-    """The environment variable that overrides the key of every endpoint of `service`."""
-    return f"GENBRIDGE_{service.upper()}_KEY"
 
 
 class Endpoint(BaseModel):
