@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import time
 import uuid
-from enum import Enum
+from enum import StrEnum
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 
-class JobState(str, Enum):
+class JobState(StrEnum):
     QUEUED = "queued"
     SUBMITTED = "submitted"
     RUNNING = "running"
