@@ -1,0 +1,186 @@
+"""Film text tasks as data: each task is a TOML file here (prompt text + its variables), loaded on demand.
+
+`load_text_task(name)` reads and validates one; `TextTask.messages(variables)` renders the chat messages; the
+answers are parsed into typed results (`parse_shotlist`, `clean_prompt`). An answer that does not parse raises
+`UnparseableAnswer` (a RejectedInput) that keeps the model's raw text.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import string
+import tomllib
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from ...runtime.errors import ConfigError, RejectedInput
+
+TASKS_DIR = Path(__file__).resolve().parent
+TEXT_TASKS = ("shotlist", "image_prompt", "video_prompt", "negative_prompt")
+
+
+class Variable(BaseModel):
+    """One placeholder of a task's prompt."""
+
+    model_config = ConfigDict(frozen=True)
+
+    required: bool = True
+    default: str = ""
+    description: str = ""
+
+
+class PromptText(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    system: str = ""
+    user: str
+
+
+class TextTask(BaseModel):
+    """A text task template: prompt text with `${variable}` placeholders and suggested sampling settings."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    title: str = ""
+    output: Literal["shotlist", "prompt", "text"] = "text"
+    temperature: float | None = None
+    max_tokens: int | None = None
+    variables: dict[str, Variable] = Field(default_factory=dict)
+    prompt: PromptText
+
+    def missing(self, variables: Mapping[str, Any]) -> list[str]:
+        """Required variables that are absent or blank."""
+        return [k for k, v in self.variables.items() if v.required and not str(variables.get(k, "")).strip()]
+
+    def messages(self, variables: Mapping[str, Any]) -> list[dict[str, str]]:
+        """The chat messages for these variables; RejectedInput names any missing one."""
+        missing = self.missing(variables)
+        if missing:
+            raise RejectedInput(
+                f"The '{self.title or self.name}' task needs: {', '.join(missing)}.",
+                "Fill in " + "; ".join(f"{k} ({self.variables[k].description})" for k in missing),
+            )
+        values = {k: str(variables.get(k) or v.default) for k, v in self.variables.items()}
+        values.update({k: str(v) for k, v in variables.items() if k not in values})
+        out = []
+        if self.prompt.system.strip():
+            out.append({"role": "system", "content": string.Template(self.prompt.system).safe_substitute(values).strip()})
+        out.append({"role": "user", "content": string.Template(self.prompt.user).safe_substitute(values).strip()})
+        return out
+
+
+def load_text_task(name: str, extra_dirs: Iterable[str | Path] = ()) -> TextTask:
+    """Find `<name>.toml` (user template dirs first, then the built-in ones) and validate it."""
+    if not re.fullmatch(r"[A-Za-z0-9_\-]+", name):
+        raise RejectedInput(f"'{name}' is not a text task name.", f"Use one of: {', '.join(TEXT_TASKS)}.")
+    for folder in [*map(Path, extra_dirs), TASKS_DIR]:
+        path = folder / f"{name}.toml"
+        if path.is_file():
+            try:
+                return TextTask.model_validate(tomllib.loads(path.read_text(encoding="utf-8")))
+            except (tomllib.TOMLDecodeError, ValidationError) as exc:
+                raise ConfigError(f"The text task file {path} is invalid: {exc}".split("\n")[0] + ".") from None
+    raise RejectedInput(f"There is no text task '{name}'.", f"Use one of: {', '.join(TEXT_TASKS)}.")
+
+
+# -- typed results ------------------------------------------------------------------------------------------------
+class UnparseableAnswer(RejectedInput):
+    """The model answered, but not in the shape the task asked for; `raw` keeps its text."""
+
+    code = "unparseable_answer"
+    default_hint = "Generate again (perhaps at a lower temperature) or pick a stronger model; the raw answer is kept."
+
+    def __init__(self, message: str, raw: str, hint: str | None = None) -> None:
+        super().__init__(message, hint, service="litellm", detail=raw[:4000])
+        self.raw = raw
+
+
+class Shot(BaseModel):
+    """One planned shot."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    description: str = Field(min_length=1)
+    duration: float = Field(gt=0, le=600)
+    camera: str = ""
+    characters: list[str] = Field(default_factory=list)
+
+    @field_validator("duration", mode="before")
+    @classmethod
+    def _seconds(cls, value: Any) -> Any:
+        # Models write "3s", "3.5 seconds" or "3" as often as 3.
+        if isinstance(value, str):
+            match = re.match(r"\s*(\d+(?:\.\d+)?)", value)
+            if match:
+                return float(match.group(1))
+        return value
+
+    @field_validator("characters", mode="before")
+    @classmethod
+    def _names(cls, value: Any) -> Any:
+        if value is None:
+            return []
+        if isinstance(value, str):
+            return [v.strip() for v in value.split(",") if v.strip()]
+        return value
+
+
+class ShotList(BaseModel):
+    """The parsed answer of the shot-list task."""
+
+    shots: list[Shot] = Field(min_length=1)
+
+    @property
+    def total_duration(self) -> float:
+        return sum(s.duration for s in self.shots)
+
+
+def _first_json(raw: str) -> Any:
+    """The first JSON object or array in `raw` (models like to add code fences or a sentence around it)."""
+    decoder = json.JSONDecoder()
+    for match in re.finditer(r"[\[{]", raw):
+        try:
+            value, _ = decoder.raw_decode(raw, match.start())
+        except ValueError:
+            continue
+        if isinstance(value, list) or (isinstance(value, dict) and value):
+            return value
+    raise ValueError("no JSON object or list found")
+
+
+def parse_shotlist(raw: str) -> ShotList:
+    """Parse a shot-list answer; UnparseableAnswer (keeping `raw`) when it is not a usable list of shots."""
+    try:
+        data = _first_json(raw)
+    except ValueError:
+        raise UnparseableAnswer("The model's shot list is not JSON.", raw) from None
+    if isinstance(data, dict):
+        data = data.get("shots", data.get("shot_list", data.get("storyboard")))
+    if not isinstance(data, list):
+        raise UnparseableAnswer("The model's answer has no list of shots.", raw)
+    try:
+        return ShotList(shots=data)
+    except ValidationError as exc:
+        where = "; ".join(
+            f"shot {err['loc'][1] + 1 if len(err['loc']) > 1 and isinstance(err['loc'][1], int) else '?'} "
+            f"{err['loc'][-1]}: {err['msg']}"
+            for err in exc.errors(include_url=False)[:3]
+        )
+        raise UnparseableAnswer(f"The model's shot list is incomplete ({where}).", raw) from None
+
+
+def clean_prompt(raw: str) -> str:
+    """A prompt answer without the wrapping models add: code fences, quotes, a 'Prompt:' label."""
+    text = raw.strip()
+    text = re.sub(r"^```[a-zA-Z]*\s*|\s*```$", "", text).strip()
+    text = re.sub(r"^(negative\s+)?prompt\s*:\s*", "", text, flags=re.IGNORECASE).strip()
+    if len(text) >= 2 and text[0] == text[-1] and text[0] in "\"'":
+        text = text[1:-1].strip()
+    if not text:
+        raise UnparseableAnswer("The model returned an empty prompt.", raw)
+    return text
