@@ -67,11 +67,9 @@ class TextTask(BaseModel):
             )
         values = {k: str(variables.get(k) or v.default) for k, v in self.variables.items()}
         values.update({k: str(v) for k, v in variables.items() if k not in values})
-        out = []
-        if self.prompt.system.strip():
-            out.append({"role": "system", "content": string.Template(self.prompt.system).safe_substitute(values).strip()})
-        out.append({"role": "user", "content": string.Template(self.prompt.user).safe_substitute(values).strip()})
-        return out
+        system = string.Template(self.prompt.system).safe_substitute(values).strip()
+        user = string.Template(self.prompt.user).safe_substitute(values).strip()
+        return ([{"role": "system", "content": system}] if system else []) + [{"role": "user", "content": user}]
 
 
 def load_text_task(name: str, extra_dirs: Iterable[str | Path] = ()) -> TextTask:
