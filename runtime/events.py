@@ -63,3 +63,12 @@ class BackendLog(BaseModel):
 
 
 BackendEvent = BackendProgress | BackendPreview | BackendText | BackendLog
+
+
+class ServicesEvent(BaseModel):
+    """Probe results of every endpoint, as plain data, for the status panel."""
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: Literal["services"] = "services"
+    results: list[dict[str, Any]]

@@ -1,0 +1,33 @@
+"""Check the configured services (the probe runs on the loop thread; results land in the status panel)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import bpy
+
+from .. import bridge
+
+
+class GENBRIDGE_OT_check_services(bpy.types.Operator):
+    """Ask every configured service for its version, VRAM and health"""
+
+    bl_idname = "genbridge.check_services"
+    bl_label = "Check Services"
+    bl_description = "Ask every configured ComfyUI, Wan2GP and LiteLLM server for its version, VRAM and health"
+    bl_options = {"REGISTER"}
+
+    @classmethod
+    def poll(cls, context: Any) -> bool:
+        if bridge.SESSION is None:
+            cls.poll_message_set("GenBridge is not enabled")
+            return False
+        return True
+
+    def execute(self, context: Any) -> set[str]:
+        bridge.session().check_services()
+        self.report({"INFO"}, "Checking GenBridge services...")
+        return {"FINISHED"}
+
+
+CLASSES = (GENBRIDGE_OT_check_services,)

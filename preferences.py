@@ -1,0 +1,103 @@
+"""GenBridge add-on preferences: service endpoints, output folder, VRAM override, timeouts.
+
+Keys are PASSWORD properties in the user preferences (userpref.blend), never in .blend files; an environment
+variable (GENBRIDGE_<SERVICE>_KEY) overrides them. `snapshot()` turns the preferences into plain data on the
+main thread; the loop thread validates that data into `runtime.settings.Settings`.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import bpy
+from bpy.props import BoolProperty, CollectionProperty, FloatProperty, IntProperty, StringProperty
+from bpy.types import AddonPreferences, PropertyGroup
+
+from .runtime.services import DEFAULT_URLS, SERVICE_TITLES, SERVICES, key_env_var
+
+ADDON_ID = __package__
+
+
+class GENBRIDGE_PG_endpoint(PropertyGroup):
+    """One server of one service."""
+
+    url: StringProperty(name="URL", description="Base URL of the service, e.g. http://127.0.0.1:8188")
+    key: StringProperty(name="Key", description="API key or bearer token (optional)", subtype="PASSWORD",
+                        )
+    enabled: BoolProperty(name="Enabled", default=True)
+    label: StringProperty(name="Label", description="A short name shown in plans and the job list")
+
+
+class GENBRIDGE_AP_preferences(AddonPreferences):
+    bl_idname = ADDON_ID
+
+    comfyui_endpoints: CollectionProperty(type=GENBRIDGE_PG_endpoint)
+    wan2gp_endpoints: CollectionProperty(type=GENBRIDGE_PG_endpoint)
+    litellm_endpoints: CollectionProperty(type=GENBRIDGE_PG_endpoint)
+    output_dir: StringProperty(
+        name="Output Folder", subtype="DIR_PATH",
+        description="Where generated files are saved (empty: the extension's user folder)",
+    )
+    vram_override_gb: FloatProperty(
+        name="VRAM Override (GB)", min=0.0, soft_max=96.0, default=0.0,
+        description="Free VRAM to assume when a server cannot report it (0: use what servers report)",
+    )
+    wan2gp_profile: IntProperty(name="Wan2GP Memory Profile", min=1, max=5, default=4,
+                                description="The --profile your WanGP server was started with (1 to 5)")
+    text_model: StringProperty(name="Text Model", description="LiteLLM model name (empty: the first one offered)")
+    connect_timeout: FloatProperty(name="Connect Timeout (s)", min=0.5, max=120.0, default=5.0)
+    request_timeout: FloatProperty(name="Request Timeout (s)", min=1.0, max=600.0, default=30.0)
+    download_limit_mb: IntProperty(name="Download Limit (MB)", min=1, default=4096)
+
+    def endpoints(self, service: str) -> Any:
+        return getattr(self, f"{service}_endpoints")
+
+    def draw(self, context: Any) -> None:
+        from .ui.preferences_draw import draw_preferences
+
+        draw_preferences(self.layout, self, online_access=bpy.app.online_access)
+
+
+def get(context: Any = None) -> GENBRIDGE_AP_preferences | None:
+    """The preferences of this add-on, or None when it is not enabled."""
+    addon = (context or bpy.context).preferences.addons.get(ADDON_ID)
+    return addon.preferences if addon else None
+
+
+def endpoint_rows(prefs: Any, service: str) -> list[dict[str, Any]]:
+    """Plain rows for one service; an empty list means the service's default local URL."""
+    rows = [
+        {"url": ep.url, "key": ep.key or None, "enabled": ep.enabled, "label": ep.label}
+        for ep in prefs.endpoints(service)
+        if ep.url.strip()
+    ]
+    return rows or [{"url": DEFAULT_URLS[service]}]
+
+
+def snapshot(data_dir: str = "") -> dict[str, Any]:
+    """The preferences as plain data (main thread only), ready for `Settings.from_mapping`."""
+    prefs = get()
+    data: dict[str, Any] = {"allow_online": bool(bpy.app.online_access), "data_dir": data_dir}
+    if prefs is None:
+        return data
+    for service in SERVICES:
+        data[service] = endpoint_rows(prefs, service)
+    if prefs.output_dir:
+        data["output_dir"] = bpy.path.abspath(prefs.output_dir)
+    if prefs.vram_override_gb > 0:
+        data["vram_override_gb"] = prefs.vram_override_gb
+    data["wan2gp_profile"] = prefs.wan2gp_profile
+    data["text_model"] = prefs.text_model
+    data["download_limit_mb"] = prefs.download_limit_mb
+    data["timeouts"] = {"connect": prefs.connect_timeout, "request": prefs.request_timeout}
+    return data
+
+
+def key_overridden(service: str) -> bool:
+    """True when an environment variable supplies the key (the UI says so next to the field)."""
+    return bool(os.environ.get(key_env_var(service)))
+
+
+CLASSES = (GENBRIDGE_PG_endpoint, GENBRIDGE_AP_preferences)
+TITLES = SERVICE_TITLES

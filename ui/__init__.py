@@ -1,0 +1,19 @@
+"""Panels, menus and the preferences layout. Draw code reads cached plain data only (no I/O in draw)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from . import menus, panels
+
+
+def classes() -> list[Any]:
+    return [*panels.CLASSES, *menus.CLASSES]
+
+
+def register() -> None:
+    menus.register()
+
+
+def unregister() -> None:
+    menus.unregister()
