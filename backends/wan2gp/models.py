@@ -1,0 +1,189 @@
+"""Typed views of the WanGP MCP replies we depend on, plus the model rules (frames, resolution) checked before submit.
+
+Shapes follow the captures of WanGP 12.60 (v1) and the static v2 contract; unknown fields are ignored so newer
+servers that add fields keep working.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _Loose(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+class JobEventRecord(_Loose):
+    """One entry of a job's event ring: `kind` plus kind-specific `data` (a dict or a plain string)."""
+
+    kind: str
+    timestamp: float = 0.0
+    data: Any = None
+
+
+class JobErrorRecord(_Loose):
+    """A task error with the stage it happened in (validation, generation, cancelled, runtime)."""
+
+    message: str = ""
+    task_index: int | None = None
+    task_id: int | None = None
+    stage: str = ""
+    cancelled: bool = False
+
+
+class JobResultRecord(_Loose):
+    """What a finished job produced: files on the server's disk and gallery ids to download them by."""
+
+    success: bool = False
+    cancelled: bool = False
+    generated_files: list[str] = Field(default_factory=list)
+    errors: list[JobErrorRecord] = Field(default_factory=list)
+    gallery_items: list[dict[str, Any]] = Field(default_factory=list)
+    total_tasks: int = 0
+    successful_tasks: int = 0
+    failed_tasks: int = 0
+
+
+class JobSnapshot(_Loose):
+    """The job state object every generate / get_job / cancel_job reply carries (no status enum: derive it)."""
+
+    job_id: str
+    done: bool = False
+    cancel_requested: bool = False
+    created_at: float = 0.0
+    updated_at: float = 0.0
+    events: list[JobEventRecord] = Field(default_factory=list)
+    result: JobResultRecord | None = None
+    status: str | None = None  # v2 "timeout" when a wait=true call returned before the job ended
+    waiting_timed_out: bool = False
+
+    @property
+    def succeeded(self) -> bool:
+        return self.done and self.result is not None and self.result.success
+
+    @property
+    def cancelled(self) -> bool:
+        """Cancelled, or cancel requested and not a success (the cancel of a failing download reports failure)."""
+        if not self.done:
+            return False
+        if self.result is not None and self.result.cancelled:
+            return True
+        return self.cancel_requested and not self.succeeded
+
+
+class UploadTicket(_Loose):
+    """A one-use upload URL (relative to the server origin)."""
+
+    upload_url: str
+    method: str = "PUT"
+    filename: str = ""
+    expires_in_seconds: int = 600
+    max_bytes: int | None = None
+
+
+class UploadReceipt(_Loose):
+    """The PUT reply: the media id to pass in settings (12.x `gallery_id`, later `media_id`)."""
+
+    status: str = ""
+    size: int = 0
+    gallery_id: str | None = None
+    media_id: str | None = None
+
+    @property
+    def id(self) -> str | None:
+        return self.media_id or self.gallery_id
+
+
+class DownloadTicket(_Loose):
+    """A one-use download URL and what it will deliver."""
+
+    download_url: str
+    filename: str = ""
+    media_type: str = ""
+    size: int | None = None
+    expires_in_seconds: int = 600
+
+
+class ModelSchema(_Loose):
+    """The per-model limits we check jobs against (schema `metadata`, or v2 `capabilities.metadata`)."""
+
+    model_type: str
+    name: str = ""
+    family: str = ""
+    fps: float | None = None
+    frames_minimum: int | None = None
+    frames_steps: int | None = None
+    frames_maximum: int | None = None
+    inputs: list[str] = Field(default_factory=list)
+    media_inputs: dict[str, Any] = Field(default_factory=dict)
+
+    @property
+    def accepts_start_image(self) -> bool:
+        image = self.media_inputs.get("image")
+        if isinstance(image, dict):  # v1: {"start": bool, ...}
+            return bool(image.get("start"))
+        if isinstance(image, list):  # v2: list of roles
+            return "start" in image
+        return "image" in self.inputs
+
+    def frame_rule(self) -> FrameRule:
+        return FrameRule.for_model(self)
+
+
+class FrameRule(BaseModel):
+    """Valid frame counts are `minimum + k * step` (4k+1 for Wan and Hunyuan, 8k+1 for LTX)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    step: int
+    minimum: int
+
+    @classmethod
+    def for_family(cls, family: str) -> FrameRule:
+        if family.lower().startswith("ltx"):
+            return cls(step=8, minimum=17)
+        return cls(step=4, minimum=5)
+
+    @classmethod
+    def for_model(cls, schema: ModelSchema) -> FrameRule:
+        if schema.frames_steps and schema.frames_minimum:
+            return cls(step=schema.frames_steps, minimum=schema.frames_minimum)
+        return cls.for_family(schema.family or schema.model_type)
+
+    @property
+    def text(self) -> str:
+        offset = self.minimum % self.step
+        return f"{self.step}k+{offset} (at least {self.minimum})" if offset else f"{self.minimum} + {self.step}k"
+
+    def snap(self, frames: int) -> int:
+        """The nearest valid count (ties go up, counts below the minimum go to the minimum)."""
+        if frames <= self.minimum:
+            return self.minimum
+        k = (frames - self.minimum + self.step // 2) // self.step
+        return self.minimum + k * self.step
+
+    def is_valid(self, frames: int) -> bool:
+        return frames >= self.minimum and (frames - self.minimum) % self.step == 0
+
+
+RESOLUTION_MULTIPLE = 16
+_RESOLUTION = re.compile(r"^\s*(\d+)\s*[xX×]\s*(\d+)\s*$")
+
+
+def parse_resolution(value: Any) -> tuple[int, int] | None:
+    """'832x480' -> (832, 480); None when it is not WxH."""
+    if not isinstance(value, str):
+        return None
+    match = _RESOLUTION.match(value)
+    return (int(match.group(1)), int(match.group(2))) if match else None
+
+
+def nearest_resolution(width: int, height: int) -> str:
+    """The closest WxH with both sides multiples of 16 (at least 16)."""
+    def snap(v: int) -> int:
+        return max(RESOLUTION_MULTIPLE, round(v / RESOLUTION_MULTIPLE) * RESOLUTION_MULTIPLE)
+
+    return f"{snap(width)}x{snap(height)}"

@@ -1,0 +1,120 @@
+"""Media in and out of WanGP: upload tickets + PUT for inputs; outputs from the shared disk or download tickets.
+
+Outputs are streamed to disk in chunks (never held whole in memory), capped in size, and named with
+`safe_output_path` whatever the server called them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from ...runtime.errors import DownloadTooLarge, IncompatibleServer, RejectedInput, ServerError, Unreachable
+from ...runtime.netpolicy import is_loopback
+from ...runtime.paths import safe_output_path
+from .contract import Contract
+from .models import DownloadTicket, UploadReceipt, UploadTicket
+from .rpc import McpRpc
+
+CHUNK = 1024 * 1024
+
+
+async def upload_file(rpc: McpRpc, contract: Contract, path: Path) -> str:
+    """Upload a local file through a one-use ticket; returns the media id to put in the settings."""
+    tool, args = contract.upload_ticket(path.name)
+    ticket = UploadTicket.model_validate(await rpc.call_tool(tool, args))
+    size = path.stat().st_size
+    if ticket.max_bytes is not None and size > ticket.max_bytes:
+        raise RejectedInput(f"{path.name} is larger than Wan2GP accepts ({ticket.max_bytes} bytes).",
+                            service="wan2gp")
+    headers = rpc.headers(json_body=False)
+    headers["Content-Type"] = "application/octet-stream"
+    timeout = aiohttp.ClientTimeout(total=rpc.settings.timeouts.download, connect=rpc.settings.timeouts.connect)
+    try:
+        with path.open("rb") as handle:  # aiohttp streams a file object instead of reading it whole
+            async with rpc.session().put(rpc.resolve(ticket.upload_url), data=handle, headers=headers,
+                                         timeout=timeout, allow_redirects=False) as resp:
+                body: Any = await resp.json(content_type=None) if resp.status == 200 else await resp.text()
+                status = resp.status
+    except aiohttp.ClientConnectionError as exc:
+        raise Unreachable(f"Lost Wan2GP while uploading {path.name}.", service="wan2gp", detail=repr(exc)) from None
+    if status != 200:
+        raise ServerError(f"Wan2GP refused the upload of {path.name} ({status}).", service="wan2gp",
+                          detail=str(body)[:300])
+    receipt = UploadReceipt.model_validate(body)
+    if not receipt.id:
+        raise IncompatibleServer("Wan2GP accepted an upload but returned no media id.", service="wan2gp")
+    return receipt.id
+
+
+def readable_local_file(rpc: McpRpc, path: str) -> Path | None:
+    """The server's output path when the server runs on this machine and the file is readable here."""
+    if not path or not is_loopback(rpc.url):
+        return None
+    candidate = Path(path)
+    if candidate.is_absolute() and candidate.is_file() and os.access(candidate, os.R_OK):
+        return candidate
+    return None
+
+
+def _limit_bytes(rpc: McpRpc) -> int:
+    return rpc.settings.download_limit_mb * 1024 * 1024
+
+
+def _too_large(name: str, size: int, limit: int) -> DownloadTooLarge:
+    return DownloadTooLarge(f"The Wan2GP output {name} is {size / 1e6:.0f} MB, over the {limit / 1e6:.0f} MB limit.",
+                            service="wan2gp")
+
+
+async def copy_local(rpc: McpRpc, source: Path, dest_dir: Path) -> Path:
+    """Copy an output the server wrote on this machine (size-capped, chunked, off the loop thread)."""
+    limit = _limit_bytes(rpc)
+    size = source.stat().st_size
+    if size > limit:
+        raise _too_large(source.name, size, limit)
+    target = safe_output_path(dest_dir, "", source.name)
+    await asyncio.to_thread(shutil.copyfile, source, target)
+    return target
+
+
+async def download_media(rpc: McpRpc, contract: Contract, media_id: str, dest_dir: Path) -> Path:
+    """Download an output through a one-use ticket, streamed to disk with the size cap."""
+    tool, args = contract.download_ticket(media_id)
+    ticket = DownloadTicket.model_validate(await rpc.call_tool(tool, args))
+    limit = _limit_bytes(rpc)
+    name = ticket.filename or media_id.replace(":", "_")
+    if ticket.size is not None and ticket.size > limit:
+        raise _too_large(name, ticket.size, limit)
+    target = safe_output_path(dest_dir, "", name)
+    partial = target.with_name(target.name + ".part")
+    timeout = aiohttp.ClientTimeout(total=rpc.settings.timeouts.download, connect=rpc.settings.timeouts.connect)
+    written = 0
+    try:
+        async with rpc.session().get(rpc.resolve(ticket.download_url), headers=rpc.headers(json_body=False),
+                                     timeout=timeout, allow_redirects=False) as resp:
+            if resp.status != 200:
+                raise ServerError(f"Wan2GP refused the download of {name} ({resp.status}).", service="wan2gp",
+                                  detail=(await resp.text())[:300])
+            with partial.open("wb") as out:
+                async for chunk in resp.content.iter_chunked(CHUNK):
+                    written += len(chunk)
+                    if written > limit:
+                        raise _too_large(name, written, limit)
+                    out.write(chunk)
+    except aiohttp.ClientConnectionError as exc:
+        partial.unlink(missing_ok=True)
+        raise Unreachable(f"Lost Wan2GP while downloading {name}.", service="wan2gp", detail=repr(exc)) from None
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+    if ticket.size is not None and written != ticket.size:
+        partial.unlink(missing_ok=True)
+        raise ServerError(f"The download of {name} stopped early ({written} of {ticket.size} bytes).",
+                          service="wan2gp")
+    partial.replace(target)
+    return target
