@@ -87,9 +87,16 @@ class Session:
         """Queue a job from a plain-data snapshot and show it in the job list at once."""
         handle = self.runtime.submit(spec)
         self.jobs[handle.job_id] = {
-            "id": handle.job_id, "task": spec.get("task", ""), "state": "queued", "progress": 0.0,
-            "phase": "Queued", "inputs": dict(spec.get("inputs", {})), "target": dict(spec.get("target", {})),
-            "created_at": time.time(), "group": spec.get("group"), "depends_on": list(spec.get("depends_on", [])),
+            "id": handle.job_id,
+            "task": spec.get("task", ""),
+            "state": "queued",
+            "progress": 0.0,
+            "phase": "Queued",
+            "inputs": dict(spec.get("inputs", {})),
+            "target": dict(spec.get("target", {})),
+            "created_at": time.time(),
+            "group": spec.get("group"),
+            "depends_on": list(spec.get("depends_on", [])),
         }
         return handle.job_id
 
@@ -177,9 +184,13 @@ def provenance(row: dict[str, Any]) -> dict[str, Any]:
     """What made this result: service, instance, template, prompt, seed, job id (stored as custom properties)."""
     inputs = row.get("inputs") or {}
     values = {
-        "job_id": row.get("id", ""), "service": row.get("service") or "", "instance": row.get("instance") or "",
-        "template": row.get("template") or "", "prompt": str(inputs.get("prompt", "")),
-        "seed": row.get("seed") if row.get("seed") is not None else -1, "task": row.get("task", ""),
+        "job_id": row.get("id", ""),
+        "service": row.get("service") or "",
+        "instance": row.get("instance") or "",
+        "template": row.get("template") or "",
+        "prompt": str(inputs.get("prompt", "")),
+        "seed": row.get("seed") if row.get("seed") is not None else -1,
+        "task": row.get("task", ""),
     }
     return {f"genbridge_{k}": v for k, v in values.items()}
 

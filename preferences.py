@@ -23,8 +23,11 @@ class GENBRIDGE_PG_endpoint(PropertyGroup):
     """One server of one service."""
 
     url: StringProperty(name="URL", description="Base URL of the service, e.g. http://127.0.0.1:8188")
-    key: StringProperty(name="Key", description="API key or bearer token (optional)", subtype="PASSWORD",
-                        )
+    key: StringProperty(
+        name="Key",
+        description="API key or bearer token (optional)",
+        subtype="PASSWORD",
+    )
     enabled: BoolProperty(name="Enabled", default=True)
     label: StringProperty(name="Label", description="A short name shown in plans and the job list")
 
@@ -36,15 +39,24 @@ class GENBRIDGE_AP_preferences(AddonPreferences):
     wan2gp_endpoints: CollectionProperty(type=GENBRIDGE_PG_endpoint)
     litellm_endpoints: CollectionProperty(type=GENBRIDGE_PG_endpoint)
     output_dir: StringProperty(
-        name="Output Folder", subtype="DIR_PATH",
+        name="Output Folder",
+        subtype="DIR_PATH",
         description="Where generated files are saved (empty: the extension's user folder)",
     )
     vram_override_gb: FloatProperty(
-        name="VRAM Override (GB)", min=0.0, soft_max=96.0, default=0.0,
+        name="VRAM Override (GB)",
+        min=0.0,
+        soft_max=96.0,
+        default=0.0,
         description="Free VRAM to assume when a server cannot report it (0: use what servers report)",
     )
-    wan2gp_profile: IntProperty(name="Wan2GP Memory Profile", min=1, max=5, default=4,
-                                description="The --profile your WanGP server was started with (1 to 5)")
+    wan2gp_profile: IntProperty(
+        name="Wan2GP Memory Profile",
+        min=1,
+        max=5,
+        default=4,
+        description="The --profile your WanGP server was started with (1 to 5)",
+    )
     text_model: StringProperty(name="Text Model", description="LiteLLM model name (empty: the first one offered)")
     connect_timeout: FloatProperty(name="Connect Timeout (s)", min=0.5, max=120.0, default=5.0)
     request_timeout: FloatProperty(name="Request Timeout (s)", min=1.0, max=600.0, default=30.0)

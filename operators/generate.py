@@ -33,11 +33,19 @@ def target_for(task: str, context: Any, name: str) -> dict[str, Any]:
         return {"kind": "text", "name": name or "GenBridge Text"}
     space = getattr(context, "space_data", None)
     if task in VIDEO_TASKS or (space is not None and space.type == "SEQUENCE_EDITOR"):
-        return {"kind": "movie_strip" if task in VIDEO_TASKS else "image_strip", "scene": scene.name,
-                "channel": free_channel(scene, scene.frame_current), "frame_start": scene.frame_current,
-                "name": name}
-    return {"kind": "image", "name": name, "scene": scene.name,
-            "show_in_image_editor": space is not None and space.type == "IMAGE_EDITOR"}
+        return {
+            "kind": "movie_strip" if task in VIDEO_TASKS else "image_strip",
+            "scene": scene.name,
+            "channel": free_channel(scene, scene.frame_current),
+            "frame_start": scene.frame_current,
+            "name": name,
+        }
+    return {
+        "kind": "image",
+        "name": name,
+        "scene": scene.name,
+        "show_in_image_editor": space is not None and space.type == "IMAGE_EDITOR",
+    }
 
 
 def free_channel(scene: Any, frame: int) -> int:

@@ -7,8 +7,14 @@ from typing import Any
 from ..runtime.services import SERVICE_TITLES
 
 STATE_ICONS = {
-    "queued": "TIME", "submitted": "EXPORT", "running": "PLAY", "downloading": "IMPORT", "done": "CHECKMARK",
-    "failed": "ERROR", "cancelled": "CANCEL", "interrupted": "PAUSE",
+    "queued": "TIME",
+    "submitted": "EXPORT",
+    "running": "PLAY",
+    "downloading": "IMPORT",
+    "done": "CHECKMARK",
+    "failed": "ERROR",
+    "cancelled": "CANCEL",
+    "interrupted": "PAUSE",
 }
 
 

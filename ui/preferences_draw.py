@@ -12,8 +12,7 @@ def draw_preferences(layout: Any, prefs: Any, *, online_access: bool, env: dict[
 
     env = os.environ if env is None else env
     if not online_access:
-        layout.label(text="Online access is off: only services on this computer (127.0.0.1) can be used.",
-                     icon="INFO")
+        layout.label(text="Online access is off: only services on this computer (127.0.0.1) can be used.", icon="INFO")
     for service in SERVICES:
         box = layout.box()
         box.label(text=SERVICE_TITLES[service], icon="WORLD")
