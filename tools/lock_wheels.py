@@ -7,7 +7,6 @@ package has no wheel for a target, or if a wheel needs a dependency that is not 
 from __future__ import annotations
 
 import argparse
-import subprocess
 import sys
 import tempfile
 import zipfile
@@ -32,39 +31,6 @@ MARKER_ENV = {
     "macos-x64": dict(zip(_ENV_KEYS, ("darwin", "Darwin", "x86_64", "posix"), strict=True)),
     "linux-x64": dict(zip(_ENV_KEYS, ("linux", "Linux", "x86_64", "posix"), strict=True)),
 }
-
-
-def pip_download(platform: str, python: str, dest: Path) -> None:
-    """Download every pin for one (platform, python) target, binary only, no dependency resolution."""
-    abi = "cp" + python.replace(".", "")
-    cmd = [
-        sys.executable,
-        "-m",
-        "pip",
-        "download",
-        "--quiet",
-        "--disable-pip-version-check",
-        "--only-binary=:all:",
-        "--no-deps",
-        "--python-version",
-        python,
-        "--implementation",
-        "cp",
-        "--abi",
-        abi,
-        "--abi",
-        "abi3",
-        "--abi",
-        "none",
-        "-d",
-        str(dest),
-    ]
-    for tag in PLATFORMS[platform]:
-        cmd += ["--platform", tag]
-    cmd += [f"{name}=={version}" for name, version in PINS.items()]
-    result = subprocess.run(cmd, capture_output=True, text=True, check=False)
-    if result.returncode != 0:
-        sys.exit(f"pip download failed for {platform} / CPython {python}:\n{result.stderr.strip()}")
 
 
 def wheel_metadata(path: Path) -> tuple[str, str, list[str]]:
@@ -107,7 +73,9 @@ def lock(download_root: Path) -> list[LockedWheel]:
             dest = download_root / f"{platform}-{python}"
             dest.mkdir(parents=True)
             print(f"downloading {platform} / CPython {python} ...", flush=True)
-            pip_download(platform, python, dest)
+            error = spec.pip_download(platform, python, PINS, dest)
+            if error:
+                sys.exit(error)
             files: dict[str, Path] = {}
             for path in sorted(dest.glob("*.whl")):
                 name, version, _ = wheel_metadata(path)

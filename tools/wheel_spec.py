@@ -6,6 +6,8 @@ Shared by `lock_wheels.py` (writes wheels.lock) and `build_extension.py` (reads 
 from __future__ import annotations
 
 import hashlib
+import subprocess
+import sys
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -127,3 +129,40 @@ def write_lock(wheels: list[LockedWheel], path: Path = LOCK_PATH) -> None:
             "",
         ]
     path.write_text("\n".join(lines), encoding="utf-8")
+
+
+def pip_download(platform: str, python: str, pins: dict[str, str], dest: Path) -> str | None:
+    """`pip download` the given pins for one (platform, python) target: binary only, no dependency resolution.
+
+    Returns None on success, else pip's error text.
+    """
+    abi = "cp" + python.replace(".", "")
+    cmd = [
+        sys.executable,
+        "-m",
+        "pip",
+        "download",
+        "--quiet",
+        "--disable-pip-version-check",
+        "--only-binary=:all:",
+        "--no-deps",
+        "--python-version",
+        python,
+        "--implementation",
+        "cp",
+        "--abi",
+        abi,
+        "--abi",
+        "abi3",
+        "--abi",
+        "none",
+        "-d",
+        str(dest),
+    ]
+    for tag in PLATFORMS[platform]:
+        cmd += ["--platform", tag]
+    cmd += [f"{name}=={version}" for name, version in pins.items()]
+    result = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        return f"pip download failed for {platform} / CPython {python}:\n{result.stderr.strip()}"
+    return None
