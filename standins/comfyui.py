@@ -159,10 +159,10 @@ class ComfyUIStandIn:
             ("GET", "/features", self.h_features),
             ("GET", "/object_info", self.h_object_info),
             ("GET", "/object_info/{cls}", self.h_object_info_one),
-            ("GET", "/embeddings", lambda r: web.json_response([])),
+            ("GET", "/embeddings", _empty_list),
             ("GET", "/models", self.h_models),
             ("GET", "/models/{folder}", self.h_models_folder),
-            ("GET", "/extensions", lambda r: web.json_response([])),
+            ("GET", "/extensions", _empty_list),
             ("GET", "/prompt", self.h_get_prompt),
             ("POST", "/prompt", self.h_post_prompt),
             ("GET", "/queue", self.h_get_queue),
@@ -863,6 +863,10 @@ class ComfyUIStandIn:
 
 
 # ---- helpers ---------------------------------------------------------------------------------------------------
+
+
+async def _empty_list(request: web.Request) -> web.Response:
+    return web.json_response([])
 
 
 def _err(kind: str, message: str, details: str, extra: dict[str, Any]) -> dict[str, Any]:

@@ -1,0 +1,178 @@
+"""The one websocket per ComfyUI server: routes messages to jobs by prompt id, reconnects, and asks for resyncs.
+
+Why so careful: ComfyUI replays nothing after a reconnect and has a bug that leaves a second socket with the same
+client id deaf, so we close the old socket fully before reopening, tell every open job to resynchronise from
+/queue and /history after any break, and reconnect when no `status` frame follows a submit (the watchdog).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import struct
+import time
+from typing import Any
+
+from ...runtime.errors import ServiceTimeout, Unreachable
+
+log = logging.getLogger(__name__)
+
+RESYNC = ("resync", None)  # put into every job's queue when messages may have been lost
+MAX_FRAME = 64 * 1024 * 1024  # full-image previews (SaveImageWebsocket) can be 12+ MB in one frame
+
+
+class ComfySocket:
+    """Owns the websocket task of one client id; jobs `subscribe(prompt_id)` to get their messages."""
+
+    def __init__(self, ws_url: str, *, connect_timeout: float, watchdog_s: float = 1.0, backoff_max: float = 2.0):
+        self.ws_url = ws_url
+        self.connect_timeout = connect_timeout
+        self.watchdog_s = watchdog_s
+        self.backoff_max = backoff_max
+        self.subscribers: dict[str, asyncio.Queue[tuple[str, Any]]] = {}
+        self.last_message = 0.0
+        self.reconnects = 0
+        self._ws: Any = None
+        self._task: asyncio.Task[None] | None = None
+        self._connected = asyncio.Event()
+        self._closing = False
+        self._preview_owner: str | None = None  # type-1 previews belong to the last `executing` prompt
+        self._watchdogs: set[asyncio.Task[None]] = set()
+
+    @property
+    def connected(self) -> bool:
+        return self._connected.is_set()
+
+    async def ensure_started(self) -> None:
+        """Start the socket task if needed and wait (bounded) until it is connected."""
+        if self._task is None or self._task.done():
+            self._closing = False
+            self._task = asyncio.create_task(self._run(), name="comfyui-ws")
+        if self._connected.is_set():
+            return
+        try:
+            await asyncio.wait_for(self._connected.wait(), self.connect_timeout)
+        except TimeoutError:
+            raise Unreachable(
+                f"Could not open ComfyUI's websocket at {self.ws_url.split('?')[0]}.", service="comfyui"
+            ) from None
+
+    def subscribe(self, prompt_id: str) -> asyncio.Queue[tuple[str, Any]]:
+        return self.subscribers.setdefault(prompt_id, asyncio.Queue())
+
+    def unsubscribe(self, prompt_id: str) -> None:
+        self.subscribers.pop(prompt_id, None)
+
+    def arm_watchdog(self) -> None:
+        """After a submit: no frame within `watchdog_s` means a deaf socket, so reconnect it."""
+        armed_at = time.monotonic()
+
+        async def check() -> None:
+            await asyncio.sleep(self.watchdog_s)
+            if self.last_message < armed_at and self._ws is not None:
+                log.info("ComfyUI socket silent after a submit; reconnecting")
+                await self._drop()
+
+        task = asyncio.create_task(check())
+        self._watchdogs.add(task)
+        task.add_done_callback(self._watchdogs.discard)
+
+    async def reconnect(self) -> None:
+        """Force a reconnect (used when a job has heard nothing for too long)."""
+        await self._drop()
+
+    async def close(self) -> None:
+        self._closing = True
+        for task in list(self._watchdogs):
+            task.cancel()
+        await self._drop()
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._task
+            self._task = None
+
+    async def _drop(self) -> None:
+        ws = self._ws
+        if ws is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(ws.close(), 2.0)
+
+    def _broadcast(self, item: tuple[str, Any]) -> None:
+        for queue in self.subscribers.values():
+            queue.put_nowait(item)
+
+    async def _run(self) -> None:
+        from websockets.asyncio.client import connect
+        from websockets.exceptions import WebSocketException
+
+        attempt = 0
+        had_connection = False
+        while not self._closing:
+            try:
+                # `async with` returns only after the close handshake finished (or the transport died), so the
+                # next connection with the same client id never overlaps this one.
+                async with connect(
+                    self.ws_url, max_size=MAX_FRAME, open_timeout=self.connect_timeout, close_timeout=2.0
+                ) as ws:
+                    self._ws = ws
+                    attempt = 0
+                    self.last_message = time.monotonic()
+                    self._connected.set()
+                    if had_connection:
+                        self.reconnects += 1
+                        self._broadcast(RESYNC)
+                    had_connection = True
+                    async for raw in ws:
+                        self.last_message = time.monotonic()
+                        self._dispatch(raw)
+            except (TimeoutError, OSError, WebSocketException) as exc:
+                log.debug("ComfyUI socket: %s", exc)
+            finally:
+                self._ws = None
+                self._connected.clear()
+            if self._closing:
+                break
+            self._broadcast(RESYNC)
+            await asyncio.sleep(min(self.backoff_max, 0.05 * 2**attempt))
+            attempt += 1
+
+    def _dispatch(self, raw: str | bytes) -> None:
+        if isinstance(raw, bytes):
+            self._dispatch_binary(raw)
+            return
+        try:
+            msg = json.loads(raw)
+            kind, data = msg["type"], msg.get("data") or {}
+        except (ValueError, KeyError, TypeError):
+            return
+        prompt_id = data.get("prompt_id") if isinstance(data, dict) else None
+        if prompt_id is None:
+            return  # status, the bare reconnect `executing`, feature_flags: nothing job-specific
+        if kind == "executing":
+            self._preview_owner = prompt_id if data.get("node") is not None else None
+        queue = self.subscribers.get(prompt_id)
+        if queue is not None:
+            queue.put_nowait((kind, data))
+
+    def _dispatch_binary(self, raw: bytes) -> None:
+        if len(raw) < 8:
+            return
+        event, second = struct.unpack(">II", raw[:8])
+        owner, image, fmt = None, b"", "png"
+        if event == 1:
+            owner, fmt, image = self._preview_owner, ("jpg" if second == 1 else "png"), raw[8:]
+        elif event == 4:
+            with contextlib.suppress(ValueError):
+                meta = json.loads(raw[8 : 8 + second])
+                owner = meta.get("prompt_id")
+                fmt = "jpg" if "jpeg" in str(meta.get("image_type")) else "png"
+                image = raw[8 + second :]
+        queue = self.subscribers.get(owner) if owner else None
+        if queue is not None and image:
+            queue.put_nowait(("preview", (fmt, image)))
+
+
+__all__ = ["RESYNC", "ComfySocket", "ServiceTimeout"]

@@ -1,0 +1,56 @@
+"""Fixtures: a stand-in ComfyUI in the test's loop and a client with small timeouts."""
+
+from __future__ import annotations
+
+import pytest
+from genbridge.backends.comfyui import ComfyUIClient
+from genbridge.runtime.jobs import Job
+from genbridge.runtime.settings import Endpoint, Settings, Timeouts
+from genbridge.standins.comfyui import ComfyUIStandIn
+
+
+@pytest.fixture
+async def server(tmp_path):
+    async with ComfyUIStandIn(root=tmp_path / "comfy") as s:
+        yield s
+
+
+@pytest.fixture
+def settings(tmp_path):
+    return Settings(
+        output_dir=str(tmp_path / "out"),
+        data_dir=str(tmp_path / "data"),
+        timeouts=Timeouts(connect=1.0, request=2.0, silence=2.0, download=10.0),
+    )
+
+
+@pytest.fixture
+async def client(server, settings):
+    c = ComfyUIClient(Endpoint(service="comfyui", url=server.url), settings)
+    yield c
+    await c.close()
+
+
+def basic_graph(color: int = 0, prefix: str = "blender_test/basic", batch: int = 2) -> dict:
+    """EmptyImage 64x64 -> SaveImage, as in 02_basic_success."""
+    return {
+        "1": {"class_type": "EmptyImage", "inputs": {"width": 64, "height": 64, "batch_size": batch, "color": color}},
+        "2": {"class_type": "SaveImage", "inputs": {"images": ["1", 0], "filename_prefix": prefix}},
+    }
+
+
+async def run_job(client, job: Job, dest):
+    """submit -> events -> fetch_outputs, like the job service; returns (events, paths)."""
+    await client.submit(job)
+    events = [ev async for ev in client.events(job)]
+    paths = await client.fetch_outputs(job, dest)
+    return events, paths
+
+
+@pytest.fixture
+def helpers():
+    class H:
+        graph = staticmethod(basic_graph)
+        run = staticmethod(run_job)
+
+    return H
