@@ -1,7 +1,8 @@
-"""Routing: choose the service and instance for each job. See `router.py`."""
+"""Routing: choose the service and instance for each job. See `router.py`; the policy is `default_policy.toml`."""
 
 from __future__ import annotations
 
+from .fallback import should_fall_back
 from .router import Router
 
-__all__ = ["Router"]
+__all__ = ["Router", "should_fall_back"]

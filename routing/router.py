@@ -1,58 +1,322 @@
-"""A first router: task type -> preferred services, enabled endpoints in order, a user override.
+"""The router: picks service and instance for every job from task, complexity, live VRAM, health and load.
 
-The full router (live VRAM, health, queue depth, pools, circuit breakers, degradation) replaces `plan()`
-behind the same interface: `plan(job) -> list[PlanStep]`, `observe_probe(result)`, `record_failure(url, exc)`.
+`plan(job)` only reads cached state (probes arrive through `observe_probe`, from the health monitor), so a
+decision costs microseconds. The plan is ordered: first choice, then fallbacks, each with a reason a user
+understands. Candidates are ranked in tiers: fits on a healthy instance; fits on an instance in its trial
+(half-open) period; fits once an idle ComfyUI frees its cache; fits after degradation. Within a tier the
+policy's service order (its rules) comes first, then the instance expected to finish the job soonest.
 """
 
 from __future__ import annotations
 
+import asyncio
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
-from ..runtime.errors import ConfigError
+from ..runtime.backend import ProbeResult
+from ..runtime.errors import ConfigError, GenBridgeError, IncompatibleServer, OutOfMemory, RejectedInput
 from ..runtime.jobs import Job, PlanStep
-from ..runtime.settings import SERVICE_TITLES, Settings
+from ..runtime.settings import SERVICE_TITLES, SERVICES, Settings
+from .breaker import BreakerState
+from .degrade import degrade_to_fit
+from .fallback import should_fall_back
+from .health import HealthMonitor, ProbeAll
+from .load import LoadTracker
+from .policy import Complexity, Policy, ServiceOption, load_policy
+from .resources import Instance, Resources, Vram
 
-TASK_SERVICES: dict[str, tuple[str, ...]] = {
-    "text": ("litellm",),
-    "shotlist": ("litellm",),
-    "prompt": ("litellm",),
-    "image": ("comfyui",),
-    "keyframe": ("comfyui",),
-    "character_image": ("comfyui",),
-    "upscale": ("comfyui",),
-    "quick_preview": ("wan2gp", "comfyui"),
-    "final_video": ("comfyui", "wan2gp"),
-    "video": ("wan2gp", "comfyui"),
-}
+MAX_STEPS = 6
+ADMISSION_RECHECK_S = 1.0  # a waiting job re-plans at least this often (breakers change state with time)
+
+# Tiers, best first. DOWN and TOO_BIG only appear when nothing better exists.
+FITS, TRIAL, FREE_FIRST, DEGRADED, TOO_BIG, DOWN = range(6)
+
+
+@dataclass(slots=True)
+class _Candidate:
+    inst: Instance
+    rank: int
+    tier: int
+    order: float
+    vram: Vram
+    need: float | None
+    changes: tuple[str, ...] = ()
+    overrides: dict[str, Any] | None = None
+
+
+def _gb(value: float) -> str:
+    return f"{value:.1f}".removesuffix(".0")
 
 
 class Router:
-    """Plans jobs from the settings' endpoints."""
+    """Plans jobs over the configured endpoints; learns from probes, failures and finished jobs."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, clock: Callable[[], float] = time.monotonic) -> None:
+        self.clock = clock
         self.settings = settings
+        self.policy: Policy = load_policy(settings.policy_file or None)
+        self.resources = Resources(settings, self.policy, clock)
+        self.load = LoadTracker(clock)
+        self._rr: dict[str, int] = {}
+        self._task_of: dict[str, str] = {}  # job id -> task, for jobs counted against an instance
+        self._changed: asyncio.Event | None = None
+        self.monitor: HealthMonitor | None = None
 
+    # -- inputs ---------------------------------------------------------------------------------------------------
     def update_settings(self, settings: Settings) -> None:
-        self.settings = settings
+        """New endpoints or policy file; what was learned about unchanged endpoints is kept."""
+        policy = self.policy
+        if settings.policy_file != self.settings.policy_file:
+            policy = load_policy(settings.policy_file or None)
+        self.settings, self.policy = settings, policy
+        self.resources.update_settings(settings, policy)
+        self._notify()
 
-    def observe_probe(self, result: Any) -> None:
-        """Live resources arrive here (used by the full router)."""
+    def observe_probe(self, result: ProbeResult) -> None:
+        self.resources.observe_probe(result)
+        self._notify()
 
-    def record_failure(self, instance: str, exc: Exception) -> None:
-        """Failures feed circuit breakers in the full router."""
+    def record_success(self, url: str) -> None:
+        inst = self.resources.get(url)
+        if inst is not None:
+            inst.breaker.record_success()
 
+    def record_failure(self, url: str, exc: BaseException) -> None:
+        """Feed the instance's breaker; out-of-memory and incompatibility are remembered instead (not ill health)."""
+        inst = self.resources.get(url)
+        if inst is None or isinstance(exc, RejectedInput) or not isinstance(exc, GenBridgeError):
+            return
+        if isinstance(exc, OutOfMemory):
+            needs = self.load.needs_on(url)
+            self.resources.record_oom(url, min(needs) if needs else None)
+        elif isinstance(exc, IncompatibleServer):
+            tasks = {t for t in getattr(exc, "tasks", ())}
+            inst.incompatible_tasks.update(tasks or self._tasks_on(url))
+        elif exc.fallback_ok:
+            inst.breaker.record_failure()
+
+    def _tasks_on(self, url: str) -> set[str]:
+        return {task for job_id, task in self._task_of.items() if (self.load.job(job_id) or ("",))[0] == url}
+
+    def should_fall_back(self, exc: BaseException, has_next: bool) -> bool:
+        return should_fall_back(exc, has_next)
+
+    def job_sent(self, job_id: str, url: str) -> None:
+        """The job service sent `job_id` to `url` (load accounting)."""
+        self.load.sent(job_id, url)
+
+    def job_finished(self, job_id: str, ok: bool) -> None:
+        """The job ended (any way); its instance's load drops, and a success teaches its speed."""
+        self.load.finished(job_id, ok)
+        self._task_of.pop(job_id, None)
+        self._notify()
+
+    # -- health monitor -------------------------------------------------------------------------------------------
+    def start_health_monitor(self, probe_all: ProbeAll, interval_s: float = 15.0, jitter: float = 0.2) -> None:
+        """Probe every endpoint in the background (loop thread) so plans always use fresh, cached health."""
+        if self.monitor is None:
+            self.monitor = HealthMonitor(probe_all, self.observe_probe, interval_s=interval_s, jitter=jitter)
+        self.monitor.start()
+
+    async def stop_health_monitor(self) -> None:
+        if self.monitor is not None:
+            await self.monitor.stop()
+
+    # -- decisions ------------------------------------------------------------------------------------------------
     def plan(self, job: Job) -> list[PlanStep]:
-        services = (job.requested_service,) if job.requested_service else TASK_SERVICES.get(job.task, ())
-        if not services:
-            raise ConfigError(f"GenBridge does not know the task '{job.task}'.",
-                              f"Use one of: {', '.join(sorted(TASK_SERVICES))}.")
-        steps = [
-            PlanStep(service=svc, instance=ep.url, label=f"{SERVICE_TITLES[svc]} at {ep.name}",
-                     reason=f"{SERVICE_TITLES[svc]} at {ep.name}: {job.task.replace('_', ' ')}")
-            for svc in services
-            for ep in self.settings.endpoints(svc)
-        ]
-        if not steps:
-            raise ConfigError(f"No enabled {' or '.join(SERVICE_TITLES[s] for s in services)} endpoint.",
-                              "Add one in GenBridge preferences (or genbridge.toml).")
+        """The ordered plan for `job`, counted against its first choice's load."""
+        steps, work, need = self._plan(job)
+        self._reserve(job, steps[0], work, need)
         return steps
+
+    async def plan_when_ready(self, job: Job) -> list[PlanStep]:
+        """Like `plan`, but for a pool of instances hold the job until its best instance has room.
+
+        Binding late is what lets faster instances take more of the work: a job goes to whichever instance is
+        expected to finish it first at the moment it can start, not when it was queued.
+        """
+        cap = self.policy.pool.max_queued_per_instance
+        while True:
+            changed = self._event()
+            steps, work, need = self._plan(job)
+            first = steps[0]
+            if (
+                self.policy.pool.selection == "round_robin"
+                or self.load.outstanding(first.instance) < cap
+                or len(self.resources.instances(first.service)) < 2
+            ):
+                self._reserve(job, first, work, need)
+                return steps
+            try:
+                await asyncio.wait_for(changed.wait(), ADMISSION_RECHECK_S)
+            except TimeoutError:
+                pass
+
+    def _reserve(self, job: Job, first: PlanStep, work: float, need: float | None) -> None:
+        self.load.reserve(job.id, first.instance, work, need)
+        self._task_of[job.id] = job.task
+        if self.policy.pool.selection == "round_robin":
+            self._rr[first.service] = self._rr.get(first.service, 0) + 1
+
+    def _plan(self, job: Job) -> tuple[list[PlanStep], float, float | None]:
+        policy = self.policy
+        task = policy.task(job.task)
+        complexity = policy.complexity(job.task, job.inputs)
+        requested = _requested(job.requested_service)
+        services = [requested] if requested else list(task.services)
+
+        # The most free VRAM we actually know of, for the policy's VRAM rules.
+        best_free: float | None = None
+        for service in services:
+            for inst in self.resources.instances(service):
+                if inst.health() in (BreakerState.CLOSED, BreakerState.HALF_OPEN):
+                    vram = self.resources.vram(inst)
+                    if vram.free_gb is not None and not vram.source.startswith("profile"):
+                        best_free = vram.free_gb if best_free is None else max(best_free, vram.free_gb)
+        if requested:
+            order, why = [requested], f"you chose {SERVICE_TITLES[requested]}"
+        else:
+            order, why = policy.service_order(job.task, best_free)
+
+        work = complexity.work
+        candidates: list[_Candidate] = []
+        for rank, service in enumerate(order):
+            option = task.services.get(service)
+            pool = self.resources.instances(service)
+            for index, inst in enumerate(pool):
+                candidates.append(self._candidate(job, inst, rank, index, len(pool), option, complexity, work))
+        if not candidates:
+            names = " or ".join(SERVICE_TITLES[s] for s in order) or "matching"
+            raise ConfigError(
+                f"No enabled {names} endpoint for {task.title or job.task}.",
+                "Add one in GenBridge preferences (or genbridge.toml).",
+            )
+        candidates.sort(key=lambda c: (c.tier, c.rank, c.order))
+        best_tier = candidates[0].tier
+        chosen = [c for c in candidates if c.tier <= DEGRADED] if best_tier <= DEGRADED else candidates
+        title = task.title or job.task.replace("_", " ")
+        steps = [self._step(c, title, why if i == 0 else "", i) for i, c in enumerate(chosen[:MAX_STEPS])]
+        return steps, work, candidates[0].need
+
+    def _candidate(
+        self,
+        job: Job,
+        inst: Instance,
+        rank: int,
+        index: int,
+        pool_size: int,
+        option: ServiceOption | None,
+        complexity: Complexity,
+        work: float,
+    ) -> _Candidate:
+        health = inst.health()
+        vram = self.resources.vram(inst)
+        factor = (option.vram_factor if option else 1.0) * self.resources.need_factor(inst)
+        estimate = option.vram if option else None
+        need = estimate.need_gb(complexity) * factor if estimate is not None else None
+        if self.policy.pool.selection == "round_robin":
+            order = float((index - self._rr.get(inst.service, 0)) % pool_size)
+        else:
+            foreign = max(0, inst.queue_depth - self.load.outstanding(inst.url))
+            order = self.load.expected_finish_s(inst.url, work, foreign)
+        cand = _Candidate(inst, rank, FITS, order, vram, need)
+        if health not in (BreakerState.CLOSED, BreakerState.HALF_OPEN) or job.task in inst.incompatible_tasks:
+            cand.tier = DOWN
+        elif need is None or vram.free_gb is None or need <= vram.free_gb:
+            cand.tier = FITS if health is BreakerState.CLOSED else TRIAL
+        elif self._can_free(inst, vram, need):
+            cand.tier = FREE_FIRST
+        else:
+            assert estimate is not None and vram.free_gb is not None
+            task = self.policy.task(job.task)
+            degraded = degrade_to_fit(
+                task,
+                inst.service,
+                complexity,
+                job.inputs,
+                estimate,
+                lambda est, c: est.need_gb(c) * factor,
+                vram.free_gb,
+            )
+            if degraded is None:
+                cand.tier = TOO_BIG
+            else:
+                cand.tier, cand.need, cand.changes, cand.overrides = (
+                    DEGRADED,
+                    degraded.need_gb,
+                    degraded.changes,
+                    degraded.overrides,
+                )
+        return cand
+
+    def _can_free(self, inst: Instance, vram: Vram, need: float) -> bool:
+        """An idle ComfyUI whose total VRAM would hold the job can drop its cached models first."""
+        return (
+            self.policy.free_vram_before_heavy
+            and inst.service == "comfyui"
+            and vram.source == "probed"
+            and vram.total_gb is not None
+            and need <= 0.9 * vram.total_gb
+            and self.load.outstanding(inst.url) == 0
+            and inst.queue_depth == 0
+        )
+
+    def _step(self, c: _Candidate, title: str, why: str, position: int) -> PlanStep:
+        inst, vram = c.inst, c.vram
+        parts = [f"{title} ({why})" if why else title]
+        if c.need is None:
+            pass
+        elif vram.free_gb is None:
+            parts.append(f"needs {_gb(c.need)} GB, VRAM {vram.source}")
+        else:
+            src = "" if vram.source == "probed" else f" ({vram.source})"
+            parts.append(f"{_gb(vram.free_gb)} GB free{src}, needs {_gb(c.need)}")
+        if c.tier == FREE_FIRST:
+            parts.append(f"will ask it to free its cached models first ({_gb(vram.total_gb or 0)} GB total)")
+        elif c.tier == TRIAL:
+            parts.append("recovering: one trial after recent failures")
+        elif c.tier == DEGRADED:
+            parts.append("made lighter: " + ", ".join(c.changes))
+        elif c.tier == TOO_BIG:
+            parts.append("may run out of memory; nothing lighter is configured")
+        elif c.tier == DOWN:
+            retry = inst.breaker.retry_in_s
+            parts.append(
+                "was down at the last check" + (f", retry in {retry:.0f} s" if retry else "") + "; last resort"
+            )
+        jobs = self.load.outstanding(inst.url) + max(0, inst.queue_depth - self.load.outstanding(inst.url))
+        parts.append(f"{jobs} job{'s' if jobs != 1 else ''} ahead" if jobs else "idle")
+        prefix = "fallback: " if position else ""
+        return PlanStep(
+            service=inst.service,
+            instance=inst.url,
+            label=inst.label,
+            reason=f"{prefix}{inst.label}: {', '.join(parts)}",
+            changes=c.changes,
+            inputs_override=c.overrides or {},
+            free_vram_first=c.tier == FREE_FIRST,
+        )
+
+    # -- plumbing -------------------------------------------------------------------------------------------------
+    def _event(self) -> asyncio.Event:
+        if self._changed is None:
+            self._changed = asyncio.Event()
+        return self._changed
+
+    def _notify(self) -> None:
+        """Wake jobs waiting for room in a pool (they re-plan)."""
+        if self._changed is not None:
+            old, self._changed = self._changed, asyncio.Event()
+            old.set()
+
+
+def _requested(value: str | None) -> str | None:
+    """The service the user forced, or None for "Auto"."""
+    if not value or value.strip().lower() == "auto":
+        return None
+    service = value.strip().lower()
+    if service not in SERVICES:
+        raise ConfigError(f"Unknown service '{value}'.", f"Choose Auto or one of: {', '.join(SERVICES)}.")
+    return service

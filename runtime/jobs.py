@@ -110,6 +110,7 @@ class PlanStep(BaseModel):
     reason: str = ""
     changes: tuple[str, ...] = ()  # degradations applied ("resolution 1280x720 -> 832x480")
     inputs_override: dict[str, Any] = Field(default_factory=dict)
+    free_vram_first: bool = False  # ask the (idle) server to free cached models before sending this job
 
 
 def new_job_id() -> str:

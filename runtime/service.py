@@ -126,18 +126,23 @@ class JobService:
             await self._wait_for_dependencies(job)
             self._resolve_seed(job)
             if not job.plan:
-                job.plan = list(self.router.plan(job))
+                # A pooled router may hold the job until an instance has room (late binding).
+                plan_when_ready = getattr(self.router, "plan_when_ready", None)
+                job.plan = list(await plan_when_ready(job) if plan_when_ready else self.router.plan(job))
+            base_inputs = dict(job.inputs)  # a degraded step's overrides must not leak into the next step
             for index, step in enumerate(job.plan):
                 try:
+                    job.inputs = dict(base_inputs)
                     await self._run_on(job, step)
+                    self._tell_router("record_success", step.instance)
                     return
                 except GenBridgeError as exc:
-                    last = index == len(job.plan) - 1
-                    if not exc.fallback_ok or last:
+                    has_next = index < len(job.plan) - 1
+                    self._tell_router("record_failure", step.instance, exc)
+                    decide = getattr(self.router, "should_fall_back", None)
+                    if not (decide(exc, has_next) if decide else exc.fallback_ok and has_next):
                         raise
                     nxt = job.plan[index + 1]
-                    if hasattr(self.router, "record_failure"):
-                        self.router.record_failure(step.instance, exc)
                     self._log(job, f"{step.label or step.service} failed ({exc.message}); trying {nxt.label}.")
                     self._move(job, JobState.QUEUED, f"Falling back to {nxt.label or nxt.service}")
         except asyncio.CancelledError:
@@ -151,11 +156,17 @@ class JobService:
             log.exception("job %s failed unexpectedly", job.id)
             self._finish(job, JobState.FAILED, "Failed", error_from_exception(exc))
         finally:
+            self._tell_router("job_finished", job.id, job.state == JobState.DONE)
             self._resolve_waiters(job)
 
     async def _run_on(self, job: Job, step: PlanStep) -> None:
         client = self.client_for(self._endpoint(step))
         job.service, job.instance = step.service, step.instance
+        if step.free_vram_first and hasattr(client, "free_memory"):
+            try:
+                await client.free_memory()
+            except GenBridgeError as exc:
+                self._log(job, f"{step.label or step.service} could not free memory first: {exc.message}")
         if step.inputs_override:
             job.inputs = {**job.inputs, **step.inputs_override}
         problems = await client.validate(job)
@@ -167,6 +178,7 @@ class JobService:
             )
         self._move(job, JobState.SUBMITTED, f"Sending to {step.label or step.service}")
         remote_id = await client.submit(job)
+        self._tell_router("job_sent", job.id, step.instance)
         job.remote_ids[step.instance] = remote_id
         self._record(job)
         async for event in client.events(job):
@@ -249,6 +261,16 @@ class JobService:
             if ep.url == step.instance:
                 return ep
         return Endpoint(service=step.service, url=step.instance)  # type: ignore[arg-type]
+
+    def _tell_router(self, hook: str, *args: Any) -> None:
+        """Optional router hooks (load, breakers); a router without them is fine, a failing one is logged."""
+        fn = getattr(self.router, hook, None)
+        if fn is None:
+            return
+        try:
+            fn(*args)
+        except Exception:
+            log.exception("router hook %s failed", hook)
 
     # -- recording ----------------------------------------------------------------------------------------------
     def _record(self, job: Job) -> None:

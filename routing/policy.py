@@ -1,0 +1,225 @@
+"""The routing policy as data: task types, the services and models that can do them, VRAM estimates, rules.
+
+Loaded once from `default_policy.toml` (beside this module) or the user's `settings.policy_file`, validated at
+this edge, then only read. Adding a task type or a rule is an edit of the TOML, never new code.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from ..runtime.errors import ConfigError
+from ..runtime.settings import SERVICES
+
+DEFAULT_POLICY_PATH = Path(__file__).with_name("default_policy.toml")
+
+
+@dataclass(frozen=True, slots=True)
+class Complexity:
+    """How big a job is: the numbers both the VRAM estimate and the work estimate depend on."""
+
+    width: int
+    height: int
+    frames: int
+    steps: int
+
+    @property
+    def megapixels(self) -> float:
+        return self.width * self.height / 1e6
+
+    @property
+    def work(self) -> float:
+        """Relative compute (megapixel-frame-steps); only ratios between jobs matter."""
+        return max(self.megapixels, 0.01) * max(self.frames, 1) * max(self.steps, 1)
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class VramEstimate(_Frozen):
+    """need_gb = base + per_megapixel*mpx + per_megapixel_frame*mpx*frames + per_step*steps."""
+
+    base_gb: float = 0.0
+    per_megapixel_gb: float = 0.0
+    per_megapixel_frame_gb: float = 0.0
+    per_step_gb: float = 0.0
+
+    def need_gb(self, c: Complexity) -> float:
+        mpx = c.megapixels
+        return (
+            self.base_gb
+            + self.per_megapixel_gb * mpx
+            + self.per_megapixel_frame_gb * mpx * c.frames
+            + self.per_step_gb * c.steps
+        )
+
+
+class ServiceOption(_Frozen):
+    """One service that can do a task: its models and VRAM estimate (None = no local VRAM, e.g. LiteLLM)."""
+
+    models: list[str] = Field(default_factory=list)
+    vram: VramEstimate | None = None
+    vram_factor: float = Field(1.0, gt=0)
+
+
+class DegradeStep(_Frozen):
+    """One way to make a job lighter; see the comment in default_policy.toml."""
+
+    kind: Literal["scale", "steps", "frames", "model"]
+    factor: float | None = Field(None, gt=0, lt=1)
+    min: int | None = Field(None, ge=1)
+    max: int | None = Field(None, ge=1)
+    service: str | None = None
+    model: str | None = None
+    vram: VramEstimate | None = None
+
+    @model_validator(mode="after")
+    def _complete(self) -> DegradeStep:
+        needed = {"scale": ("factor",), "steps": ("factor",), "frames": ("max",), "model": ("model", "vram")}
+        missing = [f for f in needed[self.kind] if getattr(self, f) is None]
+        if missing:
+            raise ValueError(f"degrade step '{self.kind}' needs {', '.join(missing)}")
+        return self
+
+
+class ComplexityDefaults(_Frozen):
+    width: int = Field(0, ge=0)
+    height: int = Field(0, ge=0)
+    frames: int = Field(1, ge=1)
+    steps: int = Field(1, ge=1)
+
+
+class TaskPolicy(_Frozen):
+    """A task type: which services can do it (in default preference order) and how to make it lighter."""
+
+    title: str = ""
+    services: dict[str, ServiceOption]
+    defaults: ComplexityDefaults = Field(default_factory=ComplexityDefaults)
+    degrade: list[DegradeStep] = Field(default_factory=list)
+
+
+class Rule(_Frozen):
+    """First matching rule orders the services of a job; VRAM conditions use the most free VRAM available."""
+
+    tasks: list[str] = Field(default_factory=list)
+    when_free_vram_below_gb: float | None = None
+    when_free_vram_at_least_gb: float | None = None
+    prefer: list[str]
+    reason: str = ""
+
+    def matches(self, task: str, best_free_gb: float | None) -> bool:
+        if self.tasks and task not in self.tasks:
+            return False
+        if self.when_free_vram_below_gb is not None and (
+            best_free_gb is None or best_free_gb >= self.when_free_vram_below_gb
+        ):
+            return False
+        return self.when_free_vram_at_least_gb is None or (
+            best_free_gb is not None and best_free_gb >= self.when_free_vram_at_least_gb
+        )
+
+
+class PoolPolicy(_Frozen):
+    selection: Literal["least_loaded", "round_robin"] = "least_loaded"
+    max_queued_per_instance: int = Field(2, ge=1)
+
+
+class BreakerPolicy(_Frozen):
+    failures_to_open: int = Field(2, ge=1)
+    cooldown_s: float = Field(10.0, gt=0)
+    max_cooldown_s: float = Field(120.0, gt=0)
+
+
+class Wan2GPProfile(_Frozen):
+    """What a Wan2GP memory profile assumes about the GPU, and how much of a model it keeps in VRAM."""
+
+    assumes_vram_gb: float = Field(gt=0)
+    vram_factor: float = Field(1.0, gt=0)
+
+
+class Policy(_Frozen):
+    """The whole routing policy."""
+
+    low_vram_gb: float = 8.0
+    free_vram_before_heavy: bool = True
+    pool: PoolPolicy = Field(default_factory=PoolPolicy)
+    breaker: BreakerPolicy = Field(default_factory=BreakerPolicy)
+    wan2gp_profiles: dict[str, Wan2GPProfile] = Field(default_factory=dict)
+    rules: list[Rule] = Field(default_factory=list)
+    tasks: dict[str, TaskPolicy]
+
+    @model_validator(mode="after")
+    def _known_services(self) -> Policy:
+        for name, task in self.tasks.items():
+            for service in [*task.services, *(d.service for d in task.degrade if d.service)]:
+                if service not in SERVICES:
+                    raise ValueError(f"task '{name}' names unknown service '{service}' (known: {', '.join(SERVICES)})")
+        for rule in self.rules:
+            for service in rule.prefer:
+                if service not in SERVICES:
+                    raise ValueError(f"a rule prefers unknown service '{service}'")
+        return self
+
+    def task(self, name: str) -> TaskPolicy:
+        try:
+            return self.tasks[name]
+        except KeyError:
+            known = ", ".join(sorted(self.tasks))
+            raise ConfigError(
+                f"GenBridge does not know the task '{name}'.", f"Use one of: {known}, or add it to the routing policy."
+            ) from None
+
+    def service_order(self, task: str, best_free_gb: float | None) -> tuple[list[str], str]:
+        """The task's services in preference order, and the reason (from the first matching rule)."""
+        own = list(self.task(task).services)
+        for rule in self.rules:
+            if rule.matches(task, best_free_gb):
+                first = [s for s in rule.prefer if s in own]
+                return first + [s for s in own if s not in first], rule.reason
+        return own, ""
+
+    def complexity(self, task: str, inputs: dict[str, Any]) -> Complexity:
+        """Job complexity from its inputs (`width`/`height` or `resolution` "WxH", `frames`, `steps`)."""
+        d = self.task(task).defaults
+        width, height = _int(inputs.get("width"), d.width), _int(inputs.get("height"), d.height)
+        res = inputs.get("resolution")
+        if isinstance(res, str) and "x" in res.lower():
+            w, _, h = res.lower().partition("x")
+            width, height = _int(w, width), _int(h, height)
+        frames = _int(inputs.get("frames", inputs.get("video_length")), d.frames)
+        steps = _int(inputs.get("steps", inputs.get("num_inference_steps")), d.steps)
+        return Complexity(width, height, max(frames, 1), max(steps, 1))
+
+
+def _int(value: Any, default: int) -> int:
+    try:
+        return int(value) if value is not None and value != "" else default
+    except (TypeError, ValueError):
+        return default
+
+
+def load_policy(path: str | Path | None = None) -> Policy:
+    """The policy at `path` (the user's file), or the default one; errors name the file and the field."""
+    source = Path(path).expanduser() if path else DEFAULT_POLICY_PATH
+    try:
+        data = tomllib.loads(source.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(
+            f"The routing policy file {source} does not exist.",
+            "Fix 'policy_file' in GenBridge preferences, or clear it to use the default.",
+        ) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"The routing policy {source} is not valid TOML: {exc}.", "Fix the line it names.") from None
+    try:
+        return Policy.model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors(include_url=False))
+        raise ConfigError(
+            f"Invalid routing policy {source}: {problems}.", "Compare it with routing/default_policy.toml."
+        ) from None
