@@ -88,26 +88,32 @@ def structural_problems(workflow: dict[str, Any], schemas: dict[str, NodeSchema]
                 continue
             source_id = str(value[0])
             if source_id not in workflow:
-                problems.append(Problem(
-                    field=f"{node_id}.{name}",
-                    message=f'{label}: input "{name}" links to node {source_id}, which is not in the workflow.',
-                    hint="Re-export the workflow from ComfyUI, or connect the input to an existing node.",
-                ))
+                problems.append(
+                    Problem(
+                        field=f"{node_id}.{name}",
+                        message=f'{label}: input "{name}" links to node {source_id}, which is not in the workflow.',
+                        hint="Re-export the workflow from ComfyUI, or connect the input to an existing node.",
+                    )
+                )
                 continue
             source_schema = (schemas or {}).get(workflow[source_id].get("class_type", ""))
             if source_schema is not None and not 0 <= value[1] < len(source_schema.outputs):
-                problems.append(Problem(
-                    field=f"{node_id}.{name}",
-                    message=f'{label}: input "{name}" uses output {value[1]} of node {source_id}, '
-                    f"which has only {len(source_schema.outputs)} outputs.",
-                    hint="Re-export the workflow from ComfyUI.",
-                ))
+                problems.append(
+                    Problem(
+                        field=f"{node_id}.{name}",
+                        message=f'{label}: input "{name}" uses output {value[1]} of node {source_id}, '
+                        f"which has only {len(source_schema.outputs)} outputs.",
+                        hint="Re-export the workflow from ComfyUI.",
+                    )
+                )
         if schema is not None:
             for name in schema.required_inputs:
                 if name not in inputs:
-                    problems.append(Problem(
-                        field=f"{node_id}.{name}",
-                        message=f'{label} is missing the required input "{name}".',
-                        hint="Set the input in ComfyUI and export the workflow again.",
-                    ))
+                    problems.append(
+                        Problem(
+                            field=f"{node_id}.{name}",
+                            message=f'{label} is missing the required input "{name}".',
+                            hint="Set the input in ComfyUI and export the workflow again.",
+                        )
+                    )
     return problems

@@ -26,8 +26,10 @@ from .schema import InputSpec, NodeSchema, parse_object_info
 
 # Which model folder a loader input names (ComfyUI's folder_paths names, as listed by GET /models).
 MODEL_INPUTS: dict[tuple[str, str], str] = {
-    **{(cls, "ckpt_name"): "checkpoints" for cls in (
-        "CheckpointLoaderSimple", "CheckpointLoader", "ImageOnlyCheckpointLoader", "unCLIPCheckpointLoader")},
+    **{
+        (cls, "ckpt_name"): "checkpoints"
+        for cls in ("CheckpointLoaderSimple", "CheckpointLoader", "ImageOnlyCheckpointLoader", "unCLIPCheckpointLoader")
+    },
     ("VAELoader", "vae_name"): "vae",
     ("LoraLoader", "lora_name"): "loras",
     ("LoraLoaderModelOnly", "lora_name"): "loras",
@@ -88,12 +90,14 @@ def preflight(
     for node_id, node in workflow.items():
         cls = node.get("class_type", "")
         if cls not in schemas:
-            problems.append(Problem(
-                field=f"{node_id}.class_type",
-                message=f'{node_label(node_id, node)}: the server has no node type "{cls}".',
-                hint=f"Install the custom node that provides {cls} (e.g. with ComfyUI-Manager) and restart ComfyUI.",
-                fix={"kind": MISSING_NODE, "class_type": cls},
-            ))
+            problems.append(
+                Problem(
+                    field=f"{node_id}.class_type",
+                    message=f'{node_label(node_id, node)}: the server has no node type "{cls}".',
+                    hint=f"Install the custom node that provides {cls} (ComfyUI-Manager can), then restart.",
+                    fix={"kind": MISSING_NODE, "class_type": cls},
+                )
+            )
     problems += structural_problems(workflow, schemas)
     problems += _model_problems(workflow, schemas, models or {})
     model_inputs = {(r.node_id, r.input) for r in model_references(workflow)}
@@ -107,13 +111,24 @@ def preflight(
                 continue  # unknown inputs are ignored by ComfyUI; models were checked above
             message = _link_problem(workflow, schemas, value, spec) if is_link(value) else _value_problem(value, spec)
             if message:
-                problems.append(Problem(field=f"{node_id}.{input_name}",
-                                        message=f'{node_label(node_id, node)}: input "{input_name}" {message}.'))
-    if schemas and not any(schemas[n["class_type"]].output_node for n in workflow.values()
-                           if n.get("class_type") in schemas) and all(
-            n.get("class_type") in schemas for n in workflow.values()):
-        problems.append(Problem(field="workflow", message="The workflow has no output node (e.g. Save Image).",
-                                hint="Add a Save Image or Save Video node."))
+                problems.append(
+                    Problem(
+                        field=f"{node_id}.{input_name}",
+                        message=f'{node_label(node_id, node)}: input "{input_name}" {message}.',
+                    )
+                )
+    if (
+        schemas
+        and not any(schemas[n["class_type"]].output_node for n in workflow.values() if n.get("class_type") in schemas)
+        and all(n.get("class_type") in schemas for n in workflow.values())
+    ):
+        problems.append(
+            Problem(
+                field="workflow",
+                message="The workflow has no output node (e.g. Save Image).",
+                hint="Add a Save Image or Save Video node.",
+            )
+        )
     return problems
 
 
@@ -123,7 +138,9 @@ def _schemas(object_info: dict[str, Any]) -> dict[str, NodeSchema]:
     return parse_object_info(object_info)
 
 
-def _model_problems(workflow: dict[str, Any], schemas: dict[str, NodeSchema], models: dict[str, list[str]]) -> list[Problem]:
+def _model_problems(
+    workflow: dict[str, Any], schemas: dict[str, NodeSchema], models: dict[str, list[str]]
+) -> list[Problem]:
     problems = []
     for ref in model_references(workflow):
         node = workflow[ref.node_id]
@@ -135,13 +152,15 @@ def _model_problems(workflow: dict[str, Any], schemas: dict[str, NodeSchema], mo
         if ref.folder not in models and (spec is None or spec.options is None):
             continue  # nothing to compare with
         if _norm(ref.filename) not in known:
-            problems.append(Problem(
-                field=f"{ref.node_id}.{ref.input}",
-                message=f'{node_label(ref.node_id, node)}: the model "{ref.filename}" is not in the server\'s '
-                f"{ref.folder} folder.",
-                hint=f"Put {ref.filename} into ComfyUI/models/{ref.folder} (then refresh), or pick another model.",
-                fix={"kind": MISSING_MODEL, "folder": ref.folder, "filename": ref.filename},
-            ))
+            problems.append(
+                Problem(
+                    field=f"{ref.node_id}.{ref.input}",
+                    message=f'{node_label(ref.node_id, node)}: the model "{ref.filename}" is not in the server\'s '
+                    f"{ref.folder} folder.",
+                    hint=f"Put {ref.filename} into ComfyUI/models/{ref.folder} (then refresh), or pick another model.",
+                    fix={"kind": MISSING_MODEL, "folder": ref.folder, "filename": ref.filename},
+                )
+            )
     return problems
 
 
@@ -152,7 +171,7 @@ def _link_problem(workflow: dict[str, Any], schemas: dict[str, NodeSchema], valu
         return ""  # dangling links and bad slots are reported by structural_problems
     produced = source_schema.outputs[value[1]]
     accepted = {t.strip() for t in spec.type.split(",")}
-    if "*" in accepted or produced == "*" or produced in accepted or spec.type == "COMBO" and produced == "COMBO":
+    if "*" in accepted or produced == "*" or produced in accepted or (spec.type == "COMBO" and produced == "COMBO"):
         return ""
     return f"expects {spec.type} but is linked to a {produced} output of node {value[0]}"
 
@@ -196,8 +215,9 @@ def preflight_error(problems: list[Problem], *, server: str = "the server") -> G
     if not problems:
         return None
     nodes = sorted({p.fix["class_type"] for p in problems if p.fix and p.fix.get("kind") == MISSING_NODE})
-    models = sorted({f'{p.fix["folder"]}/{p.fix["filename"]}' for p in problems
-                     if p.fix and p.fix.get("kind") == MISSING_MODEL})
+    models = sorted(
+        {f"{p.fix['folder']}/{p.fix['filename']}" for p in problems if p.fix and p.fix.get("kind") == MISSING_MODEL}
+    )
     other = [p.message for p in problems if not (p.fix and p.fix.get("kind") in (MISSING_NODE, MISSING_MODEL))]
     parts = []
     if nodes:

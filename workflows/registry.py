@@ -36,8 +36,15 @@ class TemplateInfo:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data for the UI and `templates list --json`."""
-        return {"name": self.name, "kind": self.kind, "description": self.description, "path": self.path,
-                "source": self.source, "tasks": list(self.tasks), "error": self.error}
+        return {
+            "name": self.name,
+            "kind": self.kind,
+            "description": self.description,
+            "path": self.path,
+            "source": self.source,
+            "tasks": list(self.tasks),
+            "error": self.error,
+        }
 
 
 def template_dirs(settings: Any = None) -> list[tuple[Path, str]]:
@@ -61,16 +68,36 @@ def scan_folder(folder: Path, source: str) -> list[TemplateInfo]:
         try:
             tpl = load_template(path)
         except GenBridgeError as exc:
-            infos.append(TemplateInfo(name=path.stem, kind="broken", description="", path=str(path),
-                                      source=source, error=str(exc)))
+            infos.append(
+                TemplateInfo(
+                    name=path.stem, kind="broken", description="", path=str(path), source=source, error=str(exc)
+                )
+            )
             continue
-        except Exception as exc:  # noqa: BLE001 - one odd file must not hide the other templates
+        except Exception as exc:  # one odd file must not hide the other templates
             log.exception("unexpected error loading template %s", path)
-            infos.append(TemplateInfo(name=path.stem, kind="broken", description="", path=str(path),
-                                      source=source, error=f"Cannot load {path.name}: {type(exc).__name__}: {exc}"))
+            infos.append(
+                TemplateInfo(
+                    name=path.stem,
+                    kind="broken",
+                    description="",
+                    path=str(path),
+                    source=source,
+                    error=f"Cannot load {path.name}: {type(exc).__name__}: {exc}",
+                )
+            )
             continue
-        infos.append(TemplateInfo(name=tpl.name, kind=tpl.kind, description=tpl.description, path=str(path),
-                                  source=source, tasks=tpl.tasks, template=tpl))
+        infos.append(
+            TemplateInfo(
+                name=tpl.name,
+                kind=tpl.kind,
+                description=tpl.description,
+                path=str(path),
+                source=source,
+                tasks=tpl.tasks,
+                template=tpl,
+            )
+        )
     return infos
 
 

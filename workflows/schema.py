@@ -60,8 +60,12 @@ def parse_input(name: str, raw: Any, *, required: bool) -> InputSpec:
     upload = bool(opts.get("image_upload") or opts.get("video_upload") or opts.get("audio_upload"))
     if isinstance(head, (list, tuple)):  # V1 combo
         return InputSpec(
-            name=name, type="COMBO", required=required, default=opts.get("default"),
-            options=tuple(head), upload=upload,
+            name=name,
+            type="COMBO",
+            required=required,
+            default=opts.get("default"),
+            options=tuple(head),
+            upload=upload,
         )
     kind = str(head)
     options = opts.get("options")

@@ -373,18 +373,29 @@ def template_from_workflow(workflow: dict[str, Any], *, name: str, path: Path | 
                 continue
             pname = f"{nid}.{input_name}"
             ptype = (
-                "bool" if isinstance(value, bool)
-                else "int" if isinstance(value, int)
-                else "float" if isinstance(value, float)
+                "bool"
+                if isinstance(value, bool)
+                else "int"
+                if isinstance(value, int)
+                else "float"
+                if isinstance(value, float)
                 else "string"
             )
             params[pname] = ParamSpec(
-                name=pname, type=ptype, bindings=(Binding(nid, input_name),), default=value,
+                name=pname,
+                type=ptype,
+                bindings=(Binding(nid, input_name),),
+                default=value,
                 description=f"{input_name} of {node_label(nid, node)}",
             )
             if title and len(titles.get(title, [])) == 1:
                 aliases[f"{title}.{input_name}"] = pname
     return Template(
-        name=name, workflow_data=copy.deepcopy(workflow), params=params, kind="workflow",
-        description="Plain API-format workflow (no .params file).", path=path, aliases=aliases,
+        name=name,
+        workflow_data=copy.deepcopy(workflow),
+        params=params,
+        kind="workflow",
+        description="Plain API-format workflow (no .params file).",
+        path=path,
+        aliases=aliases,
     )
