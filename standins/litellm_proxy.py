@@ -158,7 +158,7 @@ class FakeUpstream:
             return web.json_response(
                 {"error": {"message": "Rate limit reached for requests (fake upstream)", "type": "requests"}},
                 status=429,
-                headers={"retry-after": str(self.retry_after), "x-ratelimit-remaining-requests": "0"},
+                headers={"retry-after": str(self.retry_after if model == "rate-limit" else 1)},
             )
         words = ["Hello ", "from ", "the ", "fake ", "upstream."]
         if not body.get("stream"):

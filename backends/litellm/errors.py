@@ -54,7 +54,7 @@ def short(message: str, limit: int = 220) -> str:
             cut = first.find(prefix)
             if cut < 0 or cut > 40:
                 break
-            first = first[cut + len(prefix):]
+            first = first[cut + len(prefix) :]
             if prefix == "litellm.":  # "litellm.RateLimitError: x" -> "x"
                 first = first.split(": ", 1)[-1]
     return first[:limit].rstrip() + ("..." if len(first) > limit else "")
@@ -91,10 +91,10 @@ def error_from_response(
 
     if status == 401 or etype in ("auth_error", "no_db_connection") or (status == 400 and "No connected db" in message):
         what = "refused the API key" if sent_key else "needs an API key and none is set"
-        return AuthError(f"{server} {what}.", KEY_HINT, **kw)
+        return AuthError(f"{cap(server)} {what}.", KEY_HINT, **kw)
     if status == 500 and not sent_key and etype == "" and message.lower().startswith("internal server error"):
         # A proxy without prisma answers a missing key with a bare plain-text 500.
-        return AuthError(f"{server} failed without an API key (it probably needs one).", KEY_HINT, **kw)
+        return AuthError(f"{cap(server)} failed without an API key (it probably needs one).", KEY_HINT, **kw)
     if status == 429:
         wait = retry_after_seconds(headers)
         when = f"in {wait:.0f} s" if wait is not None else "in a moment"
@@ -114,23 +114,27 @@ def error_from_response(
     if _is_unknown_model(status, message):
         choices = f" Available: {', '.join(known_models[:12])}." if known_models else ""
         return RejectedInput(
-            f"{server} has no model named '{model}'.{choices}",
+            f"{cap(server)} has no model named '{model}'.{choices}",
             "Pick a model from the list (GenBridge preferences > LiteLLM > Text model).",
             **kw,
         )
     if status in (404, 405) or (status == 400 and "detail" in body.decode("utf-8", "replace")[:20]):
         return IncompatibleServer(
-            f"{server} does not offer the OpenAI chat API here (HTTP {status}: {brief}).",
+            f"{cap(server)} does not offer the OpenAI chat API here (HTTP {status}: {brief}).",
             "Check the URL: it should be the server's base URL, e.g. http://127.0.0.1:4000 or http://127.0.0.1:11434/v1.",
             **kw,
         )
     if 400 <= status < 500:
-        return RejectedInput(f"{server} rejected the request: {brief}", **kw)
+        return RejectedInput(f"{cap(server)} rejected the request: {brief}", **kw)
     return ServerError(
-        f"{server} failed (HTTP {status}) while the model '{model}' worked: {brief}",
+        f"{cap(server)} failed (HTTP {status}) while the model '{model}' worked: {brief}",
         "Look at the proxy's console or its model's server for the cause, then try again.",
         **kw,
     )
+
+
+def cap(text: str) -> str:
+    return text[:1].upper() + text[1:]
 
 
 def _is_unknown_model(status: int, message: str) -> bool:
@@ -163,13 +167,13 @@ def error_from_transport(exc: BaseException, *, server: str, url: str, during: s
         return exc
     if isinstance(exc, (TimeoutError, asyncio.TimeoutError)):
         return ServiceTimeout(
-            f"{server} did not answer in time while {during}.",
+            f"{cap(server)} did not answer in time while {during}.",
             "The model may be loading or overloaded; try again, or raise the request timeout in GenBridge preferences.",
             service=SERVICE,
             detail=repr(exc),
         )
     return Unreachable(
-        f"Lost or could not open the connection to {server} at {url} while {during}.",
+        f"Lost or could not open the connection to {server} ({url}) while {during}.",
         "Check that the LiteLLM proxy (or your OpenAI-compatible server) is running and the URL is right.",
         service=SERVICE,
         detail=repr(exc),
