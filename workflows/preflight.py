@@ -125,7 +125,7 @@ def preflight(
         problems.append(
             Problem(
                 field="workflow",
-                message="The workflow has no output node (e.g. Save Image).",
+                message="there is no output node (such as Save Image or Save Video).",
                 hint="Add a Save Image or Save Video node.",
             )
         )
@@ -214,16 +214,21 @@ def preflight_error(problems: list[Problem], *, server: str = "the server") -> G
     """All problems as ONE error: IncompatibleServer if nodes or models are missing, else RejectedInput."""
     if not problems:
         return None
-    nodes = sorted({p.fix["class_type"] for p in problems if p.fix and p.fix.get("kind") == MISSING_NODE})
-    models = sorted(
-        {f"{p.fix['folder']}/{p.fix['filename']}" for p in problems if p.fix and p.fix.get("kind") == MISSING_MODEL}
-    )
+    nodes: dict[str, list[str]] = {}
+    models: dict[str, list[str]] = {}
+    for p in problems:
+        kind = p.fix.get("kind") if p.fix else None
+        node_id = p.field.split(".", 1)[0]
+        if kind == MISSING_NODE:
+            nodes.setdefault(p.fix["class_type"], []).append(node_id)  # type: ignore[index]
+        elif kind == MISSING_MODEL:
+            models.setdefault(f"{p.fix['folder']}/{p.fix['filename']}", []).append(node_id)  # type: ignore[index]
     other = [p.message for p in problems if not (p.fix and p.fix.get("kind") in (MISSING_NODE, MISSING_MODEL))]
     parts = []
     if nodes:
-        parts.append("missing custom nodes: " + ", ".join(nodes))
+        parts.append("missing custom nodes: " + _with_nodes(nodes))
     if models:
-        parts.append("missing models: " + ", ".join(models))
+        parts.append("missing models: " + _with_nodes(models))
     parts += other
     message = f"The workflow cannot run on {server}: " + "; ".join(parts)
     message = message if message.endswith(".") else message + "."
@@ -235,6 +240,13 @@ def preflight_error(problems: list[Problem], *, server: str = "the server") -> G
             hints.append("put the missing model files into the named ComfyUI/models folders")
         return IncompatibleServer(message, "To fix it, " + " and ".join(hints) + ", or use another server.")
     return RejectedInput(message, "Fix the workflow or the parameters named above.")
+
+
+def _with_nodes(found: dict[str, list[str]]) -> str:
+    def nodes(ids: list[str]) -> str:
+        return ("node " if len(ids) == 1 else "nodes ") + ", ".join(ids)
+
+    return ", ".join(f"{name} ({nodes(ids)})" for name, ids in sorted(found.items()))
 
 
 # ------------------------------------------------------------------------------------------ live server
