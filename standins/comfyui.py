@@ -183,7 +183,8 @@ class ComfyUIStandIn:
     async def start(self) -> ComfyUIStandIn:
         """Start listening (port 0 picks a free port; a restart reuses the same port)."""
         self._wake = asyncio.Event()
-        self._runner = web.AppRunner(self._build_app(), access_log=None, handle_signals=False)
+        self._release = asyncio.Event()
+        self._runner = web.AppRunner(self._build_app(), access_log=None, handle_signals=False, shutdown_timeout=1.0)
         await self._runner.setup()
         self._site = web.TCPSite(self._runner, self.host, self.port, reuse_address=True)
         await self._site.start()
@@ -200,6 +201,7 @@ class ComfyUIStandIn:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._worker
             self._worker = None
+        self._release.set()
         for ws in list(self._all_ws):
             _abort_ws(ws)
         if self._runner is not None:
@@ -256,7 +258,7 @@ class ComfyUIStandIn:
     async def _fault_mw(self, request: web.Request, handler: Any) -> web.StreamResponse:
         self.requests.append((request.method, request.path))
         if self.faults.stall:
-            await asyncio.Event().wait()
+            await self._release.wait()  # never answers; released only when the server stops
         if self.faults.html_502:
             return web.Response(status=502, text=HTML_502, content_type="text/html")
         if (

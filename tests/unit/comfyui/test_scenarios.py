@@ -174,7 +174,7 @@ async def test_old_server_is_incompatible(client, monkeypatch):
     import genbridge.standins.comfyui as standin
 
     monkeypatch.setattr(standin, "VERSION", "0.3.40")
-    with pytest.raises(IncompatibleServer, match="0.3.45"):
+    with pytest.raises(IncompatibleServer, match=r"0\.3\.45"):
         await client.submit(Job(task="image", inputs={"workflow": {}}))
 
 
