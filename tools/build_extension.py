@@ -28,7 +28,6 @@ import wheel_spec as spec
 from wheel_spec import PLATFORMS, LockedWheel, sha256_of
 
 MANIFEST = "blender_manifest.toml"
-STAGE_ROOT = spec.REPO / "build" / "extension"
 # Never copied into the staging dir (beyond what paths_exclude_pattern drops from the zip): big or machine-local.
 STAGE_SKIP_DIRS = {".git", ".venvs", "wheels", "dist", "build", "__pycache__", "node_modules"}
 
@@ -94,16 +93,16 @@ def ensure_wheels(wheels: list[LockedWheel], cache: Path, *, offline: bool = Fal
         platform, python = next((p, v) for p in w.platforms for v in w.pythons)
         targets.setdefault((platform, python), {})[w.package] = w.version
     with tempfile.TemporaryDirectory(prefix="genbridge-wheels-") as tmp:
-        for (platform, python), pins in targets.items():
-            print(f"downloading {len(pins)} wheel(s) for {platform} / CPython {python}", flush=True)
-            error = spec.pip_download(platform, python, pins, Path(tmp))
-            if error:
-                raise BuildError(error)
+        print(f"downloading {len(missing)} wheel(s) for {len(targets)} platform/Python target(s)", flush=True)
+        errors = spec.pip_download_many(targets, Path(tmp))
+        if errors:
+            raise BuildError("\n".join(errors))
+        fetched = {path.name: path for path in Path(tmp).glob("*/*.whl")}
         for w in missing:
-            got = Path(tmp) / w.file
-            if not got.is_file():
+            got = fetched.get(w.file)
+            if got is None:
                 raise BuildError(
-                    f"pip did not produce {w.file} (it fetched: {', '.join(sorted(os.listdir(tmp)))}); "
+                    f"pip did not produce {w.file} (it fetched: {', '.join(sorted(fetched))}); "
                     "the lock no longer matches PyPI: regenerate it with tools/lock_wheels.py"
                 )
             if sha256_of(got) != w.sha256:
@@ -204,15 +203,16 @@ def build(
     ensure_wheels(wheels, cache, offline=offline)
     print(f"wheels: {len(wheels)} verified against wheels.lock ({time.perf_counter() - t0:.1f} s)", flush=True)
 
-    staged = stage(source, STAGE_ROOT / "genbridge", wheels, platforms, cache)
-    run_blender_ext(tool, "validate", str(staged))
-    manifest = tomllib.loads((staged / MANIFEST).read_text(encoding="utf-8"))
-
     output_dir.mkdir(parents=True, exist_ok=True)
-    zips = {p: output_dir / zip_name(manifest, p) for p in platforms}
-    for path in zips.values():
-        path.unlink(missing_ok=True)
-    run_blender_ext(tool, "build", "--source-dir", str(staged), "--output-dir", str(output_dir), "--split-platforms")
+    with tempfile.TemporaryDirectory(prefix="genbridge-stage-") as tmp:
+        staged = stage(source, Path(tmp) / "genbridge", wheels, platforms, cache)
+        run_blender_ext(tool, "validate", str(staged))
+        manifest = tomllib.loads((staged / MANIFEST).read_text(encoding="utf-8"))
+        zips = {p: output_dir / zip_name(manifest, p) for p in platforms}
+        for path in zips.values():
+            path.unlink(missing_ok=True)
+        build_args = ["--source-dir", str(staged), "--output-dir", str(output_dir), "--split-platforms"]
+        run_blender_ext(tool, "build", *build_args)
     for platform, path in zips.items():
         if not path.is_file():
             raise BuildError(f"Blender's tool did not write {path}")

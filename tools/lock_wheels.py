@@ -68,14 +68,14 @@ def check_closure(platform: str, python: str, files: dict[str, Path]) -> list[st
 def lock(download_root: Path) -> list[LockedWheel]:
     entries: dict[str, dict] = {}
     problems: list[str] = []
+    targets = {(platform, python): PINS for platform in PLATFORMS for python in PYTHONS}
+    print(f"downloading {len(PINS)} pinned packages for {len(targets)} platform/Python targets ...", flush=True)
+    errors = spec.pip_download_many(targets, download_root)
+    if errors:
+        sys.exit("\n".join(errors))
     for platform in PLATFORMS:
         for python in PYTHONS:
             dest = download_root / f"{platform}-{python}"
-            dest.mkdir(parents=True)
-            print(f"downloading {platform} / CPython {python} ...", flush=True)
-            error = spec.pip_download(platform, python, PINS, dest)
-            if error:
-                sys.exit(error)
             files: dict[str, Path] = {}
             for path in sorted(dest.glob("*.whl")):
                 name, version, _ = wheel_metadata(path)

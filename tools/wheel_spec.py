@@ -166,3 +166,19 @@ def pip_download(platform: str, python: str, pins: dict[str, str], dest: Path) -
     if result.returncode != 0:
         return f"pip download failed for {platform} / CPython {python}:\n{result.stderr.strip()}"
     return None
+
+
+def pip_download_many(targets: dict[tuple[str, str], dict[str, str]], root: Path, workers: int = 4) -> list[str]:
+    """Run `pip_download` for several targets at once (pip spends most of its time waiting on the index).
+
+    Each target downloads into `root/<platform>-<python>/`; returns the error texts (empty on success).
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    def one(target: tuple[str, str]) -> str | None:
+        dest = root / f"{target[0]}-{target[1]}"
+        dest.mkdir(parents=True, exist_ok=True)
+        return pip_download(target[0], target[1], targets[target], dest)
+
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        return [error for error in pool.map(one, targets) if error]
