@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from genbridge.standins.fixtures import load_fixture
 
 HERE = Path(__file__).resolve().parent

@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from genbridge.runtime.errors import IncompatibleServer, RejectedInput
 from genbridge.workflows import load_template, preflight, preflight_error, structural_problems
 from genbridge.workflows.template import template_from_metadata
@@ -22,7 +21,10 @@ def test_ui_format_workflow_is_rejected_with_export_instructions(tmp_path: Path)
     path.write_text(json.dumps(ui))
     with pytest.raises(RejectedInput) as info:
         load_template(path)
-    assert info.value.message == "The workflow scene.json is saved in ComfyUI's UI format, not the API format GenBridge needs."
+    assert (
+        info.value.message
+        == "The workflow scene.json is saved in ComfyUI's UI format, not the API format GenBridge needs."
+    )
     assert info.value.hint == (
         "In ComfyUI open the workflow and choose Workflow > Export (API) (older frontends: turn on "
         "Settings > Dev mode, then use Save (API Format)), and use the exported file."
@@ -118,8 +120,10 @@ def test_ambiguous_title_binding_asks_for_the_node_id() -> None:
 def test_value_out_of_the_node_range_and_bad_combo_are_named(object_info: dict[str, Any]) -> None:
     workflow = {
         "1": {"class_type": "EmptyImage", "inputs": {"width": 0, "height": "abc", "batch_size": 1, "color": 0}},
-        "2": {"class_type": "ImageScale", "inputs": {"image": ["1", 0], "upscale_method": "superres",
-                                                     "width": 8, "height": 8, "crop": "disabled"}},
+        "2": {
+            "class_type": "ImageScale",
+            "inputs": {"image": ["1", 0], "upscale_method": "superres", "width": 8, "height": 8, "crop": "disabled"},
+        },
         "3": {"class_type": "SaveImage", "inputs": {"images": ["2", 0], "filename_prefix": "x"}},
     }
     messages = [p.message for p in preflight(workflow, object_info, {})]

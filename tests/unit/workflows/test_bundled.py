@@ -6,7 +6,6 @@ import json
 from typing import Any
 
 import pytest
-
 from genbridge.workflows import (
     DEFAULT_TEMPLATES,
     apply_uploaded_names,
@@ -58,8 +57,10 @@ def test_bundled_template_reports_each_of_its_models_missing_on_an_empty_server(
     name: str, object_info: dict[str, Any], ref_image: str
 ) -> None:
     workflow = get_template(name).customize(**_defaults(name, ref_image))
-    empty = {folder: [] for folder in ("checkpoints", "diffusion_models", "text_encoders", "vae", "clip_vision",
-                                        "upscale_models")}
+    empty = {
+        folder: []
+        for folder in ("checkpoints", "diffusion_models", "text_encoders", "vae", "clip_vision", "upscale_models")
+    }
     problems = preflight(workflow, object_info, empty)
     assert problems and all(p.fix and p.fix["kind"] == "missing_model" for p in problems)
 
