@@ -194,8 +194,10 @@ class Router:
                 "Add one in GenBridge preferences (or genbridge.toml).",
             )
         candidates.sort(key=lambda c: (c.tier, c.rank, c.order))
-        best_tier = candidates[0].tier
-        chosen = [c for c in candidates if c.tier <= DEGRADED] if best_tier <= DEGRADED else candidates
+        # Down instances only when nothing usable is left; too-big ones only when nothing fits even degraded.
+        chosen = (
+            [c for c in candidates if c.tier <= DEGRADED] or [c for c in candidates if c.tier == TOO_BIG] or candidates
+        )
         title = task.title or job.task.replace("_", " ")
         steps = [self._step(c, title, why if i == 0 else "", i) for i, c in enumerate(chosen[:MAX_STEPS])]
         return steps, work, candidates[0].need
