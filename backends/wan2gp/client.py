@@ -298,7 +298,7 @@ class Wan2GPClient:
         job.remote_ids[self.endpoint.url] = snapshot.job_id
         run.snapshot = snapshot
         yield BackendProgress(fraction=0.01, phase="Started on Wan2GP")
-        tracker = _ProgressTracker()
+        tracker = _ProgressTracker(start=0.01)
         for event in tracker.feed(snapshot.events):
             yield event
         delay = self.poll_interval[0]
@@ -533,9 +533,9 @@ def _error_from_record(error: JobErrorRecord) -> GenBridgeError:
 class _ProgressTracker:
     """Turns the job's event ring (most recent N, polled repeatedly) into new progress and log events once each."""
 
-    def __init__(self) -> None:
+    def __init__(self, start: float = 0.0) -> None:
         self.last_seen = 0.0
-        self.fraction = 0.0
+        self.fraction = start
         self.phase = ""
 
     def feed(self, events: list[JobEventRecord]) -> list[BackendEvent]:
@@ -571,7 +571,7 @@ class _ProgressTracker:
                 phase = f"Sampling step {step}/{total}"
             else:
                 phase = PHASES.get(phase_key) or str(data.get("status") or phase_key or "Working")
-            if "download" in str(data.get("raw_phase") or "").lower():
+            if phase_key == "loading_model" and "download" in str(data.get("raw_phase") or "").lower():
                 phase = "Downloading model"
             return min(percent / 100.0, 0.99), phase
         if event.kind in ("info", "error"):
