@@ -66,21 +66,25 @@ def degrade_to_fit(
 ) -> Degraded | None:
     """Apply the task's degradation steps (those for `service`) until the job fits in `free_gb`; None if never."""
     c, est, model = complexity, estimate, None
+    need = need_of(est, c)
     changes: list[str] = []
     for step in task.degrade:
         if step.kind == "model":
             if step.service not in (None, service) or step.vram is None:
                 continue
-            est, model = step.vram, step.model
-            current = inputs.get("model")
-            changes.append(f"model {current} -> {model} (lighter)" if current else f"lighter model {model}")
+            new_c, new_est, current = c, step.vram, inputs.get("model")
+            change = f"model {current} -> {step.model} (lighter)" if current else f"lighter model {step.model}"
         else:
             applied = _apply(step, c)
             if applied is None:
                 continue
-            c, change = applied
-            changes.append(change)
-        need = need_of(est, c)
+            (new_c, change), new_est = applied, est
+        new_need = need_of(new_est, new_c)
+        if new_need >= need:
+            continue  # a change that saves no VRAM would only cost quality
+        c, est, need = new_c, new_est, new_need
+        model = step.model if step.kind == "model" else model
+        changes.append(change)
         if need <= free_gb:
             return Degraded(c, need, tuple(changes), _overrides(inputs, complexity, c, model))
     return None
