@@ -102,12 +102,14 @@ class ComfyUIStandIn:
         root: str | Path | None = None,
         max_upload_size: int = 100 * 1024 * 1024,
         strict_classes: bool = False,
+        history_delay: float = 0.01,
         host: str = "127.0.0.1",
         port: int = 0,
     ) -> None:
         self.node_delay, self.step_delay = node_delay, step_delay
         self.vram_total_gb, self.vram_free_gb, self.device = vram_total_gb, vram_free_gb, device
         self.max_upload_size = max_upload_size
+        self.history_delay = history_delay  # gap between execution_success and the history write
         self.strict_classes = strict_classes  # reject classes missing from the captured object_info
         self.host, self.port = host, port
         self.faults = Faults()
@@ -733,7 +735,7 @@ class ComfyUIStandIn:
         if error is None:
             await client_msg("execution_success", stamp("execution_success", {}))
             # The real worker writes history only after execution_success is sent: let a client race it.
-            await asyncio.sleep(0.01)
+            await asyncio.sleep(self.history_delay)
         self.history[pid] = {
             "prompt": item,
             "outputs": ui_outputs,
