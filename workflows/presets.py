@@ -39,7 +39,7 @@ class WanGPPreset:
 
     def settings(self, *, quick: bool = False) -> dict[str, Any]:
         """WanGP generate settings for this preset (`resolution`, `video_length`, ...)."""
-        chosen = {"resolution": self.resolution, "frames": self.frames, "steps": self.steps}
+        chosen: dict[str, Any] = {"resolution": self.resolution, "frames": self.frames, "steps": self.steps}
         if quick:
             chosen.update(self.quick_preview)
         out: dict[str, Any] = {
