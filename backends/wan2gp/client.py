@@ -81,6 +81,7 @@ class _Run:
     snapshot: JobSnapshot | None = None
     cancel_sent: bool = False
     cancelled_locally: bool = False
+    submitting: asyncio.Future[Any] | None = None  # the generate call, shielded so a cancel cannot lose its job id
     done: asyncio.Event = field(default_factory=asyncio.Event)
 
 
@@ -283,8 +284,9 @@ class Wan2GPClient:
             busy_elsewhere = await self._server_running_count(contract)
             if not busy_elsewhere:
                 tool, args = contract.generate(run.settings, EVENT_LIMIT)
+                run.submitting = asyncio.ensure_future(self.rpc.call_tool(tool, args))
                 try:
-                    snapshot = JobSnapshot.model_validate(await self.rpc.call_tool(tool, args))
+                    snapshot = JobSnapshot.model_validate(await asyncio.shield(run.submitting))
                     break
                 except ToolError as exc:
                     if BUSY_TEXT not in exc.text:
@@ -328,7 +330,8 @@ class Wan2GPClient:
 
     def _after_run(self, run: _Run) -> None:
         """Give the slot back once the server is done; a job cut short keeps it until the server confirms."""
-        if run.server_id is None or run.done.is_set():
+        pending = run.submitting is not None and not run.submitting.done()
+        if (run.server_id is None and not pending) or run.done.is_set():
             self.queue.release(run.job_id)
             return
         task = asyncio.get_running_loop().create_task(self._drain(run), name=f"wan2gp-drain-{run.job_id}")
@@ -343,8 +346,22 @@ class Wan2GPClient:
         finally:
             self.queue.release(run.job_id)
 
+    async def _adopt_server_id(self, run: _Run, limit_s: float) -> None:
+        """Learn the job id of a generate call still in flight when the job was cancelled."""
+        if run.server_id is not None or run.submitting is None:
+            return
+        with contextlib.suppress(GenBridgeError, asyncio.TimeoutError):
+            reply = await asyncio.wait_for(asyncio.shield(run.submitting), timeout=limit_s)
+            snapshot = JobSnapshot.model_validate(reply)
+            run.server_id, run.snapshot = snapshot.job_id, snapshot
+            if snapshot.done:
+                run.done.set()
+
     async def _poll_until_done(self, run: _Run, limit_s: float) -> None:
         contract = await self.contract()
+        await self._adopt_server_id(run, limit_s)
+        if run.server_id is None:
+            return
         deadline = time.monotonic() + limit_s
         delay = self.poll_interval[0]
         while not run.done.is_set() and time.monotonic() < deadline:
@@ -363,11 +380,11 @@ class Wan2GPClient:
         """A waiting job leaves the line (the server never hears of it); a running one is cancelled on the server
         and polled until the server confirms (bounded by `cancel_wait_s`)."""
         run = self._runs.get(job.id)
-        if self.queue.remove(job.id) or run is None or run.server_id is None:
+        if self.queue.remove(job.id) or run is None or self.queue.holder != job.id:
             if run is not None:
-                run.cancelled_locally = True
-            if run is None or self.queue.holder != job.id:
-                return
+                run.cancelled_locally = True  # never started: events() will not send it
+            return
+        await self._adopt_server_id(run, self.cancel_wait_s)
         if run.server_id is None or run.done.is_set():
             return
         contract = await self.contract()
