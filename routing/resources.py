@@ -42,10 +42,14 @@ class Instance:
     oom_ceiling_gb: float | None = None
     oom_at: float = 0.0
     incompatible_tasks: set[str] = field(default_factory=set)
+    label: str = ""  # "ComfyUI at gpu-box", kept ready: plans quote it in every step
 
-    @property
-    def label(self) -> str:
-        return f"{SERVICE_TITLES.get(self.service, self.service)} at {self.name}"
+    def __post_init__(self) -> None:
+        self.rename(self.name)
+
+    def rename(self, name: str) -> None:
+        self.name = name
+        self.label = f"{SERVICE_TITLES.get(self.service, self.service)} at {name}"
 
     @property
     def queue_depth(self) -> int:
@@ -88,7 +92,7 @@ class Resources:
                     ep.name,
                     CircuitBreaker(b.failures_to_open, b.cooldown_s, b.max_cooldown_s, self.clock),
                 )
-            inst.name = ep.name
+            inst.rename(ep.name)
             self._instances[ep.url] = inst
             self._by_service.setdefault(ep.service, []).append(inst)
 

@@ -169,10 +169,11 @@ class Router:
 
         # The most free VRAM we actually know of, for the policy's VRAM rules.
         best_free: float | None = None
+        vrams: dict[str, Vram] = {}
         for service in services:
             for inst in self.resources.instances(service):
+                vram = vrams[inst.url] = self.resources.vram(inst)
                 if inst.health() in (BreakerState.CLOSED, BreakerState.HALF_OPEN):
-                    vram = self.resources.vram(inst)
                     if vram.free_gb is not None and not vram.source.startswith("profile"):
                         best_free = vram.free_gb if best_free is None else max(best_free, vram.free_gb)
         if requested:
@@ -186,7 +187,9 @@ class Router:
             option = task.services.get(service)
             pool = self.resources.instances(service)
             for index, inst in enumerate(pool):
-                candidates.append(self._candidate(job, inst, rank, index, len(pool), option, complexity, work))
+                candidates.append(
+                    self._candidate(job, inst, vrams[inst.url], rank, index, len(pool), option, complexity, work)
+                )
         if not candidates:
             names = " or ".join(SERVICE_TITLES[s] for s in order) or "matching"
             raise ConfigError(
@@ -206,6 +209,7 @@ class Router:
         self,
         job: Job,
         inst: Instance,
+        vram: Vram,
         rank: int,
         index: int,
         pool_size: int,
@@ -214,7 +218,6 @@ class Router:
         work: float,
     ) -> _Candidate:
         health = inst.health()
-        vram = self.resources.vram(inst)
         factor = (option.vram_factor if option else 1.0) * self.resources.need_factor(inst)
         estimate = option.vram if option else None
         need = estimate.need_gb(complexity) * factor if estimate is not None else None
