@@ -14,8 +14,17 @@ from typing import Any
 from ..runtime.errors import ConfigError
 from ._headless import load_settings, print_progress, run_jobs, with_url
 
-JOB_KEYS = ("resolution", "frames", "steps", "seed", "negative_prompt", "start_image", "override_profile", "width",
-            "height")
+JOB_KEYS = (
+    "resolution",
+    "frames",
+    "steps",
+    "seed",
+    "negative_prompt",
+    "start_image",
+    "override_profile",
+    "width",
+    "height",
+)
 
 
 def _value(text: str) -> Any:
@@ -41,8 +50,11 @@ def build_inputs(args: Any) -> dict[str, Any]:
             raise ConfigError(f"--set {item!r} is not KEY=VALUE.", "Write it like --set frames=81.")
         key = key.strip()
         if key in JOB_KEYS or key in ("model", "prompt"):
-            inputs[key] = _value(value) if key not in ("resolution", "prompt", "negative_prompt", "start_image",
-                                                       "model") else value
+            inputs[key] = (
+                _value(value)
+                if key not in ("resolution", "prompt", "negative_prompt", "start_image", "model")
+                else value
+            )
         else:
             extra[key] = _value(value)
     if extra:
@@ -53,8 +65,9 @@ def build_inputs(args: Any) -> dict[str, Any]:
 def run_wan2gp(args: Any) -> int:
     """Run one Wan2GP job to the end; 0 and the output paths on success, 1 with the reason otherwise."""
     inputs = build_inputs(args)
-    settings = with_url(load_settings(args, output_dir=getattr(args, "output", None)), "wan2gp",
-                        getattr(args, "url", None))
+    settings = with_url(
+        load_settings(args, output_dir=getattr(args, "output", None)), "wan2gp", getattr(args, "url", None)
+    )
     spec = {"task": "video", "requested_service": "wan2gp", "inputs": inputs, "service": "wan2gp"}
     (final,) = run_jobs([spec], settings, print_progress, timeout=getattr(args, "timeout", None))
     if final.get("state") != "done":

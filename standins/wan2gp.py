@@ -31,9 +31,11 @@ from .fixtures import load_fixture
 
 SCHEMA_FIXTURES = ("t2v", "t2v_2_2", "i2v_2_2", "hunyuan_1_5_t2v", "ltx2_22B_distilled")
 BUSY = "WanGP session already has a generation in progress"
-HUB_ERROR = ("An error happened while trying to locate the file on the Hub and we cannot find the requested files "
-             "in the local cache. Please check your connection and try again or make sure your Internet connection "
-             "is on.")
+HUB_ERROR = (
+    "An error happened while trying to locate the file on the Hub and we cannot find the requested files "
+    "in the local cache. Please check your connection and try again or make sure your Internet connection "
+    "is on."
+)
 OOM_ERROR = "CUDA out of memory. Tried to allocate 2.00 GiB (GPU 0; 11.99 GiB total capacity)"
 MEDIA_KEYS = ("image_start", "image_end", "image_refs", "video_guide", "video_source", "audio_guide")
 
@@ -67,19 +69,36 @@ class SimJob:
 
     def snapshot(self, event_limit: int | None) -> dict[str, Any]:
         limit = 20 if event_limit is None else max(0, int(event_limit))
-        return {"job_id": self.job_id, "done": self.done, "cancel_requested": self.cancel_requested,
-                "webui_submission_ready": False, "webui_load_queue_token": "", "created_at": self.created_at,
-                "updated_at": self.updated_at, "events": self.events[-limit:] if limit else [],
-                "result": copy.deepcopy(self.result)}
+        return {
+            "job_id": self.job_id,
+            "done": self.done,
+            "cancel_requested": self.cancel_requested,
+            "webui_submission_ready": False,
+            "webui_load_queue_token": "",
+            "created_at": self.created_at,
+            "updated_at": self.updated_at,
+            "events": self.events[-limit:] if limit else [],
+            "result": copy.deepcopy(self.result),
+        }
 
 
 class Wan2GPStandIn:
     """The stand-in server. `calls` records every tool call (name, arguments) for tests."""
 
-    def __init__(self, *, contract: str = "v1", async_generate: bool = True, output_dir: str | Path | None = None,
-                 step_delay: float = 0.02, load_delay: float = 0.0, download_delay: float = 0.0,
-                 share_paths: bool = True, token: str | None = None, placeholder_max_side: int = 160,
-                 placeholder_max_frames: int = 17) -> None:
+    def __init__(
+        self,
+        *,
+        contract: str = "v1",
+        async_generate: bool = True,
+        output_dir: str | Path | None = None,
+        step_delay: float = 0.02,
+        load_delay: float = 0.0,
+        download_delay: float = 0.0,
+        share_paths: bool = True,
+        token: str | None = None,
+        placeholder_max_side: int = 160,
+        placeholder_max_frames: int = 17,
+    ) -> None:
         if contract not in ("v1", "v1-late", "v2"):
             raise ValueError(f"unknown contract {contract!r}: use v1, v1-late or v2")
         self.contract = contract
@@ -103,8 +122,9 @@ class Wan2GPStandIn:
         self._downloads: dict[str, Path] = {}
         self._downloaded_models: set[str] = set()
         self._last_ts = 0.0
-        self._catalog = {m["model_type"]: m for m in load_fixture("wan2gp", "50_video_model_catalog_derived.json")[
-            "models"]}
+        self._catalog = {
+            m["model_type"]: m for m in load_fixture("wan2gp", "50_video_model_catalog_derived.json")["models"]
+        }
         self._runner: web.AppRunner | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self.url = ""
@@ -176,9 +196,22 @@ class Wan2GPStandIn:
             return web.json_response({"error": "invalid_token"}, status=401)
         accept = request.headers.get("Accept", "")
         if "application/json" not in accept or "text/event-stream" not in accept:
-            return web.Response(status=406, content_type="application/json", text=json.dumps(
-                {"jsonrpc": "2.0", "id": "server-error", "error": {"code": -32600, "message": (
-                    "Not Acceptable: Client must accept both application/json and text/event-stream")}}))
+            return web.Response(
+                status=406,
+                content_type="application/json",
+                text=json.dumps(
+                    {
+                        "jsonrpc": "2.0",
+                        "id": "server-error",
+                        "error": {
+                            "code": -32600,
+                            "message": (
+                                "Not Acceptable: Client must accept both application/json and text/event-stream"
+                            ),
+                        },
+                    }
+                ),
+            )
         body = await request.json()
         method, rpc_id, params = body.get("method"), body.get("id"), body.get("params") or {}
         if method == "notifications/initialized":
@@ -190,8 +223,9 @@ class Wan2GPStandIn:
         elif method == "tools/call":
             result = await self._call_tool(str(params.get("name")), dict(params.get("arguments") or {}))
         else:
-            return web.json_response({"jsonrpc": "2.0", "id": rpc_id,
-                                      "error": {"code": -32601, "message": "Method not found"}})
+            return web.json_response(
+                {"jsonrpc": "2.0", "id": rpc_id, "error": {"code": -32601, "message": "Method not found"}}
+            )
         return web.json_response({"jsonrpc": "2.0", "id": rpc_id, "result": result})
 
     async def _upload(self, request: web.Request) -> web.Response:
@@ -226,19 +260,31 @@ class Wan2GPStandIn:
             return copy.deepcopy(v1_tools)
         obj = {"type": "object"}
         if self.contract == "v1-late":
-            return [*copy.deepcopy(v1_tools),
-                    {"name": "wangp_models", "inputSchema": {**obj, "properties": {"query": {}, "filters": {},
-                                                                                  "limit": {}, "offset": {}}}},
-                    {"name": "wangp_model", "inputSchema": {**obj, "properties": {"model_type": {}, "view": {},
-                                                                                 "property": {}}}}]
+            return [
+                *copy.deepcopy(v1_tools),
+                {
+                    "name": "wangp_models",
+                    "inputSchema": {**obj, "properties": {"query": {}, "filters": {}, "limit": {}, "offset": {}}},
+                },
+                {
+                    "name": "wangp_model",
+                    "inputSchema": {**obj, "properties": {"model_type": {}, "view": {}, "property": {}}},
+                },
+            ]
         contract = load_fixture("wan2gp", "70_static_mcp_v2_contract_upstream.json")["tools"]
         generate = copy.deepcopy(contract["wangp_generate"]["params_schema"])
-        generate["properties"]["wait"] = ({"type": "boolean", "default": True} if self.async_generate
-                                          else {"type": "boolean", "default": True, "const": True})
+        generate["properties"]["wait"] = (
+            {"type": "boolean", "default": True}
+            if self.async_generate
+            else {"type": "boolean", "default": True, "const": True}
+        )
         tools = []
         for name, spec in contract.items():
-            schema = generate if name == "wangp_generate" else {
-                **obj, "properties": {k: {} for k in spec.get("params", {})}, "additionalProperties": False}
+            schema = (
+                generate
+                if name == "wangp_generate"
+                else {**obj, "properties": {k: {} for k in spec.get("params", {})}, "additionalProperties": False}
+            )
             tools.append({"name": name, "description": f"WanGP {name} (stand-in)", "inputSchema": schema})
         return tools
 
@@ -257,8 +303,11 @@ class Wan2GPStandIn:
         except ToolFailure as exc:
             return {"content": [{"type": "text", "text": f"Error executing tool {name}: {exc}"}], "isError": True}
         structured = {"result": value} if wrap or not isinstance(value, dict) else value
-        return {"content": [{"type": "text", "text": json.dumps(value, indent=2)}] if value is not None else [],
-                "structuredContent": structured, "isError": False}
+        return {
+            "content": [{"type": "text", "text": json.dumps(value, indent=2)}] if value is not None else [],
+            "structuredContent": structured,
+            "isError": False,
+        }
 
     # models
     def _schema(self, model_type: str) -> dict[str, Any] | None:
@@ -267,8 +316,21 @@ class Wan2GPStandIn:
         record = self._catalog.get(model_type)
         if record is None:
             return None
-        keys = ("model_type", "name", "family", "base_model_type", "finetune", "inputs", "outputs", "capabilities",
-                "fps", "frames_minimum", "frames_steps", "frames_maximum", "sliding_window")
+        keys = (
+            "model_type",
+            "name",
+            "family",
+            "base_model_type",
+            "finetune",
+            "inputs",
+            "outputs",
+            "capabilities",
+            "fps",
+            "frames_minimum",
+            "frames_steps",
+            "frames_maximum",
+            "sliding_window",
+        )
         meta = {k: record[k] for k in keys if k in record}
         meta["media_inputs"] = {"image": {"start": "image" in record.get("inputs", [])}}
         return {"metadata": meta}
@@ -279,16 +341,21 @@ class Wan2GPStandIn:
         record = self._catalog.get(model_type)
         if record is None:
             raise ToolFailure(f"Unknown model_type: {model_type}")
-        return {"prompt": "", "resolution": record["default_resolution"], "video_length":
-                record["default_video_length"], "num_inference_steps": record["default_num_inference_steps"],
-                "seed": -1, "model_type": model_type}
+        return {
+            "prompt": "",
+            "resolution": record["default_resolution"],
+            "video_length": record["default_video_length"],
+            "num_inference_steps": record["default_num_inference_steps"],
+            "seed": -1,
+            "model_type": model_type,
+        }
 
     def _compact(self, record: dict[str, Any]) -> dict[str, Any]:
         return {k: record[k] for k in ("model_type", "name", "family", "base_model_type", "inputs", "capabilities")}
 
     async def _tool_wangp_list_models(self, args: dict[str, Any]) -> tuple[Any, bool]:
         limit, offset = min(int(args.get("limit") or 10), 10), int(args.get("offset") or 0)
-        records = list(self._catalog.values())[offset:offset + limit]
+        records = list(self._catalog.values())[offset : offset + limit]
         return [self._compact(r) for r in records], True
 
     async def _tool_wangp_get_model_schema(self, args: dict[str, Any]) -> tuple[Any, bool]:
@@ -300,8 +367,13 @@ class Wan2GPStandIn:
     async def _tool_wangp_get_model_availability(self, args: dict[str, Any]) -> tuple[Any, bool]:
         model = str(args.get("model_type"))
         ok = model in self._downloaded_models or not self.download_delay
-        return {"model_type": model, "status": "available" if ok else "missing", "status_code": 2 if ok else 0,
-                "indicator": "green" if ok else "black_square", "available": ok}, False
+        return {
+            "model_type": model,
+            "status": "available" if ok else "missing",
+            "status_code": 2 if ok else 0,
+            "indicator": "green" if ok else "black_square",
+            "available": ok,
+        }, False
 
     async def _tool_wangp_models(self, args: dict[str, Any]) -> tuple[Any, bool]:
         if self.contract == "v2":
@@ -309,15 +381,24 @@ class Wan2GPStandIn:
             limit = min(int(arguments.get("limit") or 20), 100)
             start = int(arguments.get("cursor") or 0)
             records = list(self._catalog.values())
-            page = records[start:start + limit]
+            page = records[start : start + limit]
             more = start + limit < len(records)
-            return {"models": [self._compact(r) for r in page], "count": len(page), "has_more": more,
-                    "next_cursor": str(start + limit) if more else None}, False
+            return {
+                "models": [self._compact(r) for r in page],
+                "count": len(page),
+                "has_more": more,
+                "next_cursor": str(start + limit) if more else None,
+            }, False
         limit, offset = min(int(args.get("limit") or 10), 50), int(args.get("offset") or 0)
         records = list(self._catalog.values())
-        page = records[offset:offset + limit]
-        return {"models": [self._compact(r) for r in page], "total": len(records), "returned": len(page),
-                "offset": offset, "has_more": offset + limit < len(records)}, False
+        page = records[offset : offset + limit]
+        return {
+            "models": [self._compact(r) for r in page],
+            "total": len(records),
+            "returned": len(page),
+            "offset": offset,
+            "has_more": offset + limit < len(records),
+        }, False
 
     async def _tool_wangp_model(self, args: dict[str, Any]) -> tuple[Any, bool]:
         model = str(args.get("model_type"))
@@ -336,8 +417,9 @@ class Wan2GPStandIn:
         if self.contract == "v2":
             settings, wait = args.get("settings"), args.get("wait", True)
             if not self.async_generate and wait is False:
-                raise ToolFailure("wait=false is unavailable: asynchronous execution is disabled. Nothing was "
-                                  "submitted.")
+                raise ToolFailure(
+                    "wait=false is unavailable: asynchronous execution is disabled. Nothing was submitted."
+                )
             if not isinstance(settings, dict) or not settings.get("prompt"):
                 raise ToolFailure("settings is required and needs model_type and a non-empty prompt")
             if self._schema(str(settings.get("model_type"))) is None:
@@ -350,8 +432,10 @@ class Wan2GPStandIn:
             value = settings.get(key)
             if isinstance(value, str) and value and value not in self.gallery:
                 if "/" in value or "\\" in value:
-                    raise ToolFailure(f"Direct filesystem paths are disabled for this MCP server. Use a Gallery id "
-                                      f"for {key}, or restart with filesystem reads enabled.")
+                    raise ToolFailure(
+                        f"Direct filesystem paths are disabled for this MCP server. Use a Gallery id "
+                        f"for {key}, or restart with filesystem reads enabled."
+                    )
                 raise ToolFailure(f"'Unknown WanGP gallery_id: {value}'")
         if self.external_busy > 0:
             self.external_busy -= 1
@@ -396,8 +480,13 @@ class Wan2GPStandIn:
             raise ToolFailure("filename must have a supported image, video, or audio extension")
         token = uuid.uuid4().hex
         self._uploads[token] = filename
-        return {"upload_url": f"/wangp_api/gallery/upload/{token}", "method": "PUT", "filename": filename,
-                "expires_in_seconds": 600, "max_bytes": 8589934592}, False
+        return {
+            "upload_url": f"/wangp_api/gallery/upload/{token}",
+            "method": "PUT",
+            "filename": filename,
+            "expires_in_seconds": 600,
+            "max_bytes": 8589934592,
+        }, False
 
     async def _tool_wangp_create_gallery_download(self, args: dict[str, Any]) -> tuple[Any, bool]:
         key = "gallery_id" if self.contract == "v1" else "media_id"
@@ -408,17 +497,26 @@ class Wan2GPStandIn:
         path = Path(record["_path"])
         token = uuid.uuid4().hex
         self._downloads[token] = path
-        return {key: media_id, "download_url": f"/wangp_api/gallery/download/{token}", "filename": path.name,
-                "media_type": record["media_type"], "size": path.stat().st_size, "expires_in_seconds": 600}, False
+        return {
+            key: media_id,
+            "download_url": f"/wangp_api/gallery/download/{token}",
+            "filename": path.name,
+            "media_type": record["media_type"],
+            "size": path.stat().st_size,
+            "expires_in_seconds": 600,
+        }, False
 
     async def _tool_wangp_session(self, args: dict[str, Any]) -> tuple[Any, bool]:
         action, arguments = args.get("action"), dict(args.get("arguments") or {})
         if action == "list_queue":
             running = 1 if self.active is not None and not self.active.done else 0
             return {"total_count": running, "queued_count": 0, "running_count": running, "tasks": []}, False
-        handlers = {"get_job": self._tool_wangp_get_job, "cancel_job": self._tool_wangp_cancel_job,
-                    "create_gallery_upload": self._tool_wangp_create_gallery_upload,
-                    "create_gallery_download": self._tool_wangp_create_gallery_download}
+        handlers = {
+            "get_job": self._tool_wangp_get_job,
+            "cancel_job": self._tool_wangp_cancel_job,
+            "create_gallery_upload": self._tool_wangp_create_gallery_upload,
+            "create_gallery_download": self._tool_wangp_create_gallery_download,
+        }
         if action not in handlers:
             raise ToolFailure(f"Unknown action: {action}")
         return await handlers[action](arguments)
@@ -430,13 +528,29 @@ class Wan2GPStandIn:
         job.events = job.events[-500:]
         job.updated_at = self._last_ts
 
-    def _progress(self, job: SimJob, phase: str, percent: int, step: int | None = None, total: int | None = None,
-                  kind: str = "progress") -> None:
-        data = {"phase": phase, "status": phase.replace("_", " ").title(), "progress": percent,
-                "current_step": step, "total_steps": total, "raw_phase": phase, "unit": "steps" if step else None}
+    def _progress(
+        self,
+        job: SimJob,
+        phase: str,
+        percent: int,
+        step: int | None = None,
+        total: int | None = None,
+        kind: str = "progress",
+    ) -> None:
+        data = {
+            "phase": phase,
+            "status": phase.replace("_", " ").title(),
+            "progress": percent,
+            "current_step": step,
+            "total_steps": total,
+            "raw_phase": phase,
+            "unit": "steps" if step else None,
+        }
         if kind == "preview":
-            data = {"has_image_preview": True, **{k: data[k] for k in ("phase", "status", "progress",
-                                                                        "current_step", "total_steps")}}
+            data = {
+                "has_image_preview": True,
+                **{k: data[k] for k in ("phase", "status", "progress", "current_step", "total_steps")},
+            }
         self._event(job, kind, data)
 
     def _finish(self, job: SimJob, *, files: list[Path] | None = None, error: dict[str, Any] | None = None) -> None:
@@ -444,12 +558,16 @@ class Wan2GPStandIn:
         errors = [error] if error else []
         cancelled = bool(error and error.get("cancelled"))
         items = [self._register(p, "video") for p in files]
-        result = {"success": not errors, "cancelled": cancelled,
-                  "generated_files": [str(p) if self.share_paths else f"/wangp-remote/outputs/{p.name}"
-                                      for p in files],
-                  "errors": errors, "total_tasks": 1, "successful_tasks": 0 if errors else 1,
-                  "failed_tasks": 1 if errors else 0, "artifacts": [
-                      {"path": str(p), "media_type": "video", "client_id": None} for p in files]}
+        result = {
+            "success": not errors,
+            "cancelled": cancelled,
+            "generated_files": [str(p) if self.share_paths else f"/wangp-remote/outputs/{p.name}" for p in files],
+            "errors": errors,
+            "total_tasks": 1,
+            "successful_tasks": 0 if errors else 1,
+            "failed_tasks": 1 if errors else 0,
+            "artifacts": [{"path": str(p), "media_type": "video", "client_id": None} for p in files],
+        }
         if error:
             self._event(job, "error", error)
         self._event(job, "completed", dict(result))
@@ -459,8 +577,16 @@ class Wan2GPStandIn:
 
     def _register(self, path: Path, media_type: str) -> dict[str, Any]:
         media_id = "visual:" + hashlib.sha1(str(path).encode()).hexdigest()[:12]
-        record = {"gallery_id": media_id, "gallery": "visual", "index": len(self.gallery),
-                  "path": str(path), "media_type": media_type, "selected": True, "in_gallery": True, "settings": {}}
+        record = {
+            "gallery_id": media_id,
+            "gallery": "visual",
+            "index": len(self.gallery),
+            "path": str(path),
+            "media_type": media_type,
+            "selected": True,
+            "in_gallery": True,
+            "settings": {},
+        }
         self.gallery[media_id] = {**record, "_path": str(path)}
         return self._item(record)
 
@@ -470,15 +596,30 @@ class Wan2GPStandIn:
             if not self.share_paths:
                 record["path"] = f"/wangp-remote/outputs/{Path(record['path']).name}"
             return record
-        return {"media_id": record["gallery_id"], "gallery": record["gallery"], "media_type": record["media_type"],
-                "filename": Path(record["path"]).name, "description": "", "source": "generation",
-                "selected": True, "in_gallery": True}
+        return {
+            "media_id": record["gallery_id"],
+            "gallery": record["gallery"],
+            "media_type": record["media_type"],
+            "filename": Path(record["path"]).name,
+            "description": "",
+            "source": "generation",
+            "selected": True,
+            "in_gallery": True,
+        }
 
     def _cancelled(self, job: SimJob) -> bool:
         if job.cancel_requested:
             self._progress(job, "cancelled", 0)
-            self._finish(job, error={"message": "Generation was cancelled", "task_index": 1, "task_id": 1,
-                                     "stage": "cancelled", "cancelled": True})
+            self._finish(
+                job,
+                error={
+                    "message": "Generation was cancelled",
+                    "task_index": 1,
+                    "task_id": 1,
+                    "stage": "cancelled",
+                    "cancelled": True,
+                },
+            )
         return job.cancel_requested
 
     async def _run_job(self, job: SimJob) -> None:
@@ -488,15 +629,25 @@ class Wan2GPStandIn:
         failure = self.failures.pop(0) if self.failures else None
         self._event(job, "stream", {"stream": "stderr", "text": "INFO     Processing request of type CallToolRequest"})
         if schema is None or failure == "runtime":  # v1 creates the job and fails at once (capture 40)
-            self._finish(job, error={"message": "'NoneType' object has no attribute 'get'", "task_index": None,
-                                     "task_id": None, "stage": "runtime", "cancelled": False})
+            self._finish(
+                job,
+                error={
+                    "message": "'NoneType' object has no attribute 'get'",
+                    "task_index": None,
+                    "task_id": None,
+                    "stage": "runtime",
+                    "cancelled": False,
+                },
+            )
             return
         name = schema["metadata"].get("name", model)
         self._event(job, "status", f"Loading model {name}...")
         if failure == "download":
             await asyncio.sleep(self.step_delay)
-            self._finish(job, error={"message": HUB_ERROR, "task_index": 1, "task_id": 1, "stage": "generation",
-                                     "cancelled": False})
+            self._finish(
+                job,
+                error={"message": HUB_ERROR, "task_index": 1, "task_id": 1, "stage": "generation", "cancelled": False},
+            )
             return
         if self.download_delay and model not in self._downloaded_models:
             self._event(job, "status", f"Downloading model {name} weights...")
@@ -517,8 +668,16 @@ class Wan2GPStandIn:
             if self._cancelled(job):
                 return
             if failure == "oom":
-                self._finish(job, error={"message": OOM_ERROR, "task_index": 1, "task_id": 1, "stage": "generation",
-                                         "cancelled": False})
+                self._finish(
+                    job,
+                    error={
+                        "message": OOM_ERROR,
+                        "task_index": 1,
+                        "task_id": 1,
+                        "stage": "generation",
+                        "cancelled": False,
+                    },
+                )
                 return
             self._progress(job, "inference", 20 + int(70 * step / total), step, total)
             self._event(job, "stream", {"stream": "stdout", "text": f"{step}/{total} denoising"})
@@ -539,8 +698,15 @@ class Wan2GPStandIn:
         seed = settings.get("seed", -1)
         path = self.output_dir / f"{time.strftime('%Y-%m-%d-%Hh%Mm%Ss')}_seed{seed}_{job.job_id[:8]}.mp4"
         text = f"WanGP stand-in {settings.get('model_type')}: {str(settings.get('prompt'))[:40]}"
-        await asyncio.to_thread(write_placeholder_mp4, path, text, int(width * scale), int(height * scale), frames,
-                                int(meta.get("fps") or 16))
+        await asyncio.to_thread(
+            write_placeholder_mp4,
+            path,
+            text,
+            int(width * scale),
+            int(height * scale),
+            frames,
+            int(meta.get("fps") or 16),
+        )
         return path
 
 
@@ -560,9 +726,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--token", default=None, help="require this bearer token (like 13.x --mcp-auth)")
     parser.add_argument("--hide-paths", action="store_true", help="report server paths this machine cannot read")
     args = parser.parse_args(argv)
-    server = Wan2GPStandIn(contract=args.contract, async_generate=not args.sync, output_dir=args.output_dir,
-                           step_delay=args.step_delay, download_delay=args.download_delay,
-                           share_paths=not args.hide_paths, token=args.token)
+    server = Wan2GPStandIn(
+        contract=args.contract,
+        async_generate=not args.sync,
+        output_dir=args.output_dir,
+        step_delay=args.step_delay,
+        download_delay=args.download_delay,
+        share_paths=not args.hide_paths,
+        token=args.token,
+    )
 
     async def serve() -> None:
         url = await server.start(args.host, args.port)

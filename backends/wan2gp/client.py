@@ -61,12 +61,29 @@ PHASES = {
     "cancelled": "Cancelling",
 }
 # Settings keys a user may pass through `inputs["settings"]` besides the model's defaults (docs/SETTINGS.md).
-EXTRA_SETTING_KEYS = frozenset({
-    "guidance_scale", "guidance2_scale", "guidance_phases", "switch_threshold", "flow_shift", "sample_solver",
-    "force_fps", "repeat_generation", "activated_loras", "loras_multipliers", "override_attention",
-    "spatial_upsampling", "temporal_upsampling", "film_grain_intensity", "film_grain_saturation",
-    "sliding_window_size", "sliding_window_overlap", "image_prompt_type", "video_prompt_type",
-})
+EXTRA_SETTING_KEYS = frozenset(
+    {
+        "guidance_scale",
+        "guidance2_scale",
+        "guidance_phases",
+        "switch_threshold",
+        "flow_shift",
+        "sample_solver",
+        "force_fps",
+        "repeat_generation",
+        "activated_loras",
+        "loras_multipliers",
+        "override_attention",
+        "spatial_upsampling",
+        "temporal_upsampling",
+        "film_grain_intensity",
+        "film_grain_saturation",
+        "sliding_window_size",
+        "sliding_window_overlap",
+        "image_prompt_type",
+        "video_prompt_type",
+    }
+)
 
 
 @dataclass
@@ -162,8 +179,12 @@ class Wan2GPClient:
     async def probe(self) -> ProbeResult:
         """Contract, models, line length and the memory the configured profile needs; never raises."""
         started = time.monotonic()
-        base = {"service": self.service, "url": self.endpoint.url, "label": self.endpoint.name,
-                "checked_at": time.time()}
+        base: dict[str, Any] = {
+            "service": self.service,
+            "url": self.endpoint.url,
+            "label": self.endpoint.name,
+            "checked_at": time.time(),
+        }
         try:
             self._server_info = await self.rpc.initialize()
             self._contract = None  # the server may have been restarted with another contract
@@ -203,8 +224,14 @@ class Wan2GPClient:
         problems: list[Problem] = []
         model = str(inputs.get("model") or "").strip()
         if not model:
-            return [Problem(field="model", message="no Wan2GP model type was given", fix={"model": "t2v"},
-                            hint="Set model to a WanGP model type such as t2v or i2v_2_2.")]
+            return [
+                Problem(
+                    field="model",
+                    message="no Wan2GP model type was given",
+                    fix={"model": "t2v"},
+                    hint="Set model to a WanGP model type such as t2v or i2v_2_2.",
+                )
+            ]
         schema = await self.model_schema(model)
         if schema is None:
             return [await self._unknown_model(model)]
@@ -226,8 +253,14 @@ class Wan2GPClient:
         if inputs.get("override_profile") is not None:
             value = inputs["override_profile"]
             if value not in (-1, *profiles.PROFILES):
-                problems.append(Problem(field="override_profile", message=f"profile {value} does not exist",
-                                        hint="Use a WanGP memory profile from 1 to 5.", fix={"override_profile": 4}))
+                problems.append(
+                    Problem(
+                        field="override_profile",
+                        message=f"profile {value} does not exist",
+                        hint="Use a WanGP memory profile from 1 to 5.",
+                        fix={"override_profile": 4},
+                    )
+                )
             else:
                 settings["override_profile"] = int(value)
         start_image = inputs.get("start_image")
@@ -235,8 +268,13 @@ class Wan2GPClient:
             if not Path(start_image).is_file():
                 problems.append(Problem(field="start_image", message=f"{start_image} does not exist"))
             elif not schema.accepts_start_image:
-                problems.append(Problem(field="start_image", message=f"{model} does not take a start image",
-                                        hint="Use an image-to-video model such as i2v_2_2."))
+                problems.append(
+                    Problem(
+                        field="start_image",
+                        message=f"{model} does not take a start image",
+                        hint="Use an image-to-video model such as i2v_2_2.",
+                    )
+                )
         problems += self._check_extra_settings(inputs.get("settings"), defaults, settings)
         if not problems:
             self._runs[job.id] = _Run(job.id, settings=settings, start_image=start_image, notes=notes)
@@ -247,8 +285,7 @@ class Wan2GPClient:
         if job.id not in self._runs:
             problems = await self.validate(job)
             if problems:
-                raise RejectedInput("; ".join(f"{p.field}: {p.message}" for p in problems) + ".",
-                                    service="wan2gp")
+                raise RejectedInput("; ".join(f"{p.field}: {p.message}" for p in problems) + ".", service="wan2gp")
         return LOCAL_ID_PREFIX + job.id
 
     def events(self, job: Job) -> AsyncIterator[BackendEvent]:
@@ -257,15 +294,17 @@ class Wan2GPClient:
     async def _events(self, job: Job) -> AsyncIterator[BackendEvent]:
         run = self._runs.get(job.id)
         if run is None:
-            raise GenBridgeError("Wan2GP lost track of this job before it started.", "Generate again.",
-                                 service="wan2gp")
+            raise GenBridgeError(
+                "Wan2GP lost track of this job before it started.", "Generate again.", service="wan2gp"
+            )
         if run.cancelled_locally:
             raise Cancelled("The job was cancelled before it reached Wan2GP.", service="wan2gp")
         for note in run.notes:
             yield BackendLog(message=note)
         async for ahead in self.queue.turns(job.id):
-            yield BackendProgress(fraction=0.0, running=False,
-                                  phase=f"Waiting for Wan2GP: {ahead} job{'s' if ahead != 1 else ''} ahead")
+            yield BackendProgress(
+                fraction=0.0, running=False, phase=f"Waiting for Wan2GP: {ahead} job{'s' if ahead != 1 else ''} ahead"
+            )
         try:
             async for event in self._run_on_server(job, run):
                 yield event
@@ -292,8 +331,7 @@ class Wan2GPClient:
                     if BUSY_TEXT not in exc.text:
                         raise self._tool_error(exc) from None
             # Someone else (the WanGP UI, another client) is generating: wait politely.
-            yield BackendProgress(fraction=0.0, running=False,
-                                  phase="Wan2GP is busy with another generation; waiting")
+            yield BackendProgress(fraction=0.0, running=False, phase="Wan2GP is busy with another generation; waiting")
             await asyncio.sleep(delay)
             delay = min(delay * 1.5, self.poll_interval[1])
         run.server_id = snapshot.job_id
@@ -314,8 +352,9 @@ class Wan2GPClient:
             except (Unreachable, ServerError) as exc:
                 # A dropped poll is not a failed job; give up only after a long silence.
                 if isinstance(exc, ToolError) and "unknown wangp job_id" in exc.text.lower():
-                    raise ServerError("Wan2GP forgot this job (was it restarted?).", "Generate again.",
-                                      service="wan2gp") from None
+                    raise ServerError(
+                        "Wan2GP forgot this job (was it restarted?).", "Generate again.", service="wan2gp"
+                    ) from None
                 failing_since = failing_since or time.monotonic()
                 if time.monotonic() - failing_since > self.settings.timeouts.silence:
                     raise
@@ -406,8 +445,11 @@ class Wan2GPClient:
         files, items = result.generated_files, result.gallery_items
         for index in range(max(len(files), len(items))):
             local = readable_local_file(self.rpc, files[index]) if index < len(files) else None
-            media_id = items[index].get(contract.media_key) or items[index].get("media_id") or items[index].get(
-                "gallery_id") if index < len(items) else None
+            media_id = (
+                items[index].get(contract.media_key) or items[index].get("media_id") or items[index].get("gallery_id")
+                if index < len(items)
+                else None
+            )
             if local is not None:
                 written.append(await copy_local(self.rpc, local, dest))
             elif media_id:
@@ -442,11 +484,16 @@ class Wan2GPClient:
         except GenBridgeError:
             known = []
         similar = difflib.get_close_matches(model, known, n=3, cutoff=0.4) or [
-            m for m in ("t2v", "t2v_2_2", "i2v_2_2", "ltx2_22B_distilled") if m in known]
+            m for m in ("t2v", "t2v_2_2", "i2v_2_2", "ltx2_22B_distilled") if m in known
+        ]
         listing = f"similar: {', '.join(similar)}" if similar else "see the model list in WanGP"
-        return Problem(field="model", message=f"'{model}' is not a model type this Wan2GP server knows ({listing}; "
-                       f"{len(known)} video models available)",
-                       hint="Pick one of the listed model types.", fix={"model": similar[0]} if similar else None)
+        return Problem(
+            field="model",
+            message=f"'{model}' is not a model type this Wan2GP server knows ({listing}; "
+            f"{len(known)} video models available)",
+            hint="Pick one of the listed model types.",
+            fix={"model": similar[0]} if similar else None,
+        )
 
     @staticmethod
     def _check_resolution(inputs: dict[str, Any], defaults: dict[str, Any], settings: dict[str, Any]) -> list[Problem]:
@@ -458,21 +505,32 @@ class Wan2GPClient:
         default = str(defaults.get("resolution") or "832x480")
         size = parse_resolution(raw)
         if size is None or min(size) <= 0:
-            return [Problem(field="resolution", message=f"'{raw}' is not WIDTHxHEIGHT; valid sizes are two "
-                            f"multiples of {RESOLUTION_MULTIPLE}, e.g. {default} (this model's default)",
-                            fix={"resolution": default})]
+            return [
+                Problem(
+                    field="resolution",
+                    message=f"'{raw}' is not WIDTHxHEIGHT; valid sizes are two "
+                    f"multiples of {RESOLUTION_MULTIPLE}, e.g. {default} (this model's default)",
+                    fix={"resolution": default},
+                )
+            ]
         width, height = size
         if width % RESOLUTION_MULTIPLE or height % RESOLUTION_MULTIPLE:
             near = nearest_resolution(width, height)
-            return [Problem(field="resolution", message=f"{width}x{height} is not valid: width and height must be "
-                            f"multiples of {RESOLUTION_MULTIPLE}; the nearest valid size is {near}",
-                            fix={"resolution": near})]
+            return [
+                Problem(
+                    field="resolution",
+                    message=f"{width}x{height} is not valid: width and height must be "
+                    f"multiples of {RESOLUTION_MULTIPLE}; the nearest valid size is {near}",
+                    fix={"resolution": near},
+                )
+            ]
         settings["resolution"] = f"{width}x{height}"
         return []
 
     @staticmethod
-    def _check_frames(inputs: dict[str, Any], schema: ModelSchema, settings: dict[str, Any], notes: list[str],
-                      job: Job) -> list[Problem]:
+    def _check_frames(
+        inputs: dict[str, Any], schema: ModelSchema, settings: dict[str, Any], notes: list[str], job: Job
+    ) -> list[Problem]:
         raw = inputs.get("frames")
         if raw is None:
             return []
@@ -504,8 +562,13 @@ class Wan2GPClient:
         for key, value in extra.items():
             if key not in known:
                 similar = difflib.get_close_matches(key, sorted(known), n=3)
-                problems.append(Problem(field=f"settings.{key}", message=f"'{key}' is not a setting of this model"
-                                        + (f" (similar: {', '.join(similar)})" if similar else "")))
+                problems.append(
+                    Problem(
+                        field=f"settings.{key}",
+                        message=f"'{key}' is not a setting of this model"
+                        + (f" (similar: {', '.join(similar)})" if similar else ""),
+                    )
+                )
             else:
                 settings[key] = value
         return problems
@@ -515,8 +578,12 @@ class Wan2GPClient:
         text = exc.text
         lowered = text.lower()
         if "wait=false is unavailable" in lowered:
-            return IncompatibleServer("This Wan2GP server only runs jobs synchronously.",
-                                      "Restart WanGP with --mcp-async.", service="wan2gp", detail=text)
+            return IncompatibleServer(
+                "This Wan2GP server only runs jobs synchronously.",
+                "Restart WanGP with --mcp-async.",
+                service="wan2gp",
+                detail=text,
+            )
         if "unknown model" in lowered or "validation error" in lowered or "direct filesystem paths" in lowered:
             return RejectedInput(f"Wan2GP rejected the job: {text}", service="wan2gp", detail=text)
         return exc
@@ -528,8 +595,11 @@ class Wan2GPClient:
         if snapshot.cancelled:
             raise Cancelled("The Wan2GP job was cancelled.", service="wan2gp")
         result = snapshot.result or JobResultRecord()
-        errors = [e for e in result.errors if not e.cancelled] or result.errors or [JobErrorRecord(
-            message="the job ended without a result", stage="runtime")]
+        errors = (
+            [e for e in result.errors if not e.cancelled]
+            or result.errors
+            or [JobErrorRecord(message="the job ended without a result", stage="runtime")]
+        )
         raise _error_from_record(errors[0])
 
 
@@ -539,9 +609,13 @@ def _error_from_record(error: JobErrorRecord) -> GenBridgeError:
     if "out of memory" in lowered or "outofmemory" in lowered:
         return OutOfMemory(f"Wan2GP ran out of GPU memory during {stage}.", service="wan2gp", detail=message)
     if "on the hub" in lowered or "huggingface" in lowered:
-        return ServerError(f"Wan2GP could not download the model weights: {message}",
-                           "The first run of a model downloads many GB; check the WanGP machine's internet "
-                           "connection or copy the weights into its ckpts folder.", service="wan2gp", detail=message)
+        return ServerError(
+            f"Wan2GP could not download the model weights: {message}",
+            "The first run of a model downloads many GB; check the WanGP machine's internet "
+            "connection or copy the weights into its ckpts folder.",
+            service="wan2gp",
+            detail=message,
+        )
     if stage == "validation":
         return RejectedInput(f"Wan2GP rejected the job: {message}", service="wan2gp", detail=message)
     return ServerError(f"Wan2GP failed during {stage}: {message}", service="wan2gp", detail=message)
@@ -552,15 +626,20 @@ class _ProgressTracker:
 
     def __init__(self, start: float = 0.0) -> None:
         self.last_seen = 0.0
+        self._at_last: set[tuple[str, str]] = set()
         self.fraction = start
         self.phase = ""
 
     def feed(self, events: list[JobEventRecord]) -> list[BackendEvent]:
         out: list[BackendEvent] = []
         for event in events:
-            if event.timestamp and event.timestamp <= self.last_seen:
+            # The ring is re-read on every poll: skip what we saw (events sharing a timestamp are told apart).
+            key = (event.kind, repr(event.data)[:120])
+            if event.timestamp < self.last_seen or (event.timestamp == self.last_seen and key in self._at_last):
                 continue
-            self.last_seen = max(self.last_seen, event.timestamp)
+            if event.timestamp > self.last_seen:
+                self.last_seen, self._at_last = event.timestamp, set()
+            self._at_last.add(key)
             update = self._map(event)
             if isinstance(update, BackendLog):
                 out.append(update)

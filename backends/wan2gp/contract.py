@@ -34,7 +34,8 @@ class Contract:
     @property
     def label(self) -> str:
         return {V1: "MCP v1", V1_LATE: "MCP v1 (media_id)", V2: "MCP v2"}[self.version] + (
-            "" if self.async_generate else " (no --mcp-async)")
+            "" if self.async_generate else " (no --mcp-async)"
+        )
 
     # -- the calls: (tool name, arguments) ------------------------------------------------------------------------
     def generate(self, settings: dict[str, Any], event_limit: int) -> tuple[str, dict[str, Any]]:
@@ -43,8 +44,12 @@ class Contract:
             return "wangp_generate", {"source": settings, "wait": False, "event_limit": event_limit}
         if self.async_generate:
             return "wangp_generate", {"settings": settings, "wait": False, "event_limit": event_limit}
-        return "wangp_generate", {"settings": settings, "wait": True, "timeout_s": V2_SYNC_WAIT_S,
-                                  "event_limit": event_limit}
+        return "wangp_generate", {
+            "settings": settings,
+            "wait": True,
+            "timeout_s": V2_SYNC_WAIT_S,
+            "event_limit": event_limit,
+        }
 
     def _session_or(self, v1_tool: str, action: str, arguments: dict[str, Any]) -> tuple[str, dict[str, Any]]:
         if self.version == V2:
@@ -61,8 +66,7 @@ class Contract:
         return self._session_or("wangp_create_gallery_upload", "create_gallery_upload", {"filename": filename})
 
     def download_ticket(self, media_id: str) -> tuple[str, dict[str, Any]]:
-        return self._session_or("wangp_create_gallery_download", "create_gallery_download",
-                                {self.media_key: media_id})
+        return self._session_or("wangp_create_gallery_download", "create_gallery_download", {self.media_key: media_id})
 
     def list_queue(self) -> tuple[str, dict[str, Any]] | None:
         return ("wangp_session", {"action": "list_queue", "arguments": {"limit": 20}}) if self.version == V2 else None
@@ -85,8 +89,12 @@ class Contract:
     def list_models(self, offset: int, cursor: str | None) -> tuple[str, dict[str, Any]]:
         """One page of video models: v1 `wangp_list_models` (10 a page), `wangp_models` otherwise."""
         if self.version == V2:
-            args: dict[str, Any] = {"query": "", "filters": {"main_output": "video"}, "limit": 100,
-                                    "summary_only": True}
+            args: dict[str, Any] = {
+                "query": "",
+                "filters": {"main_output": "video"},
+                "limit": 100,
+                "summary_only": True,
+            }
             if cursor:
                 args["cursor"] = cursor
             return "wangp_models", {"action": "search", "arguments": args}

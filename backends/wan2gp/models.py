@@ -183,6 +183,7 @@ def parse_resolution(value: Any) -> tuple[int, int] | None:
 
 def nearest_resolution(width: int, height: int) -> str:
     """The closest WxH with both sides multiples of 16 (at least 16)."""
+
     def snap(v: int) -> int:
         return max(RESOLUTION_MULTIPLE, round(v / RESOLUTION_MULTIPLE) * RESOLUTION_MULTIPLE)
 

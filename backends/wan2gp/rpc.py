@@ -40,7 +40,7 @@ class ToolError(ServerError):
     def __init__(self, tool: str, text: str) -> None:
         prefix = f"Error executing tool {tool}: "
         self.tool = tool
-        self.text = text[len(prefix):] if text.startswith(prefix) else text
+        self.text = text[len(prefix) :] if text.startswith(prefix) else text
         super().__init__(f"Wan2GP refused {tool}: {self.text}", service="wan2gp", detail=text)
 
 
@@ -94,9 +94,7 @@ class McpRpc:
     def resolve(self, relative_url: str) -> str:
         """Transfer URLs are relative to the server origin; refuse anything that leaves it."""
         if not relative_url.startswith("/wangp_api/gallery/") or ".." in relative_url:
-            raise IncompatibleServer(
-                f"Wan2GP gave an unexpected transfer URL '{relative_url}'.", service="wan2gp"
-            )
+            raise IncompatibleServer(f"Wan2GP gave an unexpected transfer URL '{relative_url}'.", service="wan2gp")
         return self.origin + relative_url
 
     async def call(self, method: str, params: dict[str, Any] | None = None) -> Any:
@@ -108,43 +106,60 @@ class McpRpc:
                 text = await resp.text()
                 status = resp.status
         except TimeoutError:
-            raise ServiceTimeout(f"Wan2GP at {self.endpoint.name} did not answer {method} in time.",
-                                 service="wan2gp") from None
+            raise ServiceTimeout(
+                f"Wan2GP at {self.endpoint.name} did not answer {method} in time.", service="wan2gp"
+            ) from None
         except aiohttp.ClientConnectionError as exc:
-            raise Unreachable(f"Could not reach Wan2GP at {self.endpoint.name}.", START_HINT, service="wan2gp",
-                              detail=repr(exc)) from None
+            raise Unreachable(
+                f"Could not reach Wan2GP at {self.endpoint.name}.", START_HINT, service="wan2gp", detail=repr(exc)
+            ) from None
         except aiohttp.ClientError as exc:
-            raise ServerError(f"Wan2GP at {self.endpoint.name} broke the connection: {exc}.", service="wan2gp",
-                              detail=repr(exc)) from None
+            raise ServerError(
+                f"Wan2GP at {self.endpoint.name} broke the connection: {exc}.", service="wan2gp", detail=repr(exc)
+            ) from None
         return self._parse(method, status, text)
 
     def _parse(self, method: str, status: int, text: str) -> Any:
         if status in (401, 403):
-            raise AuthError(f"Wan2GP at {self.endpoint.name} refused the request ({status}).",
-                            "Set the WanGP MCP token (--mcp-auth) as the endpoint's key in GenBridge preferences.",
-                            service="wan2gp")
+            raise AuthError(
+                f"Wan2GP at {self.endpoint.name} refused the request ({status}).",
+                "Set the WanGP MCP token (--mcp-auth) as the endpoint's key in GenBridge preferences.",
+                service="wan2gp",
+            )
         if status == 404:
             raise IncompatibleServer(f"No MCP server answers at {self.url}.", START_HINT, service="wan2gp")
         if status == 406:
-            raise IncompatibleServer(f"Wan2GP at {self.endpoint.name} refused our request format (406).",
-                                     START_HINT, service="wan2gp", detail=text[:500])
+            raise IncompatibleServer(
+                f"Wan2GP at {self.endpoint.name} refused our request format (406).",
+                START_HINT,
+                service="wan2gp",
+                detail=text[:500],
+            )
         if status >= 500:
-            raise ServerError(f"Wan2GP at {self.endpoint.name} failed ({status}).", service="wan2gp",
-                              detail=text[:500])
+            raise ServerError(f"Wan2GP at {self.endpoint.name} failed ({status}).", service="wan2gp", detail=text[:500])
         if status >= 400:
-            raise IncompatibleServer(f"Wan2GP at {self.endpoint.name} answered {status} to {method}.", START_HINT,
-                                     service="wan2gp", detail=text[:500])
+            raise IncompatibleServer(
+                f"Wan2GP at {self.endpoint.name} answered {status} to {method}.",
+                START_HINT,
+                service="wan2gp",
+                detail=text[:500],
+            )
         try:
             reply = json.loads(text) if text else {}
         except json.JSONDecodeError:
-            raise IncompatibleServer(f"{self.url} did not answer with JSON: is it WanGP's MCP server?", START_HINT,
-                                     service="wan2gp", detail=text[:500]) from None
+            raise IncompatibleServer(
+                f"{self.url} did not answer with JSON: is it WanGP's MCP server?",
+                START_HINT,
+                service="wan2gp",
+                detail=text[:500],
+            ) from None
         if not isinstance(reply, dict):
             raise IncompatibleServer(f"{self.url} sent an unexpected reply.", START_HINT, service="wan2gp")
         if "error" in reply:
             err = reply["error"] or {}
-            raise ServerError(f"Wan2GP rejected {method}: {err.get('message', err)}.", service="wan2gp",
-                              detail=json.dumps(err)[:500])
+            raise ServerError(
+                f"Wan2GP rejected {method}: {err.get('message', err)}.", service="wan2gp", detail=json.dumps(err)[:500]
+            )
         return reply.get("result")
 
     async def call_tool(self, name: str, arguments: dict[str, Any]) -> Any:
@@ -161,14 +176,21 @@ class McpRpc:
         result = await self.call("tools/list")
         tools = result.get("tools") if isinstance(result, dict) else None
         if not isinstance(tools, list):
-            raise IncompatibleServer(f"{self.url} listed no tools: is it WanGP's MCP server?", START_HINT,
-                                     service="wan2gp")
+            raise IncompatibleServer(
+                f"{self.url} listed no tools: is it WanGP's MCP server?", START_HINT, service="wan2gp"
+            )
         return tools
 
     async def initialize(self) -> dict[str, Any]:
         """The MCP handshake (optional on the stateless server; used for the server info in probes)."""
-        result = await self.call("initialize", {"protocolVersion": PROTOCOL_VERSION, "capabilities": {},
-                                                "clientInfo": {"name": "genbridge", "version": "0.1"}})
+        result = await self.call(
+            "initialize",
+            {
+                "protocolVersion": PROTOCOL_VERSION,
+                "capabilities": {},
+                "clientInfo": {"name": "genbridge", "version": "0.1"},
+            },
+        )
         return result if isinstance(result, dict) else {}
 
     async def close(self) -> None:

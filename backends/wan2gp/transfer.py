@@ -30,22 +30,23 @@ async def upload_file(rpc: McpRpc, contract: Contract, path: Path) -> str:
     ticket = UploadTicket.model_validate(await rpc.call_tool(tool, args))
     size = path.stat().st_size
     if ticket.max_bytes is not None and size > ticket.max_bytes:
-        raise RejectedInput(f"{path.name} is larger than Wan2GP accepts ({ticket.max_bytes} bytes).",
-                            service="wan2gp")
+        raise RejectedInput(f"{path.name} is larger than Wan2GP accepts ({ticket.max_bytes} bytes).", service="wan2gp")
     headers = rpc.headers(json_body=False)
     headers["Content-Type"] = "application/octet-stream"
     timeout = aiohttp.ClientTimeout(total=rpc.settings.timeouts.download, connect=rpc.settings.timeouts.connect)
     try:
         with path.open("rb") as handle:  # aiohttp streams a file object instead of reading it whole
-            async with rpc.session().put(rpc.resolve(ticket.upload_url), data=handle, headers=headers,
-                                         timeout=timeout, allow_redirects=False) as resp:
+            async with rpc.session().put(
+                rpc.resolve(ticket.upload_url), data=handle, headers=headers, timeout=timeout, allow_redirects=False
+            ) as resp:
                 body: Any = await resp.json(content_type=None) if resp.status == 200 else await resp.text()
                 status = resp.status
     except aiohttp.ClientConnectionError as exc:
         raise Unreachable(f"Lost Wan2GP while uploading {path.name}.", service="wan2gp", detail=repr(exc)) from None
     if status != 200:
-        raise ServerError(f"Wan2GP refused the upload of {path.name} ({status}).", service="wan2gp",
-                          detail=str(body)[:300])
+        raise ServerError(
+            f"Wan2GP refused the upload of {path.name} ({status}).", service="wan2gp", detail=str(body)[:300]
+        )
     receipt = UploadReceipt.model_validate(body)
     if not receipt.id:
         raise IncompatibleServer("Wan2GP accepted an upload but returned no media id.", service="wan2gp")
@@ -67,8 +68,9 @@ def _limit_bytes(rpc: McpRpc) -> int:
 
 
 def _too_large(name: str, size: int, limit: int) -> DownloadTooLarge:
-    return DownloadTooLarge(f"The Wan2GP output {name} is {size / 1e6:.0f} MB, over the {limit / 1e6:.0f} MB limit.",
-                            service="wan2gp")
+    return DownloadTooLarge(
+        f"The Wan2GP output {name} is {size / 1e6:.0f} MB, over the {limit / 1e6:.0f} MB limit.", service="wan2gp"
+    )
 
 
 async def copy_local(rpc: McpRpc, source: Path, dest_dir: Path) -> Path:
@@ -95,11 +97,18 @@ async def download_media(rpc: McpRpc, contract: Contract, media_id: str, dest_di
     timeout = aiohttp.ClientTimeout(total=rpc.settings.timeouts.download, connect=rpc.settings.timeouts.connect)
     written = 0
     try:
-        async with rpc.session().get(rpc.resolve(ticket.download_url), headers=rpc.headers(json_body=False),
-                                     timeout=timeout, allow_redirects=False) as resp:
+        async with rpc.session().get(
+            rpc.resolve(ticket.download_url),
+            headers=rpc.headers(json_body=False),
+            timeout=timeout,
+            allow_redirects=False,
+        ) as resp:
             if resp.status != 200:
-                raise ServerError(f"Wan2GP refused the download of {name} ({resp.status}).", service="wan2gp",
-                                  detail=(await resp.text())[:300])
+                raise ServerError(
+                    f"Wan2GP refused the download of {name} ({resp.status}).",
+                    service="wan2gp",
+                    detail=(await resp.text())[:300],
+                )
             with partial.open("wb") as out:
                 async for chunk in resp.content.iter_chunked(CHUNK):
                     written += len(chunk)
@@ -114,7 +123,6 @@ async def download_media(rpc: McpRpc, contract: Contract, media_id: str, dest_di
         raise
     if ticket.size is not None and written != ticket.size:
         partial.unlink(missing_ok=True)
-        raise ServerError(f"The download of {name} stopped early ({written} of {ticket.size} bytes).",
-                          service="wan2gp")
+        raise ServerError(f"The download of {name} stopped early ({written} of {ticket.size} bytes).", service="wan2gp")
     partial.replace(target)
     return target

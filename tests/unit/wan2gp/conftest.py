@@ -26,8 +26,9 @@ def video_job(**inputs) -> Job:
 @pytest.fixture(params=CONTRACTS, ids=["v1", "v1-late", "v2-async", "v2-sync"])
 async def server(request, tmp_path):
     contract, async_generate = request.param
-    standin = Wan2GPStandIn(contract=contract, async_generate=async_generate, output_dir=tmp_path / "wangp",
-                            step_delay=0.01)
+    standin = Wan2GPStandIn(
+        contract=contract, async_generate=async_generate, output_dir=tmp_path / "wangp", step_delay=0.01
+    )
     await standin.start()
     yield standin
     await standin.stop()

@@ -30,13 +30,16 @@ async def test_a_job_produces_an_mp4_copied_from_the_shared_disk(server, client,
     assert fractions == sorted(fractions) and fractions[-1] < 1.0
 
 
-async def test_outputs_come_by_download_ticket_when_the_server_path_is_not_readable(server, client, job_factory,
-                                                                                   tmp_path):
+async def test_outputs_come_by_download_ticket_when_the_server_path_is_not_readable(
+    server, client, job_factory, tmp_path
+):
     server.share_paths = False
     _, outputs = await run_job(client, job_factory(), tmp_path / "dest")
     assert outputs[0].read_bytes()[4:8] == b"ftyp"
-    assert any("create_gallery_download" in name or "create_gallery_download" in str(args.get("action"))
-               for name, args in server.calls)
+    assert any(
+        "create_gallery_download" in name or "create_gallery_download" in str(args.get("action"))
+        for name, args in server.calls
+    )
 
 
 async def test_v1_submits_never_wait_on_the_server(server, client, job_factory, tmp_path):
@@ -54,8 +57,7 @@ async def test_a_job_submitted_while_another_runs_waits_then_runs(server, client
     for job in (first, second):
         assert await client.validate(job) == []
         await client.submit(job)
-    results = await asyncio.wait_for(asyncio.gather(
-        run_events(client, first), run_events(client, second)), timeout=30)
+    results = await asyncio.wait_for(asyncio.gather(run_events(client, first), run_events(client, second)), timeout=30)
     waiting = [e for e in results[1] if isinstance(e, BackendProgress) and not e.running]
     assert waiting and "1 job ahead" in waiting[0].phase
     assert len(server.generate_calls()) == 2  # no busy refusal: the second was only sent after the first ended
@@ -120,8 +122,9 @@ async def test_unknown_model_fails_before_anything_is_sent_and_names_similar_mod
 
 
 @pytest.mark.parametrize("resolution, valid", [("830x480", "832x480"), ("big", "832x480")])
-async def test_bad_resolution_fails_before_anything_is_sent_and_says_what_is_valid(server, client, job_factory,
-                                                                                 resolution, valid):
+async def test_bad_resolution_fails_before_anything_is_sent_and_says_what_is_valid(
+    server, client, job_factory, resolution, valid
+):
     problems = await client.validate(job_factory(resolution=resolution))
     assert [p.field for p in problems] == ["resolution"]
     assert "multiples of 16" in problems[0].message and valid in problems[0].message
@@ -129,10 +132,11 @@ async def test_bad_resolution_fails_before_anything_is_sent_and_says_what_is_val
     assert server.generate_calls() == []
 
 
-@pytest.mark.parametrize("model, asked, snapped", [("t2v", 80, 81), ("hunyuan_1_5_t2v", 50, 49),
-                                                   ("ltx2_22B_distilled", 30, 33), ("t2v", 2, 5)])
-async def test_frames_snap_to_the_family_rule_and_the_user_is_told(server, client, job_factory, model, asked,
-                                                                   snapped):
+@pytest.mark.parametrize(
+    "model, asked, snapped",
+    [("t2v", 80, 81), ("hunyuan_1_5_t2v", 50, 49), ("ltx2_22B_distilled", 30, 33), ("t2v", 2, 5)],
+)
+async def test_frames_snap_to_the_family_rule_and_the_user_is_told(server, client, job_factory, model, asked, snapped):
     job = job_factory(model=model, frames=asked, steps=1)
     assert await client.validate(job) == []
     await client.submit(job)

@@ -41,8 +41,10 @@ def test_70_v2_contract_is_detected_and_sync_servers_wait_briefly_then_poll():
     assert contract.version == V2 and not contract.async_generate and contract.media_key == "media_id"
     name, args = contract.generate({"model_type": "t2v", "prompt": "x"}, 50)
     assert name == "wangp_generate" and args["wait"] is True and args["timeout_s"] == 2.0
-    assert contract.get_job("j", 50) == ("wangp_session", {"action": "get_job",
-                                                          "arguments": {"job_id": "j", "event_limit": 50}})
+    assert contract.get_job("j", 50) == (
+        "wangp_session",
+        {"action": "get_job", "arguments": {"job_id": "j", "event_limit": 50}},
+    )
 
 
 def test_an_unknown_tool_set_is_an_incompatible_server_that_says_how_to_start_wangp():
@@ -126,8 +128,9 @@ def test_43_44_cancel_during_a_failing_download_counts_as_cancelled():
 def test_20_22_transfer_tickets_and_receipt_parse():
     ticket = UploadTicket.model_validate(unwrap_structured(result_of("20_gallery_upload.json", "create_ticket")))
     assert ticket.upload_url.startswith("/wangp_api/gallery/upload/")
-    receipt = UploadReceipt.model_validate(load_fixture("wan2gp", "20_gallery_upload.json")["put_upload"][
-        "response"]["body"])
+    receipt = UploadReceipt.model_validate(
+        load_fixture("wan2gp", "20_gallery_upload.json")["put_upload"]["response"]["body"]
+    )
     assert receipt.id == "visual:e7e2438970b0"
     down = DownloadTicket.model_validate(unwrap_structured(result_of("22_gallery_download.json", "create_ticket")))
     assert down.size == 7510 and down.filename == "start.png"
@@ -152,8 +155,9 @@ async def test_00_the_307_redirect_is_followed_and_01b_a_missing_accept_header_i
     try:
         body = {"jsonrpc": "2.0", "id": 1, "method": "tools/list"}
         async with aiohttp.ClientSession() as session:
-            async with session.post(url, json=body, allow_redirects=False,
-                                    headers={"Accept": "application/json, text/event-stream"}) as resp:
+            async with session.post(
+                url, json=body, allow_redirects=False, headers={"Accept": "application/json, text/event-stream"}
+            ) as resp:
                 assert resp.status == 307 and resp.headers["Location"].endswith("/mcp/")
             async with session.post(url + "/", json=body, headers={"Accept": "application/json"}) as resp:
                 assert resp.status == 406

@@ -16,11 +16,15 @@ from genbridge.standins.wan2gp import Wan2GPStandIn
 def test_cancelling_a_running_job_through_the_runtime_ends_it_cancelled(contract, tmp_path):
     standin = Wan2GPStandIn(contract=contract, output_dir=tmp_path / "wangp", step_delay=0.05)
     with standin.run_in_thread() as url:
-        settings = Settings(output_dir=str(tmp_path / "out"), data_dir=str(tmp_path / "data"),
-                            wan2gp=[Endpoint(service="wan2gp", url=url)])
+        settings = Settings(
+            output_dir=str(tmp_path / "out"),
+            data_dir=str(tmp_path / "data"),
+            wan2gp=[Endpoint(service="wan2gp", url=url)],
+        )
         runtime = Runtime(settings=lambda: settings, emit=lambda event: None)
-        handle = runtime.submit({"task": "video", "requested_service": "wan2gp",
-                                 "inputs": {"model": "t2v", "prompt": "boat", "steps": 400}})
+        handle = runtime.submit(
+            {"task": "video", "requested_service": "wan2gp", "inputs": {"model": "t2v", "prompt": "boat", "steps": 400}}
+        )
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline and not (standin.active and len(standin.active.events) > 5):
             time.sleep(0.02)
@@ -39,9 +43,16 @@ def test_generate_command_prints_the_output_path(tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
     standin = Wan2GPStandIn(contract="v1", output_dir=tmp_path / "wangp", step_delay=0.01)
     with standin.run_in_thread() as url:
-        args = argparse.Namespace(service="wan2gp", model="t2v", prompt="a paper boat", url=url,
-                                  output=str(tmp_path / "out"), sets=["steps=2", "frames=17"], timeout=60,
-                                  config=None)
+        args = argparse.Namespace(
+            service="wan2gp",
+            model="t2v",
+            prompt="a paper boat",
+            url=url,
+            output=str(tmp_path / "out"),
+            sets=["steps=2", "frames=17"],
+            timeout=60,
+            config=None,
+        )
         assert run_wan2gp(args) == 0
     printed = capsys.readouterr().out.strip().splitlines()
     assert len(printed) == 1 and printed[0].endswith(".mp4")
@@ -53,8 +64,9 @@ def test_generate_command_fails_with_what_is_valid_for_an_unknown_model(tmp_path
     monkeypatch.chdir(tmp_path)
     standin = Wan2GPStandIn(contract="v2", output_dir=tmp_path / "wangp")
     with standin.run_in_thread() as url:
-        args = argparse.Namespace(model="t2vv", prompt="x", url=url, output=str(tmp_path / "out"), sets=[],
-                                  timeout=60, config=None)
+        args = argparse.Namespace(
+            model="t2vv", prompt="x", url=url, output=str(tmp_path / "out"), sets=[], timeout=60, config=None
+        )
         assert run_wan2gp(args) == 1
         assert standin.generate_calls() == []
     assert "similar: t2v" in capsys.readouterr().err
