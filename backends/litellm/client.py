@@ -275,7 +275,11 @@ class LiteLLMClient:
         finally:
             done = self._responses.pop(job.id, None)
             if done is not None:
-                done.close() if job.id in self._cancelled else done.release()
+                # An unfinished stream (cancel, error, task cancelled) must not go back to the pool half-read.
+                if job.id in self._cancelled or not done.content.at_eof():
+                    done.close()
+                else:
+                    done.release()
 
     async def _whole(self, job: Job, resp: aiohttp.ClientResponse, body: dict[str, Any]) -> AsyncIterator[BackendEvent]:
         raw = await resp.read()
