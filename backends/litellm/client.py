@@ -125,7 +125,7 @@ class LiteLLMClient:
     async def probe(self) -> ProbeResult:
         """Liveliness and readiness (never /health, which calls every model), then the model list."""
         started = time.perf_counter()
-        base = {"service": self.service, "url": self.endpoint.url, "label": self.endpoint.label}
+        base: dict[str, Any] = {"service": self.service, "url": self.endpoint.url, "label": self.endpoint.label}
         try:
             status, _, _ = await self._get(f"{self.root}/health/liveliness", auth=False)
             self.is_litellm = status == 200 or bool(self.version)
