@@ -1,0 +1,139 @@
+"""The Storyboard panel (Sequencer and 3D Viewport sidebars, GenBridge tab) and its menu entries.
+
+`draw_storyboard(layout, board, jobs)` only reads the scene's storyboard properties and the bridge's plain job
+cache, so it can be driven by a recording layout in tests.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import bpy
+
+from .. import bridge
+
+STATE_ICONS = {
+    "queued": "TIME",
+    "submitted": "EXPORT",
+    "running": "PLAY",
+    "downloading": "IMPORT",
+    "done": "CHECKMARK",
+    "failed": "ERROR",
+    "cancelled": "CANCEL",
+    "interrupted": "PAUSE",
+}
+ACTIVE = {"queued", "submitted", "running", "downloading"}
+MENU_OPERATORS = ("genbridge.storyboard_from_logline", "genbridge.storyboard_cancel")
+
+
+def _step_line(col: Any, take: Any, role: str, jobs: dict[str, dict[str, Any]]) -> None:
+    job_id = getattr(take, f"{role}_job")
+    row = jobs.get(job_id, {})
+    state = row.get("state") or getattr(take, f"{role}_state")
+    service = row.get("service") or getattr(take, f"{role}_service") or "auto"
+    text = f"{role.capitalize()}: {state} ({service})"
+    if role == "clip" and state == "queued" and take.keyframe_state not in ("done",):
+        text = f"Clip: waits for keyframe {take.keyframe_job[:8]}"
+    line = col.row()
+    line.label(text=text, icon=STATE_ICONS.get(state, "QUESTION"))
+    if state in ACTIVE:
+        line.progress(factor=float(row.get("progress", 0.0)), text=row.get("phase", state))
+
+
+def draw_storyboard(layout: Any, board: Any, jobs: dict[str, dict[str, Any]]) -> None:
+    """Logline, the big button, status, and per shot: its takes, each step's state, and the shot's actions."""
+    col = layout.column()
+    col.prop(board, "logline", text="")
+    row = col.row(align=True)
+    row.prop(board, "shot_count")
+    op = row.operator("genbridge.storyboard_from_logline", icon="SEQUENCE")
+    op.logline, op.shots = board.logline, board.shot_count
+    if board.status:
+        status = col.row()
+        status.label(text=f"Storyboard: {board.status}", icon="INFO")
+        if any(jobs.get(j, {}).get("state") in ACTIVE for j in _job_ids(board)):
+            status.operator("genbridge.storyboard_cancel", text="", icon="X")
+    for index, shot in enumerate(board.shots):
+        box = layout.box()
+        head = box.row()
+        head.label(text=f"Shot {index + 1} ({shot.duration:g} s): {shot.description}", icon="SEQ_STRIP_META")
+        if shot.camera:
+            box.label(text=f"Camera: {shot.camera}", icon="CAMERA_DATA")
+        for t, take in enumerate(shot.takes):
+            take_col = box.column(align=True)
+            title = take_col.row()
+            chosen = t == shot.chosen
+            title.label(
+                text=f"Take {take.number}" + (" (shown)" if chosen else ""),
+                icon="RADIOBUT_ON" if chosen else "RADIOBUT_OFF",
+            )
+            if not chosen:
+                pick = title.operator("genbridge.storyboard_pick_take", text="Pick")
+                pick.shot_index, pick.take_index = index, t
+            _step_line(take_col, take, "keyframe", jobs)
+            _step_line(take_col, take, "clip", jobs)
+        actions = box.row(align=True)
+        actions.operator("genbridge.storyboard_regenerate_keyframe", icon="IMAGE_DATA").shot_index = index
+        actions.operator("genbridge.storyboard_regenerate_clip", icon="FILE_MOVIE").shot_index = index
+
+
+def _job_ids(board: Any) -> list[str]:
+    ids = [board.shotlist_job] if board.shotlist_job else []
+    for shot in board.shots:
+        for take in shot.takes:
+            ids += [take.keyframe_job, take.clip_job]
+    return ids
+
+
+class _StoryboardPanel:
+    bl_region_type = "UI"
+    bl_category = "GenBridge"
+    bl_label = "Storyboard"
+
+    def draw(self, context: Any) -> None:
+        session = bridge.SESSION
+        board = getattr(context.scene, "genbridge_storyboard", None)
+        if session is None or board is None:
+            self.layout.label(text="GenBridge is not enabled", icon="ERROR")
+            return
+        draw_storyboard(self.layout, board, session.jobs)
+
+
+class GENBRIDGE_PT_storyboard_sequencer(_StoryboardPanel, bpy.types.Panel):
+    bl_space_type = "SEQUENCE_EDITOR"
+    bl_idname = "GENBRIDGE_PT_storyboard_sequencer"
+
+
+class GENBRIDGE_PT_storyboard_view3d(_StoryboardPanel, bpy.types.Panel):
+    bl_space_type = "VIEW_3D"
+    bl_idname = "GENBRIDGE_PT_storyboard_view3d"
+
+
+def _draw_menu_entries(self: Any, context: Any) -> None:
+    self.layout.separator()
+    for op in MENU_OPERATORS:
+        self.layout.operator(op)
+
+
+CLASSES = (GENBRIDGE_PT_storyboard_sequencer, GENBRIDGE_PT_storyboard_view3d)
+
+
+def register() -> None:
+    """Scene properties, the job-state listener, and the entries in the GenBridge menu (for F3 search)."""
+    from ..operators import storyboard, storyboard_props
+
+    storyboard_props.register()
+    storyboard.register()
+    menu = getattr(bpy.types, "GENBRIDGE_MT_menu", None)
+    if menu is not None:
+        menu.append(_draw_menu_entries)
+
+
+def unregister() -> None:
+    from ..operators import storyboard, storyboard_props
+
+    menu = getattr(bpy.types, "GENBRIDGE_MT_menu", None)
+    if menu is not None:
+        menu.remove(_draw_menu_entries)
+    storyboard.unregister()
+    storyboard_props.unregister()
