@@ -96,6 +96,7 @@ def build_config(master_key: str, upstream_url: str | None = None) -> dict[str, 
             _upstream("upstream-429-once", upstream_url, "rate-limit-once"),
             _upstream("upstream-dies", upstream_url, "dies-mid-stream"),
             _upstream("upstream-trickle", upstream_url, "trickle"),
+            _upstream("upstream-nostream", upstream_url, "ignores-stream"),
         ]
     return {
         "model_list": models,
@@ -161,7 +162,7 @@ class FakeUpstream:
                 headers={"retry-after": str(self.retry_after if model == "rate-limit" else 1)},
             )
         words = ["Hello ", "from ", "the ", "fake ", "upstream."]
-        if not body.get("stream"):
+        if not body.get("stream") or model == "ignores-stream":
             return web.json_response(_completion(model, "".join(words)))
         resp = web.StreamResponse(headers={"content-type": "text/event-stream"})
         await resp.prepare(request)

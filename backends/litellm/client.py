@@ -389,6 +389,7 @@ class LiteLLMClient:
         text = self.text_of(job)
         self._texts.pop(job.id, None)
         self._requests.pop(job.id, None)
+        self._cancelled.discard(job.id)
         txt = dest / f"{job.task}.txt"
         await asyncio.to_thread(txt.write_text, text, encoding="utf-8")
         written = [txt]

@@ -8,7 +8,7 @@ import json
 import pytest
 from genbridge.backends.litellm import LiteLLMClient
 from genbridge.runtime.errors import Cancelled, RejectedInput
-from genbridge.runtime.events import BackendProgress, BackendText
+from genbridge.runtime.events import BackendLog, BackendProgress, BackendText
 from genbridge.runtime.jobs import Job
 from genbridge.standins.litellm_proxy import MOCK_LONG_TEXT, MOCK_TEXT, free_port
 from genbridge.workflows.text import UnparseableAnswer
@@ -113,3 +113,10 @@ async def test_prompt_task_writes_the_cleaned_prompt(make_client, run_job, tmp_p
     await run_job(client, job)
     paths = await client.fetch_outputs(job, tmp_path / "out")
     assert [p.read_text() for p in paths] == [MOCK_TEXT, MOCK_TEXT]
+
+
+async def test_an_upstream_that_ignores_stream_still_delivers_its_text(make_client, run_job, text_of) -> None:
+    # The proxy turns such an answer into one empty chunk; the client asks once more without streaming.
+    events = await run_job(make_client(), Job(task="text", inputs={"prompt": "hi", "model": "upstream-nostream"}))
+    assert text_of(events) == "Hello from the fake upstream."
+    assert any(isinstance(e, BackendLog) and "without streaming" in e.message for e in events)
