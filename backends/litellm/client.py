@@ -251,6 +251,9 @@ class LiteLLMClient:
         try:
             resp = await self._post(job, body)
             self._responses[job.id] = resp
+            fallback = _fallback_note(resp.headers, body["model"])
+            if fallback:
+                yield BackendLog(message=fallback)
             if body["stream"]:
                 async for event in self._stream(job, resp, body):
                     yield event
@@ -425,6 +428,14 @@ class LiteLLMClient:
         if self._session is not None and not self._session.closed:
             await self._session.close()
         self._session = None
+
+
+def _fallback_note(headers: Any, model: str) -> str:
+    """What to tell the user when the proxy answered from a fallback model group (x-litellm-* headers)."""
+    if headers.get("x-litellm-attempted-fallbacks", "0") in ("", "0"):
+        return ""
+    group = headers.get("x-litellm-model-group") or "another model"
+    return f"The model '{model}' failed; the proxy answered with '{group}' instead."
 
 
 def cap(text: str) -> str:

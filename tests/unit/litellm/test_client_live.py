@@ -56,6 +56,8 @@ async def test_without_a_model_the_first_listed_model_is_used(make_client, run_j
 async def test_a_proxy_fallback_answers_from_the_other_model(make_client, run_job, text_of) -> None:
     events = await run_job(make_client(), Job(task="text", inputs={"prompt": "hi", "model": "broken"}))
     assert text_of(events) == MOCK_TEXT
+    notes = [e.message for e in events if isinstance(e, BackendLog)]
+    assert notes == ["The model 'broken' failed; the proxy answered with 'llama3' instead."]
 
 
 async def test_cancel_mid_stream_closes_it_at_once(make_client, litellm_proxy) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-
 from genbridge.backends.litellm import client as client_module
 from genbridge.runtime.errors import (
     AuthError,
