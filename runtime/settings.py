@@ -39,7 +39,10 @@ class Endpoint(BaseModel):
     @field_validator("url")
     @classmethod
     def _check_url(cls, value: str) -> str:
-        host_of(value)  # raises ConfigError with a clear message
+        try:
+            host_of(value)
+        except ConfigError as exc:  # pydantic aggregates ValueErrors with the field name
+            raise ValueError(f"{exc.message} {exc.hint}") from None
         return value.strip().rstrip("/")
 
     @property

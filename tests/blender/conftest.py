@@ -8,42 +8,15 @@ The environment is set before the first `import bpy`, so nothing touches the rea
 from __future__ import annotations
 
 import importlib
-import os
-import subprocess
-import sys
-import tempfile
 import time
 from pathlib import Path
 
-_TMP = Path(tempfile.mkdtemp(prefix="genbridge-bpy-"))
-os.environ["BLENDER_USER_RESOURCES"] = str(_TMP / "res")
-os.environ["XDG_CACHE_HOME"] = str(_TMP / "cache")
+from genbridge.standins.blender_harness import PKG, build_zip, install_zip, isolate
+
+_TMP = isolate()
 
 import bpy  # noqa: E402
 import pytest  # noqa: E402
-
-REPO = Path(__file__).resolve().parents[2]
-PKG = "bl_ext.user_default.genbridge"
-
-
-def blender_ext_cli() -> Path:
-    """Blender's extension command line tool, shipped inside the bpy wheel."""
-    import importlib.util
-
-    root = Path(importlib.util.find_spec("bpy").origin).parent
-    return next(root.glob("*/scripts/addons_core/bl_pkg/cli/blender_ext.py"))
-
-
-def build_zip(out_dir: Path) -> Path:
-    out_dir.mkdir(parents=True, exist_ok=True)
-    cli = str(blender_ext_cli())
-    subprocess.run([sys.executable, cli, "validate", str(REPO)], check=True, capture_output=True)
-    subprocess.run(
-        [sys.executable, cli, "build", "--source-dir", str(REPO), "--output-dir", str(out_dir)],
-        check=True,
-        capture_output=True,
-    )
-    return next(out_dir.glob("genbridge-*.zip"))
 
 
 @pytest.fixture(scope="session")
@@ -54,12 +27,7 @@ def addon_zip() -> Path:
 @pytest.fixture(scope="session")
 def installed(addon_zip: Path):
     """Install and enable the built zip once per session; the operator returns FINISHED even when it refuses."""
-    result = bpy.ops.extensions.package_install_files(
-        filepath=str(addon_zip), repo="user_default", enable_on_install=True
-    )
-    assert result == {"FINISHED"}
-    assert PKG in bpy.context.preferences.addons, "the extension was not enabled after installing the zip"
-    return importlib.import_module(PKG)
+    return install_zip(addon_zip)
 
 
 @pytest.fixture

@@ -15,8 +15,17 @@ class ScriptedClient:
 
     service = "comfyui"
 
-    def __init__(self, endpoint, settings, *, steps: int = 3, delay: float = 0.0, error: GenBridgeError | None = None,
-                 problems: list[Problem] | None = None, hang: bool = False):
+    def __init__(
+        self,
+        endpoint,
+        settings,
+        *,
+        steps: int = 3,
+        delay: float = 0.0,
+        error: GenBridgeError | None = None,
+        problems: list[Problem] | None = None,
+        hang: bool = False,
+    ):
         self.endpoint = endpoint
         self.service = endpoint.service
         self.steps, self.delay, self.error, self.problems, self.hang = steps, delay, error, problems or [], hang

@@ -13,8 +13,7 @@ def test_job_runs_to_done_and_events_reach_the_main_thread(tmp_path, scripted):
     seen = []
     for kind in ("state", "progress", "text", "output"):
         dispatcher.add_handler(kind, lambda ev: seen.append((ev.kind, threading.current_thread().name)))
-    rt = Runtime(settings=lambda: settings, emit=dispatcher.post,
-                 client_factory=lambda ep, s: scripted(ep, s))
+    rt = Runtime(settings=lambda: settings, emit=dispatcher.post, client_factory=lambda ep, s: scripted(ep, s))
     handle = rt.submit({"task": "text", "inputs": {"prompt": "hi"}})
     final = handle.done.result(timeout=5)
     assert final["state"] == "done"

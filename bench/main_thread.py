@@ -1,0 +1,170 @@
+"""Main-thread cost of GenBridge inside real Blender (bpy module).
+
+Measures (1) the time to enable the installed extension, median over fresh processes (bpy import excluded),
+and which heavy modules enabling pulled in; (2) the cost per timer tick on the main thread while the bridge
+drains 50 jobs that each emit 20 progress events per second, calling the registered timer callback at the
+cadence it asks for, as Blender would. Last line: a JSON object.
+
+Run with any Python: it re-runs itself with the bpy interpreter ($GENBRIDGE_BPY_PYTHON, or
+.venvs/bpy-4.5.15/bin/python).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+JOBS, EVENTS_PER_SECOND, SECONDS = 50, 20, 5.0
+ENABLE_RUNS = 5
+
+
+def bpy_python() -> str:
+    return os.environ.get("GENBRIDGE_BPY_PYTHON") or str(REPO / ".venvs" / "bpy-4.5.15" / "bin" / "python")
+
+
+def has_bpy() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("bpy") is not None
+
+
+def enable_probe(zip_path: str) -> None:
+    """In a fresh process: import bpy, install the zip without enabling, then time the enable itself."""
+    from genbridge.standins.blender_harness import HEAVY_MODULES, PKG, isolate
+
+    isolate()
+    import bpy  # noqa: I001 - addon_utils exists only once bpy is imported
+    import addon_utils
+
+    before = {m for m in HEAVY_MODULES if m in sys.modules}
+    bpy.ops.extensions.package_install_files(filepath=zip_path, repo="user_default", enable_on_install=False)
+    start = time.perf_counter()
+    addon_utils.enable(PKG, default_set=True)
+    enable_ms = (time.perf_counter() - start) * 1000
+    enabled = PKG in bpy.context.preferences.addons
+    heavy = sorted(m for m in HEAVY_MODULES if m in sys.modules and m not in before)
+    addon_utils.disable(PKG, default_set=True)
+    print(json.dumps({"enable_ms": enable_ms, "enabled": enabled, "heavy_modules_after_enable": heavy}))
+
+
+def tick_bench(zip_path: str) -> dict[str, float]:
+    from genbridge.standins.blender_harness import isolate
+
+    isolate()
+    import importlib
+
+    from genbridge.standins.blender_harness import install_zip
+
+    gb = install_zip(Path(zip_path))
+    events = importlib.import_module(f"{gb.__name__}.runtime.events")
+    import asyncio
+
+    class ChattyClient:
+        """Emits EVENTS_PER_SECOND progress events per second for SECONDS, then finishes."""
+
+        def __init__(self, endpoint, settings):
+            self.endpoint, self.service = endpoint, endpoint.service
+
+        async def validate(self, job):
+            return []
+
+        async def submit(self, job):
+            return job.id
+
+        async def events(self, job):
+            n = int(EVENTS_PER_SECOND * SECONDS)
+            for i in range(n):
+                await asyncio.sleep(1 / EVENTS_PER_SECOND)
+                yield events.BackendProgress(fraction=i / n, phase=f"Sampling {i}/{n}")
+
+        async def fetch_outputs(self, job, dest):
+            return []
+
+        async def cancel(self, job):
+            pass
+
+        async def close(self):
+            pass
+
+    gb.bridge.stop()
+    session = gb.bridge.start(gb.__name__, client_factory=ChattyClient)
+    for i in range(JOBS):
+        session.submit({"task": "image", "inputs": {"prompt": f"p{i}"}, "requested_service": "comfyui"})
+    costs: list[float] = []
+    deadline = time.monotonic() + SECONDS * 3 + 10
+    while time.monotonic() < deadline:
+        start = time.perf_counter()
+        interval = session.dispatcher.timer_callback()
+        costs.append((time.perf_counter() - start) * 1000)
+        if all(j["state"] in ("done", "failed") for j in session.jobs.values()) and not session.dispatcher.pending:
+            break
+        time.sleep(interval)
+    done = sum(j["state"] == "done" for j in session.jobs.values())
+    gb.bridge.stop()
+    costs.sort()
+    return {
+        "ticks": len(costs),
+        "jobs_done": done,
+        "tick_p50_ms": round(statistics.median(costs), 4),
+        "tick_p99_ms": round(costs[int(len(costs) * 0.99) - 1], 4),
+        "tick_max_ms": round(costs[-1], 4),
+    }
+
+
+def last_json(stdout: str) -> dict:
+    """The last JSON line a child printed (Blender may print status lines around it)."""
+    for line in reversed(stdout.splitlines()):
+        if line.startswith("{"):
+            return json.loads(line)
+    raise RuntimeError(f"the Blender child printed no result:\n{stdout[-2000:]}")
+
+
+def main() -> None:
+    if not has_bpy():
+        os.execv(bpy_python(), [bpy_python(), __file__, *sys.argv[1:]])
+    if len(sys.argv) > 2 and sys.argv[1] == "--enable-probe":
+        enable_probe(sys.argv[2])
+        return
+    if len(sys.argv) > 2 and sys.argv[1] == "--ticks":
+        print(json.dumps(tick_bench(sys.argv[2])))
+        return
+    import tempfile
+
+    from genbridge.standins.blender_harness import build_zip
+
+    zip_path = str(build_zip(Path(tempfile.mkdtemp(prefix="genbridge-zip-"))))
+    probes = []
+    for _ in range(ENABLE_RUNS):
+        out = subprocess.run(
+            [sys.executable, __file__, "--enable-probe", zip_path], capture_output=True, text=True, timeout=120
+        )
+        probes.append(last_json(out.stdout + out.stderr))
+    out = subprocess.run([sys.executable, __file__, "--ticks", zip_path], capture_output=True, text=True, timeout=300)
+    ticks = last_json(out.stdout + out.stderr)
+    enable_times = [p["enable_ms"] for p in probes]
+    result = {
+        "blender": __import__("bpy").app.version_string,
+        "register_ms_median": round(statistics.median(enable_times), 2),
+        "register_ms_runs": [round(t, 2) for t in enable_times],
+        "heavy_modules_after_enable": sorted({m for p in probes for m in p["heavy_modules_after_enable"]}),
+        "jobs": JOBS,
+        "progress_events_per_job_per_s": EVENTS_PER_SECOND,
+        **ticks,
+        "targets": {"register_ms_median": 30, "tick_p99_ms": 1, "tick_max_ms": 5},
+    }
+    print(f"enable: median {result['register_ms_median']} ms over {ENABLE_RUNS} fresh processes")
+    print(
+        f"tick: p50 {ticks['tick_p50_ms']} ms, p99 {ticks['tick_p99_ms']} ms, max {ticks['tick_max_ms']} ms "
+        f"over {ticks['ticks']} ticks, {ticks['jobs_done']}/{JOBS} jobs done"
+    )
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,89 @@
+"""The main-thread dispatcher: budgeted drains, idle back-off, a failing handler, identity-matched timers."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+from genbridge.runtime.dispatcher import MainThreadDispatcher
+
+
+class FakeTimers:
+    """bpy.app.timers semantics: callbacks match by identity, not equality."""
+
+    def __init__(self) -> None:
+        self.callbacks: list = []
+
+    def register(self, fn, *, first_interval=0.0, persistent=False):
+        assert persistent, "the pump must survive file loads"
+        self.callbacks.append(fn)
+
+    def unregister(self, fn):
+        for i, cb in enumerate(self.callbacks):
+            if cb is fn:
+                del self.callbacks[i]
+                return
+        raise ValueError("function is not registered")
+
+    def is_registered(self, fn):
+        return any(cb is fn for cb in self.callbacks)
+
+
+def ev(kind="progress", job_id="j"):
+    return SimpleNamespace(kind=kind, job_id=job_id)
+
+
+def test_start_registers_one_persistent_timer_and_stop_removes_it():
+    timers = FakeTimers()
+    d = MainThreadDispatcher(timers)
+    d.start()
+    d.start()
+    assert len(timers.callbacks) == 1 and timers.callbacks[0] is d.timer_callback
+    d.stop()
+    assert timers.callbacks == []
+
+
+def test_drain_stops_at_the_budget_and_leaves_the_rest_for_the_next_tick():
+    clock = iter(range(0, 10_000)).__next__  # each clock read advances 1 "second"
+    d = MainThreadDispatcher(budget_s=3, clock=clock)
+    seen = []
+    d.add_handler("progress", seen.append)
+    for _ in range(10):
+        d.post(ev())
+    assert d.drain() == 3
+    assert d.pending == 7
+
+
+def test_tick_backs_off_when_idle_and_polls_fast_when_busy():
+    d = MainThreadDispatcher(busy_interval=0.05, idle_interval=0.5)
+    assert d.timer_callback() == 0.5
+    d.post(ev())
+    assert d.timer_callback() == 0.05
+
+
+def test_a_failing_handler_is_logged_and_the_pump_keeps_running(caplog):
+    d = MainThreadDispatcher()
+    good = []
+
+    def bad(event):
+        raise RuntimeError("boom")
+
+    d.add_handler("state", bad)
+    d.add_handler("state", good.append)
+    d.post(ev("state", "job-42"))
+    d.post(ev("state", "job-43"))
+    assert d.timer_callback() == d.busy_interval
+    assert [e.job_id for e in good] == ["job-42", "job-43"]
+    assert "job-42" in caplog.text
+
+
+def test_tick_defers_while_blender_is_busy():
+    busy = [True]
+    d = MainThreadDispatcher(is_busy=lambda: busy[0])
+    seen = []
+    d.add_handler("output", seen.append)
+    d.post(ev("output"))
+    d.timer_callback()
+    assert seen == [] and d.pending == 1
+    busy[0] = False
+    d.timer_callback()
+    assert len(seen) == 1
