@@ -45,12 +45,14 @@ class Runtime:
         journal_path: Path | None = None,
         client_factory: Any | None = None,
         router_factory: Callable[[Any], Any] | None = None,
+        monitor_health: bool = False,
     ) -> None:
         self._settings_source = settings
         self._emit = emit
         self._journal_path = journal_path
         self._client_factory = client_factory
         self._router_factory = router_factory
+        self._monitor_health = monitor_health  # probe endpoints in the background so plans see live VRAM/health
         self._loop = LoopThread()
         self._service: Any = None  # JobService, created on the loop thread
         self._init_error: BaseException | None = None
@@ -90,6 +92,8 @@ class Runtime:
             self._service = JobService(
                 settings, self._emit, Journal(journal_path), router=router, client_factory=self._client_factory
             )
+            if self._monitor_health:
+                self._service.start_health_monitor()
         except BaseException as exc:
             log.exception("GenBridge could not start its job service")
             self._init_error = exc

@@ -84,9 +84,21 @@ class JobService:
         if hasattr(self.router, "update_settings"):
             self.router.update_settings(settings)
 
+    def start_health_monitor(self) -> None:
+        """Let the router probe every endpoint in the background (loop thread), off the decision path."""
+        start = getattr(self.router, "start_health_monitor", None)
+        if start is not None:
+            start(self.probe_all)
+
     async def shutdown(self) -> None:
         """Journal every active job as interrupted (its remote work goes on), stop tasks, close clients."""
         self._shutting_down = True
+        stop_monitor = getattr(self.router, "stop_health_monitor", None)
+        if stop_monitor is not None:
+            try:
+                await asyncio.wait_for(stop_monitor(), timeout=0.1)
+            except (TimeoutError, asyncio.CancelledError):
+                log.warning("the health monitor did not stop in time")
         for job in self.jobs.values():
             if job.active:
                 self._move(job, JobState.INTERRUPTED, "Interrupted: Blender closed while this job ran")
