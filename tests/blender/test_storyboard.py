@@ -1,0 +1,136 @@
+"""The storyboard in real bpy against the stand-ins (ComfyUI, Wan2GP) and the real LiteLLM proxy with a mock model:
+the layout, a regenerated take, and a cancel mid-way."""
+
+from __future__ import annotations
+
+import contextlib
+import time
+
+import bpy
+import pytest
+from genbridge.standins.comfyui import ComfyUIStandIn
+from genbridge.standins.litellm_proxy import start_litellm_proxy
+from genbridge.standins.wan2gp import Wan2GPStandIn
+
+PKG = "bl_ext.user_default.genbridge"
+ACTIVE = {"queued", "submitted", "running", "downloading"}
+LOGLINE = "A lighthouse keeper finds a log dated tomorrow."
+
+
+@pytest.fixture(scope="module")
+def proxy():
+    with start_litellm_proxy(with_upstream=False) as running:
+        yield running
+
+
+@contextlib.contextmanager
+def services(proxy, monkeypatch, *, clip_step_delay: float):
+    """Stand-ins on their own threads, the add-on's preferences pointed at them, and a fresh session."""
+    comfy_cm = ComfyUIStandIn(node_delay=0.01).running_in_thread()
+    wan = Wan2GPStandIn(step_delay=clip_step_delay)
+    with comfy_cm as comfy, wan.run_in_thread() as wan_url:
+        monkeypatch.setenv("GENBRIDGE_LITELLM_KEY", proxy.master_key)
+        prefs = bpy.context.preferences.addons[PKG].preferences
+        for service, url in (("comfyui", comfy.url), ("wan2gp", wan_url), ("litellm", proxy.url)):
+            rows = prefs.endpoints(service)
+            rows.clear()
+            rows.add().url = url
+        prefs.text_model = "storyboard-mock"
+        import importlib
+
+        bridge = importlib.import_module(f"{PKG}.bridge")
+        bridge.stop()
+        session = bridge.start(PKG)
+        try:
+            yield session, wan
+        finally:
+            bridge.stop()
+            for service in ("comfyui", "wan2gp", "litellm"):
+                prefs.endpoints(service).clear()
+            prefs.text_model = ""
+            bridge.start(PKG)
+
+
+def strips(scene):
+    editor = scene.sequence_editor
+    if editor is None:
+        return []
+    coll = editor.strips if hasattr(editor, "strips") else editor.sequences
+    return sorted(coll, key=lambda s: (s.frame_final_start, s.channel))
+
+
+def all_finished(session) -> bool:
+    return bool(session.jobs) and not any(r.get("state") in ACTIVE for r in session.jobs.values())
+
+
+def fresh_scene():
+    bpy.ops.wm.read_homefile()
+    scene = bpy.context.scene
+    scene.render.fps, scene.render.fps_base, scene.frame_start = 24, 1.0, 1
+    return scene
+
+
+def start_storyboard(session, pump_until, shots: int = 3):
+    scene = fresh_scene()
+    assert bpy.ops.genbridge.storyboard_from_logline(logline=LOGLINE, shots=shots) == {"FINISHED"}
+    board = scene.genbridge_storyboard
+    pump_until(session, lambda: len(board.shots) == shots, timeout=60)
+    return scene, board
+
+
+def test_storyboard_places_one_keyframe_and_one_clip_per_shot_in_order(gb, proxy, monkeypatch, pump_until):
+    with services(proxy, monkeypatch, clip_step_delay=0.01) as (session, _):
+        scene, board = start_storyboard(session, pump_until)
+        pump_until(session, lambda: board.status.startswith("done"), timeout=90)
+        assert board.status == "done"
+        shown = strips(scene)
+        images = [s for s in shown if s.type == "IMAGE"]
+        movies = [s for s in shown if s.type == "MOVIE"]
+        assert [s.channel for s in images] == [1, 1, 1] and [s.channel for s in movies] == [2, 2, 2]
+        assert [s.frame_final_start for s in images] == [1, 97, 181]
+        assert [s.frame_final_start for s in movies] == [1, 97, 181]
+        assert [s.frame_final_duration for s in images] == [96, 84, 60]
+        takes = [shot.takes[0] for shot in board.shots]
+        assert [s["genbridge_job_id"] for s in images] == [t.keyframe_job for t in takes]
+        assert [s["genbridge_job_id"] for s in movies] == [t.clip_job for t in takes]
+        assert all(t.keyframe_service == "comfyui" and t.clip_service == "wan2gp" for t in takes)
+        clip_rows = [session.jobs[t.clip_job] for t in takes]
+        assert [r["depends_on"] for r in clip_rows] == [[t.keyframe_job] for t in takes]
+        assert '"shots"' in bpy.data.texts[board.text_name].as_string()  # the shot list streamed into a Text
+
+
+def test_regenerating_a_keyframe_adds_a_take_and_keeps_the_first(gb, proxy, monkeypatch, pump_until):
+    with services(proxy, monkeypatch, clip_step_delay=0.01) as (session, _):
+        scene, board = start_storyboard(session, pump_until, shots=2)
+        pump_until(session, lambda: board.status.startswith("done"), timeout=90)
+        first = board.shots[1].takes[0].keyframe_job
+        assert bpy.ops.genbridge.storyboard_regenerate_keyframe(shot_index=1) == {"FINISHED"}
+        pump_until(session, lambda: all_finished(session) and board.shots[1].takes[1].clip_state == "done", 60)
+        shot = board.shots[1]
+        assert len(shot.takes) == 2 and shot.takes[0].keyframe_job == first and shot.chosen == 0
+        by_job = {s["genbridge_job_id"]: s for s in strips(scene)}
+        assert by_job[first].channel == 1 and not by_job[first].mute
+        new = shot.takes[1]
+        assert (by_job[new.keyframe_job].channel, by_job[new.keyframe_job].mute) == (5, True)
+        assert bpy.ops.genbridge.storyboard_pick_take(shot_index=1, take_index=1) == {"FINISHED"}
+        assert (by_job[new.keyframe_job].channel, by_job[new.clip_job].channel) == (1, 2)
+        assert by_job[first].mute and by_job[first].channel == 3
+        assert len([s for s in strips(scene) if s.type == "IMAGE"]) == 3  # nothing was deleted
+
+
+def test_cancelling_midway_keeps_finished_shots_and_leaves_no_running_job(gb, proxy, monkeypatch, pump_until):
+    with services(proxy, monkeypatch, clip_step_delay=0.15) as (session, wan):
+        scene, board = start_storyboard(session, pump_until)
+        pump_until(session, lambda: board.shots[0].takes[0].clip_state == "done", timeout=60)
+        assert bpy.ops.genbridge.storyboard_cancel() == {"FINISHED"}
+        pump_until(session, lambda: all_finished(session), timeout=30)
+        states = [(t.keyframe_state, t.clip_state) for shot in board.shots for t in shot.takes]
+        assert states[0] == ("done", "done")
+        assert "cancelled" in {s for pair in states[1:] for s in pair}
+        movies = [s for s in strips(scene) if s.type == "MOVIE"]
+        assert movies and movies[0]["genbridge_job_id"] == board.shots[0].takes[0].clip_job
+        assert len(movies) < 3
+        deadline = time.monotonic() + 10
+        while wan.active is not None and not wan.active.done and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert wan.active is None or wan.active.done, "the Wan2GP server still runs a cancelled clip"
