@@ -167,7 +167,7 @@ class LiteLLMClient:
         if job.task not in TEXT_JOB_TASKS:
             problems.append(Problem(field="task", message=f"LiteLLM does text tasks, not '{job.task}'"))
         try:
-            build_messages(job)
+            build_messages(job, self.settings.template_dirs)
         except GenBridgeError as exc:
             problems.append(Problem(field="inputs", message=exc.message.rstrip("."), hint=exc.hint))
         temperature = inputs.get("temperature")
@@ -185,7 +185,7 @@ class LiteLLMClient:
     async def submit(self, job: Job) -> str:
         """Prepare the request (model chosen, messages rendered); the POST itself happens in `events`."""
         ensure_allowed(self.api, self.settings.allow_online, service="LiteLLM")
-        messages, task = build_messages(job)
+        messages, task = build_messages(job, self.settings.template_dirs)
         model = job.inputs.get("model") or self.settings.text_model
         if not model:
             models = await self.list_models()
@@ -453,14 +453,17 @@ def text_output_kind(job: Job) -> str:
     return "text"
 
 
-def build_messages(job: Job) -> tuple[list[dict[str, str]], Any]:
-    """(chat messages, the TextTask or None) from the job inputs; RejectedInput when they are unusable."""
+def build_messages(job: Job, template_dirs: list[str] | tuple[str, ...] = ()) -> tuple[list[dict[str, str]], Any]:
+    """(chat messages, the TextTask or None) from the job inputs; RejectedInput when they are unusable.
+
+    Text tasks are looked up in `template_dirs` (the user's, from settings) before the bundled ones.
+    """
     inputs = job.inputs
     text_task = inputs.get("text_task") or ("shotlist" if job.task == "shotlist" and "variables" in inputs else None)
     if text_task:
         from ...workflows.text import load_text_task
 
-        task = load_text_task(str(text_task), inputs.get("template_dirs", ()))
+        task = load_text_task(str(text_task), template_dirs)
         variables = inputs.get("variables") or {}
         if not isinstance(variables, dict):
             raise RejectedInput("The text task's variables must be a mapping of names to text.", service=SERVICE)
