@@ -17,8 +17,7 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import blender_install
+from genbridge.standins import blender_harness  # stdlib only: safe before `import bpy`
 
 ACTIVE = {"queued", "submitted", "running", "downloading"}
 
@@ -29,23 +28,26 @@ def main(config_path: str) -> int:
     out.mkdir(parents=True, exist_ok=True)
     timings: dict[str, float] = {}
     t0 = time.monotonic()
-    blender_install.isolate(Path(tempfile.mkdtemp(prefix="genbridge-demo-bpy-")))
+    blender_harness.isolate(Path(tempfile.mkdtemp(prefix="genbridge-demo-bpy-")))
     import bpy
 
     # GENBRIDGE_ADDON_SOURCE: build the add-on from another checkout (default: this repository).
-    source = Path(os.environ.get("GENBRIDGE_ADDON_SOURCE") or blender_install.REPO)
-    zip_path = blender_install.build_zip(out / "addon", source)
-    gb = blender_install.install(zip_path)
+    source = Path(os.environ.get("GENBRIDGE_ADDON_SOURCE") or blender_harness.REPO)
+    zip_path = blender_harness.build_zip(out / "addon", source)
+    gb = blender_harness.install_zip(zip_path)
     timings["blender_install_s"] = time.monotonic() - t0
     print(f"GenBridge {zip_path.name} installed in Blender {bpy.app.version_string}", flush=True)
     try:
         return run_storyboard(bpy, gb, config, out, timings)
     finally:
-        blender_install.disable()
+        import addon_utils
+
+        # Stop the add-on's loop thread and timer so nothing keeps the bpy module alive at exit.
+        addon_utils.disable(blender_harness.PKG, default_set=True)
 
 
 def configure(bpy: Any, config: dict[str, Any], out: Path) -> None:
-    prefs = bpy.context.preferences.addons[blender_install.PKG].preferences
+    prefs = bpy.context.preferences.addons[blender_harness.PKG].preferences
     for service, url in config["endpoints"].items():
         rows = prefs.endpoints(service)
         rows.clear()
