@@ -10,7 +10,7 @@ import asyncio
 import concurrent.futures
 import logging
 import threading
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
 log = logging.getLogger("genbridge.loop")
@@ -26,7 +26,7 @@ class LoopThread:
         self._thread: threading.Thread | None = None
         self._ready = threading.Event()
         self._lock = threading.Lock()
-        self._before_stop: Callable[[], Awaitable[None]] | None = None
+        self._before_stop: Callable[[], Coroutine[Any, Any, None]] | None = None
 
     @property
     def running(self) -> bool:
@@ -83,7 +83,7 @@ class LoopThread:
         """Schedule a coroutine; returns a concurrent future (do not wait on it from Blender's main thread)."""
         return asyncio.run_coroutine_threadsafe(coro, self.loop)
 
-    def set_before_stop(self, hook: Callable[[], Awaitable[None]]) -> None:
+    def set_before_stop(self, hook: Callable[[], Coroutine[Any, Any, None]]) -> None:
         """A coroutine run on the loop before it stops (the job service journals in-flight jobs here)."""
         self._before_stop = hook
 
@@ -95,7 +95,7 @@ class LoopThread:
             return True
         deadline = timeout * 0.6
         if self._before_stop is not None:
-            fut = asyncio.run_coroutine_threadsafe(self._before_stop(), loop)
+            fut: concurrent.futures.Future[None] = asyncio.run_coroutine_threadsafe(self._before_stop(), loop)
             try:
                 fut.result(timeout=deadline)
             except Exception:
