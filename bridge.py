@@ -23,6 +23,10 @@ log = logging.getLogger("genbridge.bridge")
 
 PROVENANCE_KEYS = ("job_id", "service", "instance", "template", "prompt", "seed", "task")
 
+# Called on the main thread with a job's row after each state change (a finished job's outputs have landed by
+# then). Features that chain jobs, like the storyboard, listen here; a failing listener is logged, never raised.
+JOB_STATE_LISTENERS: list[Any] = []
+
 
 class Session:
     """Everything GenBridge keeps while enabled: the runtime, the dispatcher, and what the panels show."""
@@ -125,6 +129,11 @@ class Session:
             row.update(event.job)
         row["state"] = event.state
         row["phase"] = event.phase or row.get("phase", "")
+        for listener in list(JOB_STATE_LISTENERS):
+            try:
+                listener(row)
+            except Exception:  # one feature's bug must not stop the job list from updating
+                log.exception("job state listener %r failed for job %s", listener, event.job_id)
         if event.state == "done":
             self._notify(f"GenBridge: {row.get('task', 'job')} finished")
         elif event.state == "failed" and row.get("error"):

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import generate, jobs, services
+from . import generate, jobs, services, storyboard, storyboard_props
 
-MODULES = (services, generate, jobs)
+MODULES = (services, generate, jobs, storyboard_props, storyboard)
 
 
 def classes() -> list[Any]:

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import menus, panels
+from . import menus, panels, storyboard
 
 
 def classes() -> list[Any]:
-    return [*panels.CLASSES, *menus.CLASSES]
+    return [*panels.CLASSES, *menus.CLASSES, *storyboard.CLASSES]
 
 
 def register() -> None:
     menus.register()
+    storyboard.register()
 
 
 def unregister() -> None:
+    storyboard.unregister()
     menus.unregister()
