@@ -37,7 +37,7 @@ def add_parser(subparsers: Any) -> None:
         description=__doc__.split("\n")[0],
     )
     parser.add_argument("--logline", required=True, help="one or two sentences: who wants what, what's in the way")
-    parser.add_argument("--out", default="genbridge_storyboard", help="output folder (.blend, contact sheet, media)")
+    parser.add_argument("--out", default="out/storyboard", help="output folder (.blend, contact sheet, media)")
     parser.add_argument("--shots", type=int, default=3, help="how many shots to plan (default 3)")
     parser.add_argument("--timeout", type=float, default=600.0, help="seconds Blender may take for all jobs")
 
