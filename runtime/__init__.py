@@ -15,8 +15,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .loop import LoopThread
-
 log = logging.getLogger("genbridge.runtime")
 
 SettingsSource = Callable[[], Any]  # returns a Settings or a plain mapping (a Blender preferences snapshot)
@@ -53,25 +51,33 @@ class Runtime:
         self._client_factory = client_factory
         self._router_factory = router_factory
         self._monitor_health = monitor_health  # probe endpoints in the background so plans see live VRAM/health
-        self._loop = LoopThread()
+        self._loop_thread: Any = None  # LoopThread, created on first use (asyncio is not imported at enable)
         self._service: Any = None  # JobService, created on the loop thread
         self._init_error: BaseException | None = None
 
     @property
     def started(self) -> bool:
-        return self._loop.running
+        return self._loop_thread is not None and self._loop_thread.running
 
     @property
     def thread(self) -> Any:
-        return self._loop.thread
+        return self._loop_thread.thread if self._loop_thread is not None else None
 
     @property
     def service(self) -> Any:
         """The JobService (loop thread only; tests may read it after the loop has run)."""
         return self._service
 
+    @property
+    def _loop(self) -> Any:
+        if self._loop_thread is None:
+            from .loop import LoopThread
+
+            self._loop_thread = LoopThread()
+        return self._loop_thread
+
     def _ensure_started(self) -> None:
-        if self._loop.running:
+        if self.started:
             return
         # The settings snapshot is taken here, on the caller's (Blender's main) thread: bpy is never read elsewhere.
         snapshot = self._settings_source()
@@ -144,12 +150,12 @@ class Runtime:
 
     def cancel(self, job_id: str) -> None:
         """Cancel a job in any state (no-op for unknown or finished jobs). Never blocks."""
-        if self._loop.running:
+        if self.started:
             self._loop.call_soon(lambda: self._service and self._service.cancel(job_id))
 
     def update_settings(self) -> None:
         """Re-read the settings source (call after preferences change)."""
-        if not self._loop.running:
+        if not self.started:
             return
         from_source = self._settings_source()
 
@@ -183,6 +189,8 @@ class Runtime:
 
     def shutdown(self, timeout: float = 1.0) -> bool:
         """Journal in-flight jobs as interrupted, stop the loop, join the thread within `timeout`."""
-        ended = self._loop.stop(timeout)
+        if self._loop_thread is None:
+            return True
+        ended = self._loop_thread.stop(timeout)
         self._service = None
         return ended
