@@ -69,7 +69,7 @@ def test_a_dependent_job_gets_the_output_path_of_the_job_it_waits_for(tmp_path, 
 
 
 def test_unknown_task_fails_with_a_message_and_is_not_lost(tmp_path, scripted):
-    rt, events = make_runtime(tmp_path, lambda ep, s: scripted(ep, s))
+    rt, _ = make_runtime(tmp_path, lambda ep, s: scripted(ep, s))
     result = rt.submit({"task": "sculpt"}).done.result(timeout=5)
     assert result["state"] == "failed"
     assert "sculpt" in result["error"]["message"]
@@ -79,7 +79,7 @@ def test_unknown_task_fails_with_a_message_and_is_not_lost(tmp_path, scripted):
 
 
 def test_malformed_spec_fails_cleanly_instead_of_killing_the_loop(tmp_path, scripted):
-    rt, events = make_runtime(tmp_path, lambda ep, s: scripted(ep, s))
+    rt, _ = make_runtime(tmp_path, lambda ep, s: scripted(ep, s))
     bad = rt.submit({"task": "image", "inputs": "not a mapping"}).done.result(timeout=5)
     assert bad["state"] == "failed"
     good = rt.submit({"task": "image", "requested_service": "comfyui"}).done.result(timeout=5)
