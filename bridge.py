@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import time
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import bpy
@@ -37,6 +38,8 @@ class Session:
         self.jobs: dict[str, dict[str, Any]] = {}  # job id -> latest snapshot (+ live progress), for panels
         self.services: dict[str, dict[str, Any]] = {}  # url -> last probe result as plain data
         self.services_checking = False
+        self.endpoint_tests: dict[str, dict[str, Any]] = {}  # "service|url" -> last Test result (preferences)
+        self.notice: dict[str, Any] | None = None  # last notification: text, level, at (the panel repeats it)
         self.dispatcher = MainThreadDispatcher(bpy.app.timers, is_busy=self._blender_busy)
         self.runtime = Runtime(
             settings=lambda: preferences.snapshot(self.data_dir),
@@ -51,6 +54,7 @@ class Session:
             ("preview", self._on_preview),
             ("log", self._on_log),
             ("services", self._on_services),
+            ("endpoint_test", self._on_endpoint_test),
         ):
             self.dispatcher.add_handler(kind, handler)
 
@@ -101,8 +105,42 @@ class Session:
             "created_at": time.time(),
             "group": spec.get("group"),
             "depends_on": list(spec.get("depends_on", [])),
+            "spec": dict(spec),  # what Retry sends again
         }
+        sync_job_list(self.jobs)
         return handle.job_id
+
+    def clear_finished(self) -> int:
+        """Drop finished jobs from the list (their results stay in Blender); returns how many went."""
+        done = [job_id for job_id, row in self.jobs.items() if row.get("state") in FINISHED_STATES]
+        for job_id in done:
+            del self.jobs[job_id]
+        sync_job_list(self.jobs)
+        return len(done)
+
+    def test_endpoint(self, service: str, row: dict[str, Any]) -> None:
+        """Probe one endpoint (from the preferences) on the loop thread; the result lands in `endpoint_tests`."""
+        key = endpoint_key(service, row["url"])
+        self.endpoint_tests[key] = {"checking": True, "url": row["url"], "service": service}
+        post = self.dispatcher.post
+
+        async def probe(job_service: Any) -> None:
+            post(SimpleNamespace(kind="endpoint_test", key=key, result=await probe_one(job_service, service, row)))
+
+        self.runtime.update_settings()
+        future = self.runtime.run(probe)
+        future.add_done_callback(
+            lambda f: (
+                f.exception()
+                and post(
+                    SimpleNamespace(
+                        kind="endpoint_test",
+                        key=key,
+                        result={"reachable": False, "error": {"message": str(f.exception()), "hint": ""}},
+                    )
+                )
+            )
+        )
 
     def cancel(self, job_id: str) -> None:
         self.runtime.cancel(job_id)
@@ -124,20 +162,28 @@ class Session:
 
     # -- handlers (main thread, inside the timer) ----------------------------------------------------------------
     def _on_state(self, event: Any) -> None:
-        row = self.jobs.setdefault(event.job_id, {"id": event.job_id})
+        known = event.job_id in self.jobs
+        row = self.jobs.setdefault(event.job_id, {"id": event.job_id, "created_at": time.time()})
+        previous = row.get("state")
         if event.job:
-            row.update(event.job)
+            row.update({k: v for k, v in event.job.items() if k not in ("target", "inputs") or not row.get(k)})
         row["state"] = event.state
         row["phase"] = event.phase or row.get("phase", "")
+        if not known:
+            sync_job_list(self.jobs)
+        if previous == event.state:
+            return
         for listener in list(JOB_STATE_LISTENERS):
             try:
                 listener(row)
             except Exception:  # one feature's bug must not stop the job list from updating
                 log.exception("job state listener %r failed for job %s", listener, event.job_id)
         if event.state == "done":
-            self._notify(f"GenBridge: {row.get('task', 'job')} finished")
-        elif event.state == "failed" and row.get("error"):
-            self._notify(f"GenBridge: {row['error'].get('message', 'failed')}", error=True)
+            self._notify(f"GenBridge: {row.get('task', 'job')} {row.get('id', '')[:8]} finished", sound=True)
+        elif event.state == "failed":
+            error = row.get("error") or {}
+            hint = f" {error['hint']}" if error.get("hint") else ""
+            self._notify(f"GenBridge: {error.get('message', 'the job failed')}{hint}", error=True)
 
     def _on_progress(self, event: Any) -> None:
         row = self.jobs.get(event.job_id)
@@ -157,6 +203,11 @@ class Session:
             return
         image = load_image(event.path, name=f"GenBridge preview {event.job_id[:8]}", reload=True)
         row["preview_image"] = image.name
+        try:
+            image.preview_ensure()
+            row["preview_icon"] = image.preview.icon_id  # the panel draws it with template_icon, no I/O in draw
+        except (AttributeError, RuntimeError):
+            row.pop("preview_icon", None)
 
     def _on_text(self, event: Any) -> None:
         row = self.jobs.get(event.job_id)
@@ -180,12 +231,27 @@ class Session:
         stamp = time.time()
         for result in event.results:
             self.services[result["url"]] = {**result, "checked_at": stamp}
+        if getattr(event, "error", None):
+            self._notify(f"GenBridge: could not check the services: {event.error}", error=True)
 
-    def _notify(self, message: str, *, error: bool = False) -> None:
+    def _on_endpoint_test(self, event: Any) -> None:
+        self.endpoint_tests[event.key] = {**event.result, "checked_at": time.time()}
+        redraw_preferences()
+
+    def _notify(self, message: str, *, error: bool = False, sound: bool = False) -> None:
+        """Tell the user without blocking: panel notice, status bar report, optional sound (off by default)."""
+        level = "ERROR" if error else "INFO"
+        self.notice = {"text": message, "level": level, "at": time.time()}
         wm = bpy.context.window_manager
         if wm is not None:
             wm["genbridge_last_message"] = message
         log.log(logging.WARNING if error else logging.INFO, message)
+        prefs = preferences.get()
+        if prefs is not None and not error and not prefs.notify_on_finish:
+            return
+        report(message, level)
+        if sound and prefs is not None and prefs.notify_sound:
+            play_finish_sound()
 
 
 # -- landing results (main thread) ------------------------------------------------------------------------------
@@ -287,9 +353,88 @@ def append_text(text: Any, tokens: str) -> None:
 
 
 def _services_failed(exc: BaseException | None) -> Any:
-    from types import SimpleNamespace
-
     return SimpleNamespace(kind="services", results=[], error=str(exc))
+
+
+# -- caches the UI draws from (main thread) -------------------------------------------------------------------------
+FINISHED_STATES = frozenset({"done", "failed", "cancelled", "interrupted"})
+
+
+def endpoint_key(service: str, url: str) -> str:
+    return f"{service}|{url.strip().rstrip('/')}"
+
+
+async def probe_one(job_service: Any, service: str, row: dict[str, Any]) -> dict[str, Any]:
+    """Loop thread: probe one endpoint with a fresh client (so a just-edited key is used), as plain data."""
+    from .runtime.errors import GenBridgeError, error_from_exception
+    from .runtime.settings import Endpoint
+
+    try:
+        endpoint = Endpoint(service=service, url=row["url"], key=row.get("key") or None, label=row.get("label", ""))
+        client = job_service.client_factory(endpoint, job_service.settings)
+        try:
+            result = await client.probe()
+        finally:
+            await client.close()
+        return dict(result.model_dump(mode="json"))
+    except Exception as exc:  # noqa: BLE001 - a bad URL or refused host is an answer to show, not a crash
+        err = exc if isinstance(exc, GenBridgeError) else error_from_exception(exc, service=service)
+        return {"service": service, "url": row["url"], "reachable": False, "error": err.to_dict()}
+
+
+def sync_job_list(jobs: dict[str, dict[str, Any]]) -> None:
+    """Mirror the job cache into the WindowManager rows the UIList draws (newest first); keeps the selection."""
+    wm = bpy.context.window_manager
+    rows = getattr(wm, "genbridge_jobs", None) if wm is not None else None
+    if rows is None:
+        return
+    wanted = [j["id"] for j in sorted(jobs.values(), key=lambda j: j.get("created_at", 0.0), reverse=True)]
+    if [r.job_id for r in rows] == wanted:
+        return
+    selected = rows[wm.genbridge_job_index].job_id if 0 <= wm.genbridge_job_index < len(rows) else ""
+    rows.clear()
+    for job_id in wanted:
+        rows.add().job_id = job_id
+    wm.genbridge_job_index = wanted.index(selected) if selected in wanted else 0
+
+
+def report(message: str, level: str = "INFO") -> None:
+    """A status bar / Info log report from the timer (needs a window in the context; skipped without one)."""
+    wm = bpy.context.window_manager
+    if wm is None or not wm.windows or not hasattr(bpy.ops.genbridge, "report"):
+        return
+    try:
+        with bpy.context.temp_override(window=wm.windows[0]):
+            bpy.ops.genbridge.report(message=message[:1000], level=level)
+    except (RuntimeError, TypeError) as exc:
+        log.debug("could not report %r: %s", message, exc)
+
+
+_SOUND: dict[str, Any] = {}
+
+
+def play_finish_sound() -> None:
+    """A short beep through Blender's audio module (only when enabled in the preferences)."""
+    try:
+        import aud
+
+        device = _SOUND.setdefault("device", aud.Device())
+        _SOUND["handle"] = device.play(aud.Sound.sine(880).limit(0, 0.15).volume(0.3))
+    except Exception as exc:  # noqa: BLE001 - no audio device is fine: the status bar already told the user
+        log.debug("no finish sound: %s", exc)
+
+
+def release_sound() -> None:
+    """Drop the audio device (at unregister), so nothing keeps audio alive at exit."""
+    _SOUND.clear()
+
+
+def redraw_preferences() -> None:
+    wm = bpy.context.window_manager
+    for window in wm.windows if wm is not None else ():
+        for area in window.screen.areas:
+            if area.type == "PREFERENCES":
+                area.tag_redraw()
 
 
 # -- app handlers (persistent: they must survive file loads) -------------------------------------------------------
@@ -314,6 +459,7 @@ def _on_load_post(*_args: Any) -> None:
     if SESSION is not None:
         SESSION.saving = False
         SESSION.dispatcher.start()
+        sync_job_list(SESSION.jobs)  # a loaded file may bring a new WindowManager without the list rows
 
 
 def start(package: str, *, client_factory: Any = None) -> Session:
@@ -327,6 +473,7 @@ def start(package: str, *, client_factory: Any = None) -> Session:
 def stop() -> bool:
     global SESSION
     session, SESSION = SESSION, None
+    release_sound()
     return session.stop() if session is not None else True
 
 

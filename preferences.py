@@ -60,15 +60,40 @@ class GENBRIDGE_AP_preferences(AddonPreferences):
     text_model: StringProperty(name="Text Model", description="LiteLLM model name (empty: the first one offered)")
     connect_timeout: FloatProperty(name="Connect Timeout (s)", min=0.5, max=120.0, default=5.0)
     request_timeout: FloatProperty(name="Request Timeout (s)", min=1.0, max=600.0, default=30.0)
+    silence_timeout: FloatProperty(
+        name="Silence Timeout (s)",
+        min=5.0,
+        max=3600.0,
+        default=60.0,
+        description="How long a running job may stay without any news before GenBridge checks on it",
+    )
+    download_timeout: FloatProperty(name="Download Timeout (s)", min=5.0, max=7200.0, default=600.0)
     download_limit_mb: IntProperty(name="Download Limit (MB)", min=1, default=4096)
+    notify_on_finish: BoolProperty(
+        name="Report Finished Jobs",
+        default=True,
+        description="Show a status bar message when a job finishes (failures are always reported)",
+    )
+    notify_sound: BoolProperty(
+        name="Play a Sound",
+        default=False,
+        description="Play a short sound when a job finishes",
+    )
 
     def endpoints(self, service: str) -> Any:
         return getattr(self, f"{service}_endpoints")
 
     def draw(self, context: Any) -> None:
+        from . import bridge
         from .ui.preferences_draw import draw_preferences
 
-        draw_preferences(self.layout, self, online_access=bpy.app.online_access)
+        session = bridge.SESSION
+        draw_preferences(
+            self.layout,
+            self,
+            online_access=bpy.app.online_access,
+            tests=session.endpoint_tests if session is not None else {},
+        )
 
 
 def get(context: Any = None) -> GENBRIDGE_AP_preferences | None:
@@ -102,7 +127,12 @@ def snapshot(data_dir: str = "") -> dict[str, Any]:
     data["wan2gp_profile"] = prefs.wan2gp_profile
     data["text_model"] = prefs.text_model
     data["download_limit_mb"] = prefs.download_limit_mb
-    data["timeouts"] = {"connect": prefs.connect_timeout, "request": prefs.request_timeout}
+    data["timeouts"] = {
+        "connect": prefs.connect_timeout,
+        "request": prefs.request_timeout,
+        "silence": prefs.silence_timeout,
+        "download": prefs.download_timeout,
+    }
     return data
 
 

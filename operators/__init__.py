@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import generate, jobs, services, storyboard, storyboard_props
+from . import endpoints, generate, jobs, notify, services, storyboard, storyboard_props
 
-MODULES = (services, generate, jobs, storyboard_props, storyboard)
+MODULES = (services, generate, jobs, endpoints, notify, storyboard_props, storyboard)
 
 
 def classes() -> list[Any]:

@@ -1,4 +1,4 @@
-"""Generate: snapshot the generate settings and the insertion point, then enqueue one job."""
+"""Generate: snapshot the generate settings and the insertion point, then enqueue one job (returns at once)."""
 
 from __future__ import annotations
 
@@ -8,28 +8,13 @@ import bpy
 from bpy.props import EnumProperty, IntProperty, StringProperty
 
 from .. import bridge
-
-TASKS = [
-    ("image", "Image", "A still image (ComfyUI)"),
-    ("character_image", "Character Image", "An image that keeps a character from a reference (ComfyUI)"),
-    ("quick_preview", "Quick Video Preview", "A fast, light video preview (Wan2GP, or ComfyUI)"),
-    ("final_video", "Final Video", "A full-quality video (ComfyUI, or Wan2GP)"),
-    ("upscale", "Upscale", "Upscale an image (ComfyUI)"),
-    ("text", "Text", "Text from a prompt (LiteLLM)"),
-]
-SERVICES = [
-    ("AUTO", "Auto", "Let GenBridge pick the service from the task, free VRAM and load"),
-    ("comfyui", "ComfyUI", ""),
-    ("wan2gp", "Wan2GP", ""),
-    ("litellm", "LiteLLM", ""),
-]
-VIDEO_TASKS = {"quick_preview", "final_video", "video"}
+from ..ui.choices import GENERATE_FIELDS, SERVICES, TASKS, TEXT_TASKS, VIDEO_TASKS
 
 
 def target_for(task: str, context: Any, name: str) -> dict[str, Any]:
     """Decide at enqueue time where the result lands: text block, Image Editor, or the Sequencer at the playhead."""
     scene = context.scene
-    if task in ("text", "shotlist", "prompt"):
+    if task in TEXT_TASKS:
         return {"kind": "text", "name": name or "GenBridge Text"}
     space = getattr(context, "space_data", None)
     if task in VIDEO_TASKS or (space is not None and space.type == "SEQUENCE_EDITOR"):
@@ -61,14 +46,38 @@ def free_channel(scene: Any, frame: int) -> int:
     return channel
 
 
+def job_spec(values: dict[str, Any], context: Any) -> dict[str, Any]:
+    """The plain-data job spec for the runtime, from the generate values (a snapshot, never bpy objects)."""
+    task = values["task"]
+    inputs: dict[str, Any] = {"prompt": values["prompt"], "seed": values["seed"]}
+    if task not in TEXT_TASKS:
+        inputs.update(width=values["width"], height=values["height"], steps=values["steps"])
+        if values["negative_prompt"]:
+            inputs["negative_prompt"] = values["negative_prompt"]
+    if task in VIDEO_TASKS:
+        inputs["frames"] = values["frames"]
+    return {
+        "task": task,
+        "inputs": inputs,
+        "template": values["template"] or None,
+        "requested_service": None if values["service"] == "AUTO" else values["service"],
+        "target": target_for(task, context, values["result_name"]),
+    }
+
+
 class GENBRIDGE_OT_generate(bpy.types.Operator):
     """Generate with the settings of the GenBridge panel"""
 
     bl_idname = "genbridge.generate"
     bl_label = "Generate"
-    bl_description = "Send a generation job to the best available service; the result lands in Blender when done"
+    bl_description = (
+        "Send a generation job with the GenBridge panel's settings to the best available service; "
+        "the result lands in Blender when done"
+    )
+    # Only enqueues: nothing in Blender's data changes now, so there is nothing to undo.
     bl_options = {"REGISTER"}
 
+    # Properties given explicitly (scripts, tests, keymaps) win over the Scene's panel settings.
     task: EnumProperty(name="Task", items=TASKS, default="image")
     prompt: StringProperty(name="Prompt")
     negative_prompt: StringProperty(name="Negative Prompt")
@@ -84,29 +93,28 @@ class GENBRIDGE_OT_generate(bpy.types.Operator):
     @classmethod
     def poll(cls, context: Any) -> bool:
         if bridge.SESSION is None:
-            cls.poll_message_set("GenBridge is not enabled")
+            cls.poll_message_set("GenBridge is not enabled: enable it in Preferences > Add-ons")
+            return False
+        if context.scene is None:
+            cls.poll_message_set("There is no scene to generate into")
             return False
         return True
 
-    def execute(self, context: Any) -> set[str]:
-        if not self.prompt.strip():
-            self.report({"ERROR"}, "Write a prompt first: GenBridge has nothing to generate from.")
-            return {"CANCELLED"}
-        inputs: dict[str, Any] = {"prompt": self.prompt, "seed": self.seed}
-        if self.task != "text":
-            inputs.update(width=self.width, height=self.height, steps=self.steps)
-            if self.negative_prompt:
-                inputs["negative_prompt"] = self.negative_prompt
-        if self.task in VIDEO_TASKS:
-            inputs["frames"] = self.frames
-        spec = {
-            "task": self.task,
-            "inputs": inputs,
-            "template": self.template or None,
-            "requested_service": None if self.service == "AUTO" else self.service,
-            "target": target_for(self.task, context, self.result_name),
+    def values(self, context: Any) -> dict[str, Any]:
+        settings = getattr(context.scene, "genbridge", None)
+        return {
+            name: getattr(self, name)
+            if settings is None or self.properties.is_property_set(name)
+            else getattr(settings, name)
+            for name in GENERATE_FIELDS
         }
-        job_id = bridge.session().submit(spec)
+
+    def execute(self, context: Any) -> set[str]:
+        values = self.values(context)
+        if not values["prompt"].strip():
+            self.report({"ERROR"}, "Write a prompt first: GenBridge has nothing to generate from")
+            return {"CANCELLED"}
+        job_id = bridge.session().submit(job_spec(values, context))
         self.report({"INFO"}, f"GenBridge job {job_id[:8]} queued")
         return {"FINISHED"}
 

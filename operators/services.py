@@ -20,7 +20,10 @@ class GENBRIDGE_OT_check_services(bpy.types.Operator):
     @classmethod
     def poll(cls, context: Any) -> bool:
         if bridge.SESSION is None:
-            cls.poll_message_set("GenBridge is not enabled")
+            cls.poll_message_set("GenBridge is not enabled: enable it in Preferences > Add-ons")
+            return False
+        if bridge.SESSION.services_checking:
+            cls.poll_message_set("A check is already running: the results appear in the GenBridge panel")
             return False
         return True
 

@@ -1,21 +1,31 @@
-"""Panels, menus and the preferences layout. Draw code reads cached plain data only (no I/O in draw)."""
+"""Panels, menus, the job list and the preferences layout. Draw code reads cached plain data only (no I/O).
+
+Submodules that import bpy are imported inside the functions below, so the pure modules (`draw`, `choices`,
+`preferences_draw`) import without Blender (plain pytest tests them with a recording layout).
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from . import menus, panels, storyboard
-
 
 def classes() -> list[Any]:
-    return [*panels.CLASSES, *menus.CLASSES, *storyboard.CLASSES]
+    from . import lists, menus, panels, props, storyboard
+
+    return [*props.CLASSES, *lists.CLASSES, *panels.CLASSES, *menus.CLASSES, *storyboard.CLASSES]
 
 
 def register() -> None:
+    from . import menus, props, storyboard
+
+    props.register()
     menus.register()
     storyboard.register()
 
 
 def unregister() -> None:
+    from . import menus, props, storyboard
+
     storyboard.unregister()
     menus.unregister()
+    props.unregister()

@@ -6,36 +6,51 @@ from typing import Any
 
 import bpy
 
-MENU_OPERATORS = ("genbridge.generate", "genbridge.check_services", "genbridge.cancel_job")
+# Every operator a user may want to search for (F3). Operators marked INTERNAL (preferences rows, reports)
+# are not searchable and are not listed; a test checks that every other GenBridge operator is here.
+MENU_OPERATORS = (
+    ("genbridge.generate", "PLAY"),
+    ("genbridge.check_services", "FILE_REFRESH"),
+    ("genbridge.cancel_job", "X"),
+    ("genbridge.retry_job", "FILE_REFRESH"),
+    ("genbridge.open_output", "FILE_FOLDER"),
+    ("genbridge.clear_jobs", "TRASH"),
+)
 PARENT_MENUS = ("VIEW3D_MT_view", "SEQUENCER_MT_add", "IMAGE_MT_image", "TEXT_MT_format")
 
 
+def draw_menu(layout: Any) -> None:
+    for op, icon in MENU_OPERATORS:
+        layout.operator(op, icon=icon)
+
+
 class GENBRIDGE_MT_menu(bpy.types.Menu):
+    """GenBridge: generate, check services, manage jobs"""
+
     bl_idname = "GENBRIDGE_MT_menu"
     bl_label = "GenBridge"
 
     def draw(self, context: Any) -> None:
-        for op in MENU_OPERATORS:
-            self.layout.operator(op)
+        draw_menu(self.layout)
 
 
-def _draw_submenu(self: Any, context: Any) -> None:
+def draw_submenu(self: Any, context: Any) -> None:
     self.layout.separator()
-    self.layout.menu(GENBRIDGE_MT_menu.bl_idname)
+    self.layout.menu(GENBRIDGE_MT_menu.bl_idname, icon="NETWORK_DRIVE")
 
 
 def register() -> None:
     for name in PARENT_MENUS:
         menu = getattr(bpy.types, name, None)
         if menu is not None:
-            menu.append(_draw_submenu)
+            menu.append(draw_submenu)
 
 
 def unregister() -> None:
     for name in PARENT_MENUS:
         menu = getattr(bpy.types, name, None)
         if menu is not None:
-            menu.remove(_draw_submenu)
+            menu.remove(draw_submenu)
 
 
 CLASSES = (GENBRIDGE_MT_menu,)

@@ -2,12 +2,33 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import bpy
 
 from .. import bridge
-from .draw import draw_jobs, draw_status
+from .draw import PanelState, draw_panel
+from .props import active_job_id
+
+
+def panel_state(context: Any) -> PanelState:
+    """Gather what the panel shows from the session caches and the context (no I/O, no waiting)."""
+    session = bridge.SESSION
+    if session is None:
+        return PanelState(enabled=False)
+    wm = context.window_manager
+    scene = context.scene
+    return PanelState(
+        services=session.services,
+        checking=session.services_checking,
+        jobs=session.jobs,
+        active_job_id=active_job_id(wm),
+        settings=getattr(scene, "genbridge", None) if scene is not None else None,
+        list_owner=wm,
+        notice=session.notice,
+        now=time.time(),
+    )
 
 
 class _GenBridgePanel:
@@ -16,14 +37,7 @@ class _GenBridgePanel:
     bl_label = "GenBridge"
 
     def draw(self, context: Any) -> None:
-        layout = self.layout
-        session = bridge.SESSION
-        if session is None:
-            layout.label(text="GenBridge is not enabled", icon="ERROR")
-            return
-        draw_status(layout, session.services, session.services_checking)
-        layout.operator("genbridge.generate", icon="RENDER_STILL")
-        draw_jobs(layout, session.jobs)
+        draw_panel(self.layout, panel_state(context))
 
 
 class GENBRIDGE_PT_view3d(_GenBridgePanel, bpy.types.Panel):
