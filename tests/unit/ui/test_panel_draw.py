@@ -1,0 +1,139 @@
+"""The GenBridge panel drawn with a recording layout, for each state a user meets."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+from genbridge.ui.draw import PanelState, draw_job_item, draw_panel
+
+
+def settings(task: str = "image") -> SimpleNamespace:
+    return SimpleNamespace(task=task)
+
+
+def job(state: str, **extra) -> dict:
+    return {
+        "id": f"{state}-0000-1111",
+        "task": "image",
+        "state": state,
+        "progress": 0.4,
+        "phase": f"phase of {state}",
+        "created_at": 1.0,
+        **extra,
+    }
+
+
+def test_panel_without_checked_services_invites_a_check_and_offers_generate(layout):
+    draw_panel(layout, PanelState(settings=settings(), list_owner=object()))
+    assert "Not checked yet: press Check" in layout.labels()
+    assert "genbridge.check_services" in layout.operators()
+    assert "genbridge.generate" in layout.operators()
+    assert "No jobs yet" in layout.labels()
+    assert not layout.calls("template_list")
+
+
+def test_panel_while_checking_says_so_on_the_check_button(layout):
+    draw_panel(layout, PanelState(checking=True, settings=settings()))
+    (check,) = [kw for args, kw in layout.calls("operator") if args[0] == "genbridge.check_services"]
+    assert check["text"] == "Checking..."
+    assert "Checking services..." in layout.labels()
+
+
+def test_checked_services_show_icon_version_vram_and_last_check(layout):
+    services = {
+        "http://127.0.0.1:8188": {
+            "service": "comfyui",
+            "url": "http://127.0.0.1:8188",
+            "reachable": True,
+            "version": "0.3.64",
+            "vram_free_gb": 10.0,
+            "vram_total_gb": 24.0,
+            "checked_at": 1_700_000_000.0,
+        },
+        "http://127.0.0.1:4000": {
+            "service": "litellm",
+            "url": "http://127.0.0.1:4000",
+            "reachable": False,
+            "error": {"message": "LiteLLM is not answering.", "hint": "Start the proxy."},
+            "checked_at": 1_700_000_000.0,
+        },
+    }
+    draw_panel(layout, PanelState(services=services, settings=settings()))
+    labels = layout.labels()
+    assert "ComfyUI  http://127.0.0.1:8188" in labels
+    assert "0.3.64  10.0/24.0 GB free" in labels
+    assert "LiteLLM is not answering." in labels and "Start the proxy." in labels
+    assert sum(text.startswith("checked ") for text in labels) == 2
+    icons = [kw.get("icon") for _a, kw in layout.calls("label")]
+    assert "CHECKMARK" in icons and "ERROR" in icons
+
+
+def test_running_job_shows_list_progress_backend_reason_and_cancel(layout):
+    running = job(
+        "running",
+        service="comfyui",
+        plan=[{"service": "comfyui", "label": "box", "reason": "ComfyUI has 10 GB free", "changes": []}],
+    )
+    state = PanelState(
+        jobs={running["id"]: running}, active_job_id=running["id"], settings=settings(), list_owner=object()
+    )
+    draw_panel(layout, state)
+    (list_call,) = layout.calls("template_list")
+    assert list_call[0][0] == "GENBRIDGE_UL_jobs" and list_call[0][3] == "genbridge_jobs"
+    (progress,) = layout.calls("progress")
+    assert progress[1]["factor"] == 0.4 and progress[1]["text"] == "phase of running"
+    assert "ComfyUI box" in layout.labels()
+    assert "ComfyUI has 10 GB free" in layout.labels()
+    assert [p.job_id for p in layout.operator_props("genbridge.cancel_job")] == [running["id"]]
+    assert not layout.operator_props("genbridge.retry_job")
+
+
+def test_failed_job_shows_the_error_hint_and_offers_retry(layout):
+    failed = job(
+        "failed",
+        error={"code": "oom", "message": "ComfyUI ran out of VRAM.", "hint": "Lower the resolution."},
+        outputs=["/tmp/out/a.png"],
+    )
+    state = PanelState(jobs={failed["id"]: failed}, active_job_id=failed["id"], settings=settings(), list_owner=1)
+    draw_panel(layout, state)
+    assert "ComfyUI ran out of VRAM." in layout.labels()
+    assert "Lower the resolution." in layout.labels()
+    assert [p.job_id for p in layout.operator_props("genbridge.retry_job")] == [failed["id"]]
+    assert [p.job_id for p in layout.operator_props("genbridge.open_output")] == [failed["id"]]
+    assert not layout.operator_props("genbridge.cancel_job")
+
+
+def test_newest_step_preview_is_drawn_from_its_cached_icon(layout):
+    running = job("running", preview_icon=4242)
+    draw_panel(layout, PanelState(jobs={running["id"]: running}, active_job_id=running["id"], list_owner=1))
+    (icon,) = layout.calls("template_icon")
+    assert icon[1]["icon_value"] == 4242
+
+
+def test_generate_section_shows_only_inputs_the_task_uses(layout):
+    draw_panel(layout, PanelState(settings=settings("text")))
+    text_props = layout.props()
+    assert {"task", "prompt", "template", "service"} <= set(text_props)
+    assert "width" not in text_props and "frames" not in text_props and "negative_prompt" not in text_props
+    video = type(layout)()
+    draw_panel(video, PanelState(settings=settings("final_video")))
+    assert {"negative_prompt", "width", "height", "frames", "steps", "seed", "service"} <= set(video.props())
+
+
+def test_recent_failure_notice_is_repeated_in_the_panel(layout):
+    notice = {"text": "GenBridge: Wan2GP is not answering.", "level": "ERROR", "at": 100.0}
+    draw_panel(layout, PanelState(notice=notice, now=110.0, settings=settings()))
+    assert layout.calls("label")[0][1] == {"text": notice["text"], "icon": "ERROR"}
+    stale = type(layout)()
+    draw_panel(stale, PanelState(notice=notice, now=1000.0, settings=settings()))
+    assert notice["text"] not in stale.labels()
+
+
+def test_disabled_addon_panel_says_so(layout):
+    draw_panel(layout, PanelState(enabled=False))
+    assert layout.labels() == ["GenBridge is not enabled"]
+
+
+def test_job_row_of_a_vanished_job_draws_a_placeholder(layout):
+    draw_job_item(layout, None)
+    assert layout.labels() == ["(job gone)"]
