@@ -122,3 +122,23 @@ def dependency_origins() -> dict[str, str]:
         if module is not None and "." not in req.module:
             origins[req.package] = str(getattr(module, "__file__", "") or "")
     return origins
+
+
+def failed_snapshot(job_id: str, task: str, problems: list[str]) -> dict[str, object]:
+    """A plain-data failed-job snapshot for when the dependencies are unusable (pydantic models cannot be built).
+
+    Same keys as `Job.model_dump()` uses for a failed job, so the UI shows it like any other failure.
+    """
+    message = problems[0] if len(problems) == 1 else f"{len(problems)} dependency problems: " + " ".join(problems)
+    return {
+        "id": job_id,
+        "task": task,
+        "state": "failed",
+        "phase": f"Failed: {message}",
+        "error": {
+            "code": "missing_dependency",
+            "message": message,
+            "hint": FIX[0].upper() + FIX[1:] + ".",
+            "service": "",
+        },
+    }

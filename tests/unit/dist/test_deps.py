@@ -52,3 +52,12 @@ def test_too_old_version_is_reported():
         "m = types.ModuleType('websockets'); m.__version__ = '12.0'; sys.modules['websockets'] = m"
     )
     assert any("websockets 13.0 or newer" in p and "12.0" in p for p in problems), problems
+
+
+def test_failed_snapshot_carries_the_problem_and_the_fix_as_plain_data():
+    from genbridge.runtime.deps import failed_snapshot
+
+    snap = failed_snapshot("j1", "image", ["GenBridge needs websockets, but it is missing: x."])
+    assert snap["state"] == "failed" and snap["id"] == "j1"
+    assert "websockets" in snap["error"]["message"] and "Reinstall the GenBridge zip" in snap["error"]["hint"]
+    json.dumps(snap)
