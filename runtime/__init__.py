@@ -32,6 +32,22 @@ class JobHandle:
         self.runtime.cancel(self.job_id)
 
 
+@dataclass(frozen=True)
+class PlainEvent:
+    """A stdlib-only event (same attributes as `events.JobEvent`) for failures that happen before, or without,
+    pydantic: a missing dependency must still reach the UI as a failed job, not as a traceback."""
+
+    kind: str
+    job_id: str = ""
+    state: str | None = None
+    progress: float | None = None
+    phase: str | None = None
+    text: str | None = None
+    path: str | None = None
+    job: dict[str, Any] | None = None
+    problems: tuple[str, ...] = ()
+
+
 class Runtime:
     """The one runtime object: owns the loop thread and the job service that runs on it."""
 
@@ -54,6 +70,7 @@ class Runtime:
         self._loop_thread: Any = None  # LoopThread, created on first use (asyncio is not imported at enable)
         self._service: Any = None  # JobService, created on the loop thread
         self._init_error: BaseException | None = None
+        self.dependency_problems: list[str] = []  # filled on the loop thread; the UI shows them
 
     @property
     def started(self) -> bool:
@@ -87,6 +104,15 @@ class Runtime:
 
     def _create_service(self, snapshot: Any) -> None:
         """Runs on the loop thread: the heavy imports happen here, never on Blender's main thread."""
+        from .deps import check_dependencies
+        from .errors import MissingDependency
+
+        problems = check_dependencies()
+        if problems:
+            self.dependency_problems = problems
+            self._init_error = MissingDependency(" ".join(problems))
+            self._emit(PlainEvent(kind="dependencies", problems=tuple(problems)))
+            return
         try:
             from .journal import Journal
             from .service import JobService
@@ -127,12 +153,12 @@ class Runtime:
 
     def _submit_on_loop(self, spec: dict[str, Any], done: concurrent.futures.Future[dict[str, Any]]) -> None:
         from .errors import GenBridgeError, error_from_exception
-        from .events import JobEvent
-        from .jobs import Job
 
         try:
             if self._service is None:
                 raise self._init_error or RuntimeError("the job service is not running")
+            from .jobs import Job
+
             job = Job.model_validate(spec)
         except Exception as exc:  # noqa: BLE001 - bad input gets a clear error and is not lost
             err = exc if isinstance(exc, GenBridgeError) else error_from_exception(exc)
@@ -143,7 +169,7 @@ class Runtime:
                 "error": err.to_dict(),
                 "phase": f"Failed: {err.message}",
             }
-            self._emit(JobEvent(job_id=spec["id"], kind="state", state="failed", phase=failed["phase"], job=failed))
+            self._emit(PlainEvent(kind="state", job_id=spec["id"], state="failed", phase=failed["phase"], job=failed))
             done.set_result(failed)
             return
         self._service.submit(job, done)

@@ -135,6 +135,13 @@ class DownloadTooLarge(GenBridgeError):
     default_hint = "Raise the download size limit in GenBridge preferences if this output is expected."
 
 
+class MissingDependency(GenBridgeError):
+    """A bundled library (aiohttp, websockets, pydantic) is missing or broken in this Blender."""
+
+    code = "missing_dependency"
+    default_hint = "Reinstall the GenBridge zip for your platform (Edit > Preferences > Get Extensions)."
+
+
 def error_from_exception(exc: BaseException, *, service: str = "") -> GenBridgeError:
     """Wrap anything unexpected so a job never ends without a user-facing message."""
     if isinstance(exc, GenBridgeError):

@@ -105,3 +105,23 @@ def test_shutdown_journals_running_jobs_as_interrupted_and_joins_the_thread(tmp_
         latest[job["id"]] = job
     assert {latest[h.job_id]["state"] for h in handles} == {"interrupted"}
     assert all(latest[h.job_id]["remote_ids"] for h in handles), "remote ids are kept for re-attaching"
+
+
+def test_a_missing_dependency_fails_jobs_with_a_fix_instead_of_hanging(tmp_path, scripted, monkeypatch):
+    import genbridge.runtime.deps as deps
+
+    monkeypatch.setattr(
+        deps,
+        "check_dependencies",
+        lambda: ["GenBridge needs pydantic, but it is missing: reinstall the GenBridge zip."],
+    )
+    rt, events = make_runtime(tmp_path, lambda ep, s: scripted(ep, s))
+    result = rt.submit({"task": "image"}).done.result(timeout=5)
+    assert result["state"] == "failed"
+    assert result["error"]["code"] == "missing_dependency"
+    assert "pydantic" in result["error"]["message"]
+    assert "Reinstall" in result["error"]["hint"]
+    assert [e.problems for e in events if e.kind == "dependencies"] == [
+        ("GenBridge needs pydantic, but it is missing: reinstall the GenBridge zip.",)
+    ]
+    rt.shutdown()
