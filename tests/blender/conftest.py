@@ -129,3 +129,71 @@ def fake_client_class(gb):
             pass
 
     return FakeClient
+
+
+# -- UI test helpers (additive) -----------------------------------------------------------------------------------
+class FakeLayout:
+    """Records every UILayout call (Panel.draw never runs in the bpy module); containers return child layouts."""
+
+    CONTAINERS = ("row", "column", "box", "split", "grid_flow", "column_flow")
+
+    def __init__(self, log=None) -> None:
+        self.__dict__["log"] = [] if log is None else log
+
+    def __getattr__(self, name):
+        def call(*args, **kwargs):
+            self.log.append((name, args, kwargs))
+            if name in self.CONTAINERS:
+                return FakeLayout(self.log)
+            if name == "operator":
+                from types import SimpleNamespace
+
+                props = SimpleNamespace()
+                self.log[-1][2]["props"] = props
+                return props
+            return None
+
+        return call
+
+    def __setattr__(self, name, value) -> None:
+        self.log.append(("set:" + name, (value,), {}))
+
+    def calls(self, method):
+        return [(args, kwargs) for name, args, kwargs in self.log if name == method]
+
+    def labels(self):
+        return [kwargs.get("text", "") for _args, kwargs in self.calls("label")]
+
+    def operators(self):
+        return [args[0] for args, _kwargs in self.calls("operator")]
+
+
+@pytest.fixture
+def fake_layout():
+    return FakeLayout
+
+
+@pytest.fixture
+def editor():
+    """`with editor("SEQUENCE_EDITOR"):` overrides the context with an area of that type (converting the
+    default screen's Dope Sheet if none exists) and its UI region; the area's type is restored afterwards."""
+    import contextlib
+
+    @contextlib.contextmanager
+    def override(area_type: str):
+        window = bpy.context.window_manager.windows[0]
+        areas = window.screen.areas
+        area = next((a for a in areas if a.type == area_type), None)
+        converted = None
+        if area is None:
+            area = next(a for a in areas if a.type == "DOPESHEET_EDITOR")
+            converted, area.type = area.type, area_type
+        region = next(r for r in area.regions if r.type == "UI")
+        try:
+            with bpy.context.temp_override(window=window, area=area, region=region):
+                yield area
+        finally:
+            if converted:
+                area.type = converted
+
+    return override
