@@ -112,3 +112,10 @@ def test_cli_check_against_a_server_names_missing_nodes(capsys: pytest.CaptureFi
         loop.call_soon_threadsafe(loop.stop)
         thread.join(timeout=5)
         loop.close()
+
+
+def test_the_api_names_listed_in_the_package_match_the_api_module():
+    import genbridge.workflows as package
+    import genbridge.workflows.api as api
+
+    assert set(api.__all__) == package.API_NAMES
