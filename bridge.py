@@ -45,7 +45,10 @@ class Session:
             settings=lambda: preferences.snapshot(self.data_dir),
             emit=self.dispatcher.post,
             client_factory=client_factory,
+            # Live VRAM, health and queue depth for the router, and fresh status rows for the panel.
+            monitor_health=client_factory is None,
         )
+        self.dependency_problems: list[str] = []
         for kind, handler in (
             ("state", self._on_state),
             ("progress", self._on_progress),
@@ -55,6 +58,7 @@ class Session:
             ("log", self._on_log),
             ("services", self._on_services),
             ("endpoint_test", self._on_endpoint_test),
+            ("dependencies", self._on_dependencies),
         ):
             self.dispatcher.add_handler(kind, handler)
 
@@ -151,10 +155,7 @@ class Session:
         post = self.dispatcher.post
 
         async def probe(service: Any) -> None:
-            from .runtime.events import ServicesEvent
-
-            results = await service.probe_all()
-            post(ServicesEvent(results=[r.model_dump(mode="json") for r in results]))
+            await service.probe_all()  # the job service posts the results as a "services" event
 
         self.runtime.update_settings()
         future = self.runtime.run(probe)
@@ -233,6 +234,11 @@ class Session:
             self.services[result["url"]] = {**result, "checked_at": stamp}
         if getattr(event, "error", None):
             self._notify(f"GenBridge: could not check the services: {event.error}", error=True)
+
+    def _on_dependencies(self, event: Any) -> None:
+        """A bundled library is missing or broken: keep the problems for the panels and preferences, say it once."""
+        self.dependency_problems = list(event.problems)
+        self._notify("GenBridge: " + " ".join(self.dependency_problems), error=True)
 
     def _on_endpoint_test(self, event: Any) -> None:
         self.endpoint_tests[event.key] = {**event.result, "checked_at": time.time()}
@@ -400,6 +406,11 @@ def sync_job_list(jobs: dict[str, dict[str, Any]]) -> None:
 
 def report(message: str, level: str = "INFO") -> None:
     """A status bar / Info log report from the timer (needs a window in the context; skipped without one)."""
+    if bpy.app.background:
+        # No status bar to show it in, and running an operator from a timer under a window override crashed
+        # the bpy module (4.5) intermittently: log instead. The panel repeats the notice either way.
+        log.log(logging.WARNING if level in ("WARNING", "ERROR") else logging.INFO, "%s", message)
+        return
     wm = bpy.context.window_manager
     if wm is None or not wm.windows or not hasattr(bpy.ops.genbridge, "report"):
         return

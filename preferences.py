@@ -85,9 +85,12 @@ class GENBRIDGE_AP_preferences(AddonPreferences):
 
     def draw(self, context: Any) -> None:
         from . import bridge
+        from .ui.draw import draw_dependency_problems
         from .ui.preferences_draw import draw_preferences
 
         session = bridge.SESSION
+        if session is not None:
+            draw_dependency_problems(self.layout, session.dependency_problems)
         draw_preferences(
             self.layout,
             self,

@@ -48,8 +48,9 @@ def run_jobs(
 ) -> list[dict[str, Any]]:
     """Submit every spec, deliver events on this thread, return the final snapshots in order."""
     events: queue.SimpleQueue[Any] = queue.SimpleQueue()
-    runtime = Runtime(settings=lambda: settings, emit=events.put, client_factory=client_factory,
-                      monitor_health=client_factory is None)
+    runtime = Runtime(
+        settings=lambda: settings, emit=events.put, client_factory=client_factory, monitor_health=client_factory is None
+    )
     handles = [runtime.submit(spec) for spec in specs]
     deadline = None if timeout is None else time.monotonic() + timeout
     try:

@@ -18,7 +18,7 @@ from typing import Any
 
 from .backend import BackendClient, ClientFactory, ProbeResult
 from .errors import Cancelled, GenBridgeError, RejectedInput, error_from_exception
-from .events import BackendLog, BackendPreview, BackendProgress, BackendText, JobEvent
+from .events import BackendLog, BackendPreview, BackendProgress, BackendText, JobEvent, ServicesEvent
 from .jobs import Job, JobErrorInfo, JobState, PlanStep
 from .journal import Journal
 from .settings import Endpoint, Settings
@@ -113,12 +113,13 @@ class JobService:
             await asyncio.wait([asyncio.ensure_future(c.close()) for c in clients], timeout=0.2)
 
     async def probe_all(self) -> list[ProbeResult]:
-        """Probe every enabled endpoint concurrently; results also feed the router."""
+        """Probe every enabled endpoint concurrently; results feed the router and go to the UI as one event."""
         endpoints = self.settings.all_endpoints()
         results = await asyncio.gather(*(self.client_for(ep).probe() for ep in endpoints))
         for result in results:
             if hasattr(self.router, "observe_probe"):
                 self.router.observe_probe(result)
+        self.emit(ServicesEvent(results=[r.model_dump(mode="json") for r in results]))
         return list(results)
 
     def client_for(self, endpoint: Endpoint) -> BackendClient:

@@ -43,6 +43,7 @@ class PanelState:
     list_owner: Any = None  # the WindowManager holding the job list rows
     notice: dict[str, Any] | None = None
     now: float = 0.0
+    dependency_problems: list[str] = field(default_factory=list)
 
 
 def draw_panel(layout: Any, state: PanelState) -> None:
@@ -51,6 +52,7 @@ def draw_panel(layout: Any, state: PanelState) -> None:
         layout.label(text="GenBridge is not enabled", icon="ERROR")
         return
     draw_notice(layout, state.notice, state.now)
+    draw_dependency_problems(layout, state.dependency_problems)
     draw_status(layout, state.services, state.checking)
     if state.settings is not None:
         draw_generate(layout, state.settings)
@@ -61,6 +63,16 @@ def draw_notice(layout: Any, notice: dict[str, Any] | None, now: float) -> None:
     if not notice or now - notice.get("at", 0.0) > NOTICE_SECONDS:
         return
     layout.label(text=notice.get("text", ""), icon="ERROR" if notice.get("level") == "ERROR" else "INFO")
+
+
+def draw_dependency_problems(layout: Any, problems: list[str]) -> None:
+    """A missing or broken bundled library: say which and how to fix it, instead of a traceback."""
+    if not problems:
+        return
+    box = layout.box()
+    box.label(text="GenBridge cannot run jobs:", icon="ERROR")
+    for problem in problems:
+        box.label(text=problem)
 
 
 def checked_text(stamp: float | None) -> str:

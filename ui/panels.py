@@ -28,6 +28,7 @@ def panel_state(context: Any) -> PanelState:
         list_owner=wm,
         notice=session.notice,
         now=time.time(),
+        dependency_problems=session.dependency_problems,
     )
 
 

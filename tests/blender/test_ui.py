@@ -9,6 +9,7 @@ import importlib
 import io
 import os
 import socket
+import threading
 from types import SimpleNamespace
 
 import bpy
@@ -263,10 +264,17 @@ ROW_ONLY = {
 
 @contextlib.contextmanager
 def no_io(monkeypatch):
-    """Any file or network access while drawing raises."""
+    """Any file or network access from the drawing (main) thread raises; the loop thread keeps its I/O
+    (the journal, sockets), since the patch is process-wide and jobs may be running."""
+    main = threading.main_thread()
 
-    def refuse(*_args, **_kwargs):
-        raise AssertionError("I/O during draw")
+    def refusing(original):
+        def guarded(*args, **kwargs):
+            if threading.current_thread() is main:
+                raise AssertionError("I/O during draw")
+            return original(*args, **kwargs)
+
+        return guarded
 
     with monkeypatch.context() as m:
         for target, name in (
@@ -278,7 +286,7 @@ def no_io(monkeypatch):
             (socket, "create_connection"),
             (socket.socket, "connect"),
         ):
-            m.setattr(target, name, refuse)
+            m.setattr(target, name, refusing(getattr(target, name)))
         yield
 
 

@@ -137,3 +137,10 @@ def test_disabled_addon_panel_says_so(layout):
 def test_job_row_of_a_vanished_job_draws_a_placeholder(layout):
     draw_job_item(layout, None)
     assert layout.labels() == ["(job gone)"]
+
+
+def test_missing_dependency_is_explained_with_its_fix_above_everything_else(layout):
+    problem = "GenBridge needs pydantic, but it is missing: reinstall the GenBridge zip for your platform."
+    draw_panel(layout, PanelState(dependency_problems=[problem], settings=settings()))
+    labels = layout.labels()
+    assert labels[:2] == ["GenBridge cannot run jobs:", problem]
