@@ -210,9 +210,32 @@ class GENBRIDGE_OT_storyboard_cancel(bpy.types.Operator):
 
 
 class _ShotOperator:
+    """Acts on `shot_index`, or with -1 (the default, as from F3 search) on the shot under the playhead."""
+
     @classmethod
     def poll(cls, context: Any) -> bool:
-        return _enabled(cls) and len(context.scene.genbridge_storyboard.shots) > 0
+        if not _enabled(cls):
+            return False
+        if len(context.scene.genbridge_storyboard.shots) == 0:
+            cls.poll_message_set("This scene has no storyboard yet: use Storyboard from Logline first")
+            return False
+        return True
+
+    def _shot(self, context: Any, shots: list[Any]) -> int | None:
+        """The shot to act on; reports and returns None when there is none."""
+        from ..workflows.storyboard import shot_at_frame
+
+        index = self.shot_index
+        if index < 0:
+            board = context.scene.genbridge_storyboard
+            index = shot_at_frame(shots, context.scene.frame_current, board.fps, board.start_frame)
+            if index is None:
+                self.report({"ERROR"}, "GenBridge: put the playhead over a storyboard shot first")
+                return None
+        if not 0 <= index < len(shots):
+            self.report({"ERROR"}, f"There is no shot {index + 1}")
+            return None
+        return index
 
     def _regenerate(self, context: Any, *, reuse_keyframe: bool) -> set[str]:
         from ..workflows.storyboard import plan_take
@@ -220,13 +243,13 @@ class _ShotOperator:
         scene = context.scene
         board = scene.genbridge_storyboard
         shots = read_shots(board)
-        if not 0 <= self.shot_index < len(shots):
-            self.report({"ERROR"}, f"There is no shot {self.shot_index + 1}")
+        index = self._shot(context, shots)
+        if index is None:
             return {"CANCELLED"}
         try:
             specs = plan_take(
                 shots,
-                self.shot_index,
+                index,
                 group=board.group,
                 scene=scene.name,
                 options=_options(board),
@@ -240,8 +263,8 @@ class _ShotOperator:
         session = bridge.session()
         for spec in specs:
             session.submit(spec)
-        take = len(shots[self.shot_index].takes)
-        self.report({"INFO"}, f"GenBridge: shot {self.shot_index + 1}, take {take} queued (pick it to show it)")
+        take = len(shots[index].takes)
+        self.report({"INFO"}, f"GenBridge: shot {index + 1}, take {take} queued (pick it to show it)")
         return {"FINISHED"}
 
 
@@ -252,7 +275,7 @@ class GENBRIDGE_OT_storyboard_regenerate_keyframe(_ShotOperator, bpy.types.Opera
     bl_label = "Regenerate Keyframe"
     bl_options = {"REGISTER"}
 
-    shot_index: IntProperty(name="Shot", min=0, description="Which shot (0-based)")
+    shot_index: IntProperty(name="Shot", min=-1, default=-1, description="Which shot (0-based; -1: under the playhead)")
 
     def execute(self, context: Any) -> set[str]:
         return self._regenerate(context, reuse_keyframe=False)
@@ -265,7 +288,7 @@ class GENBRIDGE_OT_storyboard_regenerate_clip(_ShotOperator, bpy.types.Operator)
     bl_label = "Regenerate Clip"
     bl_options = {"REGISTER"}
 
-    shot_index: IntProperty(name="Shot", min=0, description="Which shot (0-based)")
+    shot_index: IntProperty(name="Shot", min=-1, default=-1, description="Which shot (0-based; -1: under the playhead)")
 
     def execute(self, context: Any) -> set[str]:
         return self._regenerate(context, reuse_keyframe=True)
@@ -278,16 +301,21 @@ class GENBRIDGE_OT_storyboard_pick_take(_ShotOperator, bpy.types.Operator):
     bl_label = "Pick Take"
     bl_options = {"REGISTER", "UNDO"}
 
-    shot_index: IntProperty(name="Shot", min=0, description="Which shot (0-based)")
+    shot_index: IntProperty(name="Shot", min=-1, default=-1, description="Which shot (0-based; -1: under the playhead)")
 
-    take_index: IntProperty(name="Take", min=0, description="Which take (0-based)")
+    take_index: IntProperty(name="Take", min=-1, default=-1, description="Which take (0-based; -1: the next one)")
 
     def execute(self, context: Any) -> set[str]:
         scene = context.scene
         board = scene.genbridge_storyboard
         shots = read_shots(board)
+        index = self._shot(context, shots)
+        if index is None:
+            return {"CANCELLED"}
+        shot = shots[index]
+        take = self.take_index if self.take_index >= 0 else (shot.chosen + 1) % max(len(shot.takes), 1)
         try:
-            shots[self.shot_index].pick(self.take_index)
+            shot.pick(take)
         except IndexError as exc:
             self.report({"ERROR"}, f"GenBridge: {exc}")
             return {"CANCELLED"}

@@ -23,7 +23,14 @@ STATE_ICONS = {
     "interrupted": "PAUSE",
 }
 ACTIVE = {"queued", "submitted", "running", "downloading"}
-MENU_OPERATORS = ("genbridge.storyboard_from_logline", "genbridge.storyboard_cancel")
+MENU_OPERATORS = (
+    "genbridge.storyboard_from_logline",
+    "genbridge.storyboard_cancel",
+    # These act on the shot under the playhead when run from the menu or F3 search.
+    "genbridge.storyboard_regenerate_keyframe",
+    "genbridge.storyboard_regenerate_clip",
+    "genbridge.storyboard_pick_take",
+)
 
 
 def _step_line(col: Any, take: Any, role: str, jobs: dict[str, dict[str, Any]]) -> None:

@@ -375,6 +375,14 @@ def layout(shots: list[Shot], fps: int = 24, start_frame: int = 1) -> list[ShotR
     return ranges
 
 
+def shot_at_frame(shots: list[Shot], frame: int, fps: int = 24, start_frame: int = 1) -> int | None:
+    """The index of the shot whose range holds `frame` (the playhead), or None outside the storyboard."""
+    for rng in layout(shots, fps, start_frame):
+        if rng.start <= frame < rng.end:
+            return rng.index
+    return None
+
+
 @dataclass(frozen=True)
 class StripPlace:
     """Where one take's strip belongs: channel, first frame, longest length, and whether it is muted."""

@@ -4,6 +4,7 @@ the layout, a regenerated take, and a cancel mid-way."""
 from __future__ import annotations
 
 import contextlib
+import importlib
 import time
 
 import bpy
@@ -36,8 +37,6 @@ def services(proxy, monkeypatch, *, clip_step_delay: float):
             rows.clear()
             rows.add().url = url
         prefs.text_model = "storyboard-mock"
-        import importlib
-
         bridge = importlib.import_module(f"{PKG}.bridge")
         bridge.stop()
         session = bridge.start(PKG)
@@ -116,6 +115,12 @@ def test_regenerating_a_keyframe_adds_a_take_and_keeps_the_first(gb, proxy, monk
         assert (by_job[new.keyframe_job].channel, by_job[new.clip_job].channel) == (1, 2)
         assert by_job[first].mute and by_job[first].channel == 3
         assert len([s for s in strips(scene) if s.type == "IMAGE"]) == 3  # nothing was deleted
+        # As from F3 search: no shot index, so the shot under the playhead; no take index, so the next take.
+        core = importlib.import_module(f"{gb.__name__}.workflows.storyboard")
+        ranges = core.layout(gb.operators.storyboard.read_shots(board), board.fps, board.start_frame)
+        scene.frame_current = ranges[1].start
+        assert bpy.ops.genbridge.storyboard_pick_take() == {"FINISHED"}
+        assert board.shots[1].chosen == 0 and not by_job[first].mute and by_job[first].channel == 1
 
 
 def test_cancelling_midway_keeps_finished_shots_and_leaves_no_running_job(gb, proxy, monkeypatch, pump_until):

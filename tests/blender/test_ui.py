@@ -245,21 +245,10 @@ def test_every_public_operator_is_in_a_genbridge_submenu_of_registered_editor_me
         if hasattr(cls, "bl_idname") and "." in cls.bl_idname and "INTERNAL" not in getattr(cls, "bl_options", ())
     }
     assert {"genbridge.generate", "genbridge.cancel_job"} <= public
-    public -= ROW_ONLY
     assert public <= in_menus, f"not reachable from F3: {public - in_menus}"
     for idname in in_menus:
         module, op = idname.split(".")
         assert hasattr(getattr(bpy.ops, module), op), idname
-
-
-# Buttons of one storyboard shot row: their shot/take index comes from the row they sit in, so a menu entry
-# could not know which shot is meant. (Reported to their owner: mark them INTERNAL, or add menu entries that act
-# on the active shot.)
-ROW_ONLY = {
-    "genbridge.storyboard_regenerate_keyframe",
-    "genbridge.storyboard_regenerate_clip",
-    "genbridge.storyboard_pick_take",
-}
 
 
 @contextlib.contextmanager

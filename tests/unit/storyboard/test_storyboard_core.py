@@ -183,3 +183,12 @@ def test_shots_round_trip_through_plain_data():
     sb.plan_storyboard(shots, group="g", options=OPTIONS)
     data = json.loads(json.dumps(sb.shots_to_data(shots)))
     assert sb.shots_to_data(sb.shots_from_data(data)) == sb.shots_to_data(shots)
+
+
+def test_the_shot_under_the_playhead_is_found_from_the_layout():
+    shots = [sb.Shot(description="a", duration=2.0), sb.Shot(description="b", duration=1.0)]
+    assert sb.shot_at_frame(shots, 1, fps=24, start_frame=1) == 0
+    assert sb.shot_at_frame(shots, 48, fps=24, start_frame=1) == 0
+    assert sb.shot_at_frame(shots, 49, fps=24, start_frame=1) == 1
+    assert sb.shot_at_frame(shots, 73, fps=24, start_frame=1) is None
+    assert sb.shot_at_frame(shots, 0, fps=24, start_frame=1) is None
