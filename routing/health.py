@@ -39,6 +39,7 @@ class HealthMonitor:
         self.rng = rng or random.Random()
         self.rounds = 0
         self._task: asyncio.Task[None] | None = None
+        self._stopping = False
 
     @property
     def running(self) -> bool:
@@ -47,13 +48,18 @@ class HealthMonitor:
     def start(self) -> None:
         """Start probing on the running loop (call from the loop thread); no-op when already running."""
         if not self.running:
+            self._stopping = False
             self._task = asyncio.get_running_loop().create_task(self._run(), name="genbridge-health")
 
     async def stop(self) -> None:
         task, self._task = self._task, None
-        if task is not None:
+        if task is None:
+            return
+        self._stopping = True
+        # Cancel until it takes: on Python 3.11 `wait_for` can swallow a cancel that races with its result.
+        while not task.done():
             task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
+            await asyncio.wait([task], timeout=0.1)
 
     def next_delay(self) -> float:
         return self.interval_s * (1.0 + self.rng.uniform(-self.jitter, self.jitter))
@@ -73,6 +79,6 @@ class HealthMonitor:
         self.rounds += 1
 
     async def _run(self) -> None:
-        while True:
+        while not self._stopping:
             await self.check_once()
             await asyncio.sleep(self.next_delay())

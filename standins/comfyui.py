@@ -199,9 +199,11 @@ class ComfyUIStandIn:
     async def stop(self) -> None:
         """Stop like a killed server: sockets drop without a close frame, in-memory state is lost."""
         if self._worker is not None:
-            self._worker.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._worker
+            for _ in range(10):  # bounded; see backends/comfyui/socket.py close()
+                if self._worker.done():
+                    break
+                self._worker.cancel()
+                await asyncio.wait([self._worker], timeout=0.1)
             self._worker = None
         self._release.set()
         for ws in list(self._all_ws):

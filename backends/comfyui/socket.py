@@ -89,9 +89,12 @@ class ComfySocket:
             task.cancel()
         await self._drop()
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._task
+            # Bounded: on Python 3.11 a cancel that races with a finishing `wait_for` can be swallowed.
+            for _ in range(10):
+                if self._task.done():
+                    break
+                self._task.cancel()
+                await asyncio.wait([self._task], timeout=0.1)
             self._task = None
 
     async def _drop(self) -> None:
