@@ -174,7 +174,8 @@ def print_report(summary: dict[str, Any], started: Mapping[str, Any], outer: Map
     for job in summary["jobs"]:
         where = SERVICE_TITLES.get(job["service"], job["service"] or "-")
         if job["service"] in started:
-            where += " (stand-in)"
+            # The LiteLLM proxy is the real one (with a mock model); only ComfyUI and Wan2GP are stand-ins.
+            where += " (mock model)" if job["service"] == "litellm" else " (stand-in)"
         waits = ", ".join(short.get(d, d[:8]) for d in job["depends_on"])
         seconds = f"{job['seconds']:.1f} s" if job["seconds"] is not None else "-"
         line = f"  {short[job['id']]:12} {job['task']:13} -> {where:20} {job['state']:9} {seconds:>7}"
@@ -189,10 +190,11 @@ def print_report(summary: dict[str, Any], started: Mapping[str, Any], outer: Map
         print(
             f"  ch{strip['channel']} {strip['type']:5} frames {strip['frame_start']:4}-{last:<4} {strip['name']}{muted}"
         )
-    stand = [SERVICE_TITLES[s] for s in started]
+    stand = [SERVICE_TITLES[s] for s in started if s != "litellm"]
     print(
-        f"\nStand-ins used: {', '.join(stand) if stand else 'none (all real services)'}"
+        f"\nStand-ins used: {', '.join(stand) if stand else 'none'}"
         + ("; their media are placeholders that say so." if stand else "")
+        + (" LiteLLM: the real proxy with a mock model (no LLM)." if "litellm" in started else "")
     )
     print(f"Saved: {summary['blend']}" + (f" and {summary['contact_sheet']}" if summary.get("contact_sheet") else ""))
     timings = {**{k.replace("_s", "").replace("_", " "): v for k, v in summary["timings"].items()}, **outer}

@@ -54,7 +54,7 @@ def test_main_job_command_saves_a_storyboard_blend_and_prints_the_plan(tmp_path:
     assert "Plan (which service did what, and why):" in printed
     assert "keyframe#1" in printed and "ComfyUI (stand-in)" in printed and "Wan2GP (stand-in)" in printed
     assert "why: " in printed and "waited for keyframe#3" in printed
-    assert "Stand-ins used: ComfyUI, Wan2GP, LiteLLM" in printed
+    assert "Stand-ins used: ComfyUI, Wan2GP" in printed and "LiteLLM: the real proxy with a mock model" in printed
     assert "Timings:" in printed
     assert (out / "contact_sheet.png").stat().st_size > 0
     summary = json.loads((out / "summary.json").read_text())
