@@ -60,6 +60,7 @@ class Runtime:
         client_factory: Any | None = None,
         router_factory: Callable[[Any], Any] | None = None,
         monitor_health: bool = False,
+        reattach: bool = True,
     ) -> None:
         self._settings_source = settings
         self._emit = emit
@@ -67,6 +68,7 @@ class Runtime:
         self._client_factory = client_factory
         self._router_factory = router_factory
         self._monitor_health = monitor_health  # probe endpoints in the background so plans see live VRAM/health
+        self._reattach = reattach  # resume the journal's unfinished jobs when the job service starts
         self._loop_thread: Any = None  # LoopThread, created on first use (asyncio is not imported at enable)
         self._service: Any = None  # JobService, created on the loop thread
         self._init_error: BaseException | None = None
@@ -126,6 +128,10 @@ class Runtime:
             )
             if self._monitor_health:
                 self._service.start_health_monitor()
+            if self._reattach:
+                resumed = self._service.reattach_journaled()
+                if resumed:
+                    log.info("re-attached %d job(s) left running before the restart", len(resumed))
         except BaseException as exc:
             log.exception("GenBridge could not start its job service")
             self._init_error = exc
@@ -173,6 +179,32 @@ class Runtime:
             done.set_result(failed)
             return
         self._service.submit(job, done)
+
+    def resume(self) -> bool:
+        """Start the runtime if a journal exists, so jobs left on the servers re-attach; True if it started.
+
+        For callers that start lazily (Blender): call it soon after enabling, never inside `register()`. Only a
+        file check happens on the calling thread; the journal is read on the loop thread.
+        """
+        if self.started:
+            return True
+        if not self._reattach or not self._journal_candidate().is_file():
+            return False
+        self._ensure_started()
+        return True
+
+    def _journal_candidate(self) -> Path:
+        """Where the journal will be, worked out without pydantic (a settings mapping holds `data_dir`)."""
+        if self._journal_path is not None:
+            return Path(self._journal_path)
+        snapshot = self._settings_source()
+        data_path = getattr(snapshot, "data_path", None)
+        if data_path is None:
+            from .paths import default_data_dir
+
+            data_dir = snapshot.get("data_dir") if isinstance(snapshot, Mapping) else ""
+            data_path = Path(data_dir).expanduser() if data_dir else default_data_dir()
+        return Path(data_path) / "journal.jsonl"
 
     def cancel(self, job_id: str) -> None:
         """Cancel a job in any state (no-op for unknown or finished jobs). Never blocks."""

@@ -4,6 +4,11 @@ Lives only on the loop thread (imports aiohttp-backed clients and pydantic, whic
 for). Each state change is journaled before it takes effect and then emitted as a plain-data `JobEvent`.
 Fallback to the next plan step happens only for errors whose `fallback_ok` is true (unreachable, out of
 memory, incompatible...), never for the user's own input errors.
+
+Re-attaching: when the service starts, every job the journal left unfinished on a server (interrupted, or
+submitted/running/downloading after a crash) and that has a remote id is resumed on the same endpoint. It skips
+validate and submit and joins the normal flow at `events` -> `fetch_outputs`; a server that lost the job fails
+it with a clear message (no automatic resubmission: see `reattach_journaled`).
 """
 
 from __future__ import annotations
@@ -24,6 +29,11 @@ from .journal import Journal
 from .settings import Endpoint, Settings
 
 log = logging.getLogger("genbridge.jobs")
+
+# Journaled states of jobs that may still be alive on a server when the service starts: `interrupted` after a
+# clean shutdown, the others after a crash (their process is gone, so they are interrupted too).
+REATTACH_STATES = frozenset({"interrupted", "submitted", "running", "downloading"})
+REATTACHED = "Re-attached after restart"
 
 OUTPUT_REF = "$output_of"  # an input value {"$output_of": job_id, "index": 0} becomes that job's output path
 
@@ -69,6 +79,44 @@ class JobService:
         self._finished[job.id] = asyncio.Event()
         self._record(job)
         self._tasks[job.id] = asyncio.get_running_loop().create_task(self._run(job), name=f"job-{job.id}")
+
+    def reattach_journaled(self) -> list[str]:
+        """Resume every journaled job that may still be on its server; returns their ids.
+
+        Decision: a job the server no longer knows (restarted) fails with a message saying so, it is never
+        resubmitted on its own: a restart is often the crash this very job caused (out of memory), the user may
+        not want it any more after closing Blender, and Retry resends it with the same inputs and seed.
+        """
+        try:
+            journaled = self.journal.latest()
+        except OSError:
+            log.exception("could not read the journal %s", self.journal.path)
+            return []
+        resumed = []
+        for snapshot in journaled.values():
+            if snapshot.get("state") not in REATTACH_STATES or not snapshot.get("remote_ids"):
+                continue
+            if snapshot.get("id") in self.jobs:
+                continue
+            try:
+                job = Job.model_validate(snapshot)
+            except ValueError:
+                log.warning("journaled job %s is unreadable and was not re-attached", snapshot.get("id"))
+                continue
+            self.reattach(job)
+            resumed.append(job.id)
+        return resumed
+
+    def reattach(self, job: Job, done: concurrent.futures.Future[dict[str, Any]] | None = None) -> None:
+        """Follow a job submitted before a restart (same id, target and inputs) on the endpoint it ran on."""
+        if done is not None:
+            self._waiters.setdefault(job.id, []).append(done)
+        job.state = JobState.INTERRUPTED  # whatever the journal said, the process that ran it is gone
+        self.jobs[job.id] = job
+        self._finished[job.id] = asyncio.Event()
+        self._tasks[job.id] = asyncio.get_running_loop().create_task(
+            self._run(job, reattach=True), name=f"job-{job.id}"
+        )
 
     def cancel(self, job_id: str) -> bool:
         """Cancel a job in any state; False if unknown or already finished."""
@@ -133,9 +181,17 @@ class JobService:
         return self.settings.output_path / f"{job.task}-{job.id}"
 
     # -- running ------------------------------------------------------------------------------------------------
-    async def _run(self, job: Job) -> None:
+    async def _run(self, job: Job, *, reattach: bool = False) -> None:
         step: PlanStep | None = None
         try:
+            if reattach:
+                # Already sent before the restart: no dependencies, seed or plan to resolve, and no fallback
+                # (the work is on this server or nowhere). Leave `interrupted` first so a failure can land.
+                self._move(job, JobState.SUBMITTED, REATTACHED)
+                step = self._reattach_step(job)
+                await self._run_on(job, step, reattach=True)
+                self._tell_router("record_success", step.instance)
+                return
             await self._wait_for_dependencies(job)
             self._resolve_seed(job)
             if not job.plan:
@@ -169,12 +225,28 @@ class JobService:
             log.exception("job %s failed unexpectedly", job.id)
             self._finish(job, JobState.FAILED, "Failed", error_from_exception(exc))
         finally:
-            self._tell_router("job_finished", job.id, job.state == JobState.DONE)
+            # A re-attached job's duration is partial: do not let the router learn a speed from it.
+            self._tell_router("job_finished", job.id, job.state == JobState.DONE and not reattach)
             self._resolve_waiters(job)
 
-    async def _run_on(self, job: Job, step: PlanStep) -> None:
+    async def _run_on(self, job: Job, step: PlanStep, *, reattach: bool = False) -> None:
         client = self.client_for(self._endpoint(step))
         job.service, job.instance = step.service, step.instance
+        if reattach:
+            await self._reattach_on(job, step, client)
+        else:
+            await self._submit_on(job, step, client)
+        async for event in client.events(job):
+            self._apply(job, event)
+        self._move(job, JobState.DOWNLOADING, "Downloading results")
+        paths = await client.fetch_outputs(job, self.output_dir(job))
+        job.outputs = [str(p) for p in paths]
+        for path in job.outputs:
+            self.emit(JobEvent(job_id=job.id, kind="output", path=path))
+        self._finish(job, JobState.DONE, "Done", None)
+
+    async def _submit_on(self, job: Job, step: PlanStep, client: BackendClient) -> None:
+        """Validate, then send the job; its remote id is journaled at once."""
         if step.free_vram_first and hasattr(client, "free_memory"):
             try:
                 await client.free_memory()
@@ -194,14 +266,28 @@ class JobService:
         self._tell_router("job_sent", job.id, step.instance)
         job.remote_ids[step.instance] = remote_id
         self._record(job)
-        async for event in client.events(job):
-            self._apply(job, event)
-        self._move(job, JobState.DOWNLOADING, "Downloading results")
-        paths = await client.fetch_outputs(job, self.output_dir(job))
-        job.outputs = [str(p) for p in paths]
-        for path in job.outputs:
-            self.emit(JobEvent(job_id=job.id, kind="output", path=path))
-        self._finish(job, JobState.DONE, "Done", None)
+
+    async def _reattach_on(self, job: Job, step: PlanStep, client: BackendClient) -> None:
+        """Tell the user and the router where the job is followed, and let the client pick it up."""
+        where = step.label or step.service
+        self._log(job, f"{REATTACHED}: following it on {where} ({step.instance}).")
+        self._tell_router("job_sent", job.id, step.instance)
+        reattach = getattr(client, "reattach", None)  # optional: clients that need set-up for a foreign job
+        if reattach is not None:
+            await reattach(job)
+
+    def _reattach_step(self, job: Job) -> PlanStep:
+        """The plan step the job ran on before the restart (its instance, else the one that holds its remote id)."""
+        instance = job.instance or next(iter(job.remote_ids))
+        for step in job.plan:
+            if step.instance == instance and (job.service is None or step.service == job.service):
+                return step
+        service = job.service or job.requested_service
+        if not service:
+            raise GenBridgeError(
+                "GenBridge cannot tell which service ran this job before the restart.", "Generate again."
+            )
+        return PlanStep(service=service, instance=instance, reason=REATTACHED)
 
     def _apply(self, job: Job, event: Any) -> None:
         if isinstance(event, BackendProgress):

@@ -42,6 +42,7 @@ from .upload import upload_image
 
 MIN_VERSION = (0, 3, 45)  # first release that accepts a client-assigned prompt_id
 CACHE_HIT = "ComfyUI reused cached results: the inputs did not change. Use a new seed (-1) for a new image."
+LOST_AFTER_RESTART = "ComfyUI was restarted and lost this job; generate again."
 MODEL_FOLDERS = ("checkpoints", "diffusion_models", "loras", "vae", "text_encoders", "upscale_models")
 _OBJECT_INFO: dict[str, dict[str, Any]] = {}  # per server URL: fetched once, it is large (~500 KB)
 
@@ -366,6 +367,43 @@ class ComfyUIClient:
         self._tracks.pop(prompt_id, None)
         if self._socket is not None:
             self._socket.unsubscribe(prompt_id)
+
+    # ---- re-attach after a restart ---------------------------------------------------------------------------
+
+    async def reattach(self, job: Job) -> None:
+        """Follow a job sent before a restart (prompt id = job id): subscribe, then make sure ComfyUI still has it.
+
+        A prompt id missing from /queue with `{}` history means ComfyUI restarted and dropped it (§4.7).
+        """
+        await self._ensure_server()
+        workflow = job.inputs.get("workflow")
+        graph = copy.deepcopy(workflow) if isinstance(workflow, dict) else {}  # phases and progress, if we have it
+        track = self._tracks[job.id] = _Track(graph=graph, progress=ProgressTracker(graph))
+        socket = self._ws()
+        socket.subscribe(job.id)  # before asking, so no message between the answer and events() is lost
+        try:
+            await socket.ensure_started()
+            if not await self._still_known(job.id):
+                raise ServerError(
+                    LOST_AFTER_RESTART,
+                    "Press Retry in the job list to send it again with the same inputs and seed.",
+                    service="comfyui",
+                )
+        except BaseException:
+            self._forget(job.id)
+            raise
+        track.logs.append(f"ComfyUI at {self.base} still has this job; following it.")
+        socket.subscribe(job.id).put_nowait(RESYNC)  # events() starts from /history and /queue
+
+    async def _still_known(self, prompt_id: str) -> bool:
+        if await self._history(prompt_id) is not None:
+            return True
+        _, body = await self._request("GET", "/queue")
+        q = QueueState.model_validate(body or {})
+        if prompt_id in q.running_ids() or prompt_id in q.pending_ids():
+            return True
+        await asyncio.sleep(0.2)  # finished just now: history is written a moment after execution_success
+        return await self._history(prompt_id) is not None
 
     # ---- events ----------------------------------------------------------------------------------------------
 

@@ -242,6 +242,16 @@ class LiteLLMClient:
             raise error
         raise AssertionError("unreachable")
 
+    async def reattach(self, job: Job) -> None:
+        """A chat completion streams into the connection that asked for it: after a restart nothing is left to
+        follow. Decision: fail rather than resend, because the text block already holds the half-written answer
+        (a new one would not continue it) and a paid upstream would bill the tokens twice."""
+        raise GenBridgeError(
+            "Blender closed while this text was being written; generate again.",
+            "Press Retry in the job list to write it again; the partial text stays in its text block.",
+            service=SERVICE,
+        )
+
     async def events(self, job: Job) -> AsyncIterator[BackendEvent]:
         """Text in batches of ~30 ms plus "Writing (N tokens)" progress; ends after the last token."""
         body = self._requests.get(job.id)

@@ -288,6 +288,35 @@ class Wan2GPClient:
                 raise RejectedInput("; ".join(f"{p.field}: {p.message}" for p in problems) + ".", service="wan2gp")
         return LOCAL_ID_PREFIX + job.id
 
+    async def reattach(self, job: Job) -> None:
+        """Follow a job sent before a restart by its WanGP job id; fail clearly if the server never had it or lost it.
+
+        WanGP keeps jobs only in memory (protocol §8): after a server restart `get_job` answers "Unknown WanGP
+        job_id". A `local:` id means Blender closed while the job still waited in GenBridge's own line.
+        """
+        server_id = job.remote_ids.get(self.endpoint.url) or next(iter(job.remote_ids.values()), "")
+        if not server_id or server_id.startswith(LOCAL_ID_PREFIX):
+            raise GenBridgeError(
+                "Blender closed before Wan2GP started this job, so it never ran; generate again.",
+                "Press Retry in the job list to send it with the same inputs.",
+                service="wan2gp",
+            )
+        contract = await self.contract()
+        tool, args = contract.get_job(server_id, EVENT_LIMIT)
+        try:
+            snapshot = JobSnapshot.model_validate(await self.rpc.call_tool(tool, args))
+        except ToolError as exc:
+            if "unknown wangp job_id" in exc.text.lower():
+                raise ServerError(
+                    "Wan2GP was restarted and lost this job; generate again.",
+                    "Press Retry in the job list to send it again with the same inputs and seed.",
+                    service="wan2gp",
+                ) from None
+            raise self._tool_error(exc) from None
+        self._runs[job.id] = _Run(job.id, server_id=server_id, snapshot=snapshot)
+        if self.queue.holder is None and not snapshot.done:
+            self.queue.holder = job.id  # the server is busy with it: new jobs wait their turn behind it
+
     def events(self, job: Job) -> AsyncIterator[BackendEvent]:
         return self._events(job)
 
@@ -301,10 +330,13 @@ class Wan2GPClient:
             raise Cancelled("The job was cancelled before it reached Wan2GP.", service="wan2gp")
         for note in run.notes:
             yield BackendLog(message=note)
-        async for ahead in self.queue.turns(job.id):
-            yield BackendProgress(
-                fraction=0.0, running=False, phase=f"Waiting for Wan2GP: {ahead} job{'s' if ahead != 1 else ''} ahead"
-            )
+        if run.server_id is None:  # a re-attached job is already on the server: it does not queue again
+            async for ahead in self.queue.turns(job.id):
+                yield BackendProgress(
+                    fraction=0.0,
+                    running=False,
+                    phase=f"Waiting for Wan2GP: {ahead} job{'s' if ahead != 1 else ''} ahead",
+                )
         try:
             async for event in self._run_on_server(job, run):
                 yield event
@@ -313,11 +345,11 @@ class Wan2GPClient:
 
     async def _run_on_server(self, job: Job, run: _Run) -> AsyncIterator[BackendEvent]:
         contract = await self.contract()
-        if run.start_image:
+        snapshot: JobSnapshot | None = run.snapshot if run.server_id else None  # re-attached: already started
+        if run.start_image and snapshot is None:
             yield BackendProgress(fraction=0.0, phase="Uploading the start image", running=False)
             media_id = await upload_file(self.rpc, contract, Path(run.start_image))
             run.settings.update(image_start=media_id, image_prompt_type="S")
-        snapshot: JobSnapshot | None = None
         delay = self.poll_interval[0]
         while snapshot is None:
             busy_elsewhere = await self._server_running_count(contract)
