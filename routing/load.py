@@ -39,6 +39,7 @@ class LoadTracker:
         self.clock = clock
         self._jobs: dict[str, _Assignment] = {}
         self._loads: dict[str, _InstanceLoad] = {}
+        self._mean_spw = DEFAULT_SECONDS_PER_WORK  # for unobserved instances; kept current by `finished`
 
     def _load(self, url: str) -> _InstanceLoad:
         load = self._loads.get(url)
@@ -75,6 +76,8 @@ class LoadTracker:
             spw = load.seconds_per_work
             load.seconds_per_work = rate if spw is None else spw + EWMA_ALPHA * (rate - spw)
             load.observed += 1
+            known = [x.seconds_per_work for x in self._loads.values() if x.seconds_per_work is not None]
+            self._mean_spw = sum(known) / len(known)
         if a.sent_at is not None:
             load.last_finish = now
         self._drop(job_id)
@@ -104,8 +107,7 @@ class LoadTracker:
         load = self._loads.get(url)
         if load is not None and load.seconds_per_work is not None:
             return load.seconds_per_work
-        known = [x.seconds_per_work for x in self._loads.values() if x.seconds_per_work is not None]
-        return sum(known) / len(known) if known else DEFAULT_SECONDS_PER_WORK
+        return self._mean_spw
 
     def observed(self, url: str) -> int:
         load = self._loads.get(url)

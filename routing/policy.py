@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import tomllib
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 
@@ -35,7 +36,7 @@ class Complexity:
     @property
     def work(self) -> float:
         """Relative compute (megapixel-frame-steps); only ratios between jobs matter."""
-        return max(self.megapixels, 0.01) * max(self.frames, 1) * max(self.steps, 1)
+        return max(self.width * self.height / 1e6, 0.01) * max(self.frames, 1) * max(self.steps, 1)
 
 
 class _Frozen(BaseModel):
@@ -116,6 +117,10 @@ class Rule(_Frozen):
     def matches(self, task: str, best_free_gb: float | None) -> bool:
         if self.tasks and task not in self.tasks:
             return False
+        return self.vram_matches(best_free_gb)
+
+    def vram_matches(self, best_free_gb: float | None) -> bool:
+        """The rule's VRAM conditions (if any) hold for `best_free_gb`."""
         if self.when_free_vram_below_gb is not None and (
             best_free_gb is None or best_free_gb >= self.when_free_vram_below_gb
         ):
@@ -154,6 +159,23 @@ class Policy(_Frozen):
     rules: list[Rule] = Field(default_factory=list)
     tasks: dict[str, TaskPolicy]
 
+    @cached_property
+    def rule_orders(self) -> dict[str, tuple[list[str], list[tuple[Rule, list[str], str]]]]:
+        """Per task: its own service order, and each rule naming it (or every task) with the order that rule gives.
+
+        Derived from the fields once, so `service_order` (on every plan) only has to check VRAM conditions.
+        """
+        orders = {}
+        for name, task in self.tasks.items():
+            own = list(task.services)
+            rules = []
+            for rule in self.rules:
+                if not rule.tasks or name in rule.tasks:
+                    first = [s for s in rule.prefer if s in own]
+                    rules.append((rule, first + [s for s in own if s not in first], rule.reason))
+            orders[name] = (own, rules)
+        return orders
+
     @model_validator(mode="after")
     def _known_services(self) -> Policy:
         for name, task in self.tasks.items():
@@ -177,27 +199,33 @@ class Policy(_Frozen):
 
     def service_order(self, task: str, best_free_gb: float | None) -> tuple[list[str], str]:
         """The task's services in preference order, and the reason (from the first matching rule)."""
-        own = list(self.task(task).services)
-        for rule in self.rules:
-            if rule.matches(task, best_free_gb):
-                first = [s for s in rule.prefer if s in own]
-                return first + [s for s in own if s not in first], rule.reason
-        return own, ""
+        entry = self.rule_orders.get(task)
+        if entry is None:
+            self.task(task)  # raises the unknown-task error
+            raise AssertionError(task)
+        own, rules = entry
+        for rule, order, reason in rules:
+            if rule.vram_matches(best_free_gb):
+                return list(order), reason
+        return list(own), ""
 
     def complexity(self, task: str, inputs: dict[str, Any]) -> Complexity:
         """Job complexity from its inputs (`width`/`height` or `resolution` "WxH", `frames`, `steps`)."""
         d = self.task(task).defaults
-        width, height = _int(inputs.get("width"), d.width), _int(inputs.get("height"), d.height)
-        res = inputs.get("resolution")
+        get = inputs.get
+        width, height = _int(get("width"), d.width), _int(get("height"), d.height)
+        res = get("resolution")
         if isinstance(res, str) and "x" in res.lower():
             w, _, h = res.lower().partition("x")
             width, height = _int(w, width), _int(h, height)
-        frames = _int(inputs.get("frames", inputs.get("video_length")), d.frames)
-        steps = _int(inputs.get("steps", inputs.get("num_inference_steps")), d.steps)
+        frames = _int(inputs["frames"] if "frames" in inputs else get("video_length"), d.frames)
+        steps = _int(inputs["steps"] if "steps" in inputs else get("num_inference_steps"), d.steps)
         return Complexity(width, height, max(frames, 1), max(steps, 1))
 
 
 def _int(value: Any, default: int) -> int:
+    if type(value) is int:  # the common case, without the exception machinery
+        return value
     try:
         return int(value) if value is not None and value != "" else default
     except (TypeError, ValueError):

@@ -43,6 +43,9 @@ class Instance:
     oom_at: float = 0.0
     incompatible_tasks: set[str] = field(default_factory=set)
     label: str = ""  # "ComfyUI at gpu-box", kept ready: plans quote it in every step
+    # VRAM and need factor as derived from (probe, VRAM override, Wan2GP profile, policy): every plan reads them,
+    # and they only change when one of those four does (see Resources._derived).
+    derived: tuple[Any, ...] | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         self.rename(self.name)
@@ -129,9 +132,22 @@ class Resources:
         key = key.split(".")[0]  # "3.5"/"4.5" behave like 3/4 for VRAM purposes
         return key, self.policy.wan2gp_profiles.get(key)
 
+    def _derived(self, inst: Instance) -> tuple[Any, ...]:
+        """(probe, override, profile, policy, Vram, need factor), recomputed only when one of the first four changed.
+
+        Probes are frozen and replaced whole, so identity tells a new probe; settings can be edited in place, so
+        the two settings values are compared by value.
+        """
+        memo = inst.derived
+        probe, settings, policy = inst.probe, self.settings, self.policy
+        override, profile = settings.vram_override_gb, settings.wan2gp_profile
+        if memo is None or memo[0] is not probe or memo[1] != override or memo[2] != profile or memo[3] is not policy:
+            memo = inst.derived = (probe, override, profile, policy, self._vram(inst), self._need_factor(inst))
+        return memo
+
     def vram(self, inst: Instance) -> Vram:
         """Usable VRAM of `inst` now, capped by a recent out-of-memory failure."""
-        vram = self._vram(inst)
+        vram: Vram = self._derived(inst)[4]
         if inst.oom_ceiling_gb is not None:
             if self.clock() - inst.oom_at > OOM_MEMORY_S:
                 inst.oom_ceiling_gb = None
@@ -160,6 +176,12 @@ class Resources:
 
     def need_factor(self, inst: Instance) -> float:
         """Wan2GP streams parts of a model from RAM under its low-VRAM profiles, so it needs less VRAM."""
+        if inst.service != "wan2gp":
+            return 1.0
+        factor: float = self._derived(inst)[5]
+        return factor
+
+    def _need_factor(self, inst: Instance) -> float:
         if inst.service != "wan2gp":
             return 1.0
         _, profile = self.wan2gp_profile(inst)

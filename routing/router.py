@@ -13,6 +13,7 @@ import asyncio
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from ..runtime.backend import ProbeResult
@@ -24,7 +25,7 @@ from .degrade import degrade_to_fit
 from .fallback import should_fall_back
 from .health import HealthMonitor, ProbeAll
 from .load import LoadTracker
-from .policy import Complexity, Policy, ServiceOption, load_policy
+from .policy import Complexity, Policy, TaskPolicy, VramEstimate, load_policy
 from .resources import Instance, Resources, Vram
 
 MAX_STEPS = 6
@@ -34,18 +35,27 @@ ADMISSION_RECHECK_S = 1.0  # a waiting job re-plans at least this often (breaker
 FITS, TRIAL, FREE_FIRST, DEGRADED, TOO_BIG, DOWN = range(6)
 
 
+_USABLE = (BreakerState.CLOSED, BreakerState.HALF_OPEN)
+
+
 @dataclass(slots=True)
 class _Candidate:
     inst: Instance
-    rank: int
+    rank: int  # position of its service in the policy's order
     tier: int
-    order: float
+    order: float  # within a tier and service: expected finish (least-loaded) or turn (round-robin)
     vram: Vram
     need: float | None
+    ahead: int  # jobs queued or running on it (ours and the server's others)
     changes: tuple[str, ...] = ()
     overrides: dict[str, Any] | None = None
 
 
+def _sort_key(c: _Candidate) -> tuple[int, int, float]:
+    return (c.tier, c.rank, c.order)
+
+
+@lru_cache(maxsize=256)  # plans quote the same few VRAM figures over and over
 def _gb(value: float) -> str:
     return f"{value:.1f}".removesuffix(".0")
 
@@ -161,42 +171,68 @@ class Router:
             self._rr[first.service] = self._rr.get(first.service, 0) + 1
 
     def _plan(self, job: Job) -> tuple[list[PlanStep], float, float | None]:
-        policy = self.policy
+        policy, resources = self.policy, self.resources
         task = policy.task(job.task)
         complexity = policy.complexity(job.task, job.inputs)
         requested = _requested(job.requested_service)
-        services = [requested] if requested else list(task.services)
 
-        # The most free VRAM we actually know of, for the policy's VRAM rules.
+        # Health and VRAM once per instance (candidates and reasons read them again), and the most free VRAM we
+        # actually know of, for the policy's VRAM rules.
         best_free: float | None = None
-        vrams: dict[str, Vram] = {}
-        for service in services:
-            for inst in self.resources.instances(service):
-                vram = vrams[inst.url] = self.resources.vram(inst)
-                if inst.health() in (BreakerState.CLOSED, BreakerState.HALF_OPEN):
-                    if vram.free_gb is not None and not vram.source.startswith("profile"):
-                        best_free = vram.free_gb if best_free is None else max(best_free, vram.free_gb)
+        looks: dict[str, tuple[BreakerState | None, Vram]] = {}
+        for service in (requested,) if requested else task.services:
+            for inst in resources.instances(service):
+                health, vram = looks[inst.url] = inst.health(), resources.vram(inst)
+                if (
+                    health in _USABLE
+                    and vram.free_gb is not None
+                    and not vram.source.startswith("profile")
+                    and (best_free is None or vram.free_gb > best_free)
+                ):
+                    best_free = vram.free_gb
         if requested:
             order, why = [requested], f"you chose {SERVICE_TITLES[requested]}"
         else:
             order, why = policy.service_order(job.task, best_free)
 
         work = complexity.work
+        round_robin = policy.pool.selection == "round_robin"
+        load = self.load
         candidates: list[_Candidate] = []
         for rank, service in enumerate(order):
             option = task.services.get(service)
-            pool = self.resources.instances(service)
+            estimate = option.vram if option else None
+            base_need = estimate.need_gb(complexity) if estimate is not None else None
+            pool = resources.instances(service)
+            turn = self._rr.get(service, 0)
             for index, inst in enumerate(pool):
-                candidates.append(
-                    self._candidate(job, inst, vrams[inst.url], rank, index, len(pool), option, complexity, work)
-                )
+                health, vram = looks[inst.url]
+                factor = (option.vram_factor if option else 1.0) * resources.need_factor(inst)
+                need = base_need * factor if base_need is not None else None
+                ours = load.outstanding(inst.url)
+                foreign = max(0, inst.queue_depth - ours)
+                if round_robin:
+                    rank_in_tier = float((index - turn) % len(pool))
+                else:
+                    rank_in_tier = load.expected_finish_s(inst.url, work, foreign)
+                cand = _Candidate(inst, rank, FITS, rank_in_tier, vram, need, ours + foreign)
+                if health not in _USABLE or job.task in inst.incompatible_tasks:
+                    cand.tier = DOWN
+                elif need is None or vram.free_gb is None or need <= vram.free_gb:
+                    cand.tier = FITS if health is BreakerState.CLOSED else TRIAL
+                elif self._can_free(inst, vram, need, ours):
+                    cand.tier = FREE_FIRST
+                else:
+                    assert estimate is not None
+                    self._degrade(cand, job, task, complexity, estimate, factor)
+                candidates.append(cand)
         if not candidates:
             names = " or ".join(SERVICE_TITLES[s] for s in order) or "matching"
             raise ConfigError(
                 f"No enabled {names} endpoint for {task.title or job.task}.",
                 "Add one in GenBridge preferences (or genbridge.toml).",
             )
-        candidates.sort(key=lambda c: (c.tier, c.rank, c.order))
+        candidates.sort(key=_sort_key)
         # Down instances only when nothing usable is left; too-big ones only when nothing fits even degraded.
         chosen = (
             [c for c in candidates if c.tier <= DEGRADED] or [c for c in candidates if c.tier == TOO_BIG] or candidates
@@ -205,58 +241,37 @@ class Router:
         steps = [self._step(c, title, why if i == 0 else "", i) for i, c in enumerate(chosen[:MAX_STEPS])]
         return steps, work, candidates[0].need
 
-    def _candidate(
+    def _degrade(
         self,
+        cand: _Candidate,
         job: Job,
-        inst: Instance,
-        vram: Vram,
-        rank: int,
-        index: int,
-        pool_size: int,
-        option: ServiceOption | None,
+        task: TaskPolicy,
         complexity: Complexity,
-        work: float,
-    ) -> _Candidate:
-        health = inst.health()
-        factor = (option.vram_factor if option else 1.0) * self.resources.need_factor(inst)
-        estimate = option.vram if option else None
-        need = estimate.need_gb(complexity) * factor if estimate is not None else None
-        if self.policy.pool.selection == "round_robin":
-            order = float((index - self._rr.get(inst.service, 0)) % pool_size)
+        estimate: VramEstimate,
+        factor: float,
+    ) -> None:
+        """Nothing fits as asked: make the job lighter for this instance (DEGRADED), or mark it TOO_BIG."""
+        assert cand.vram.free_gb is not None
+        degraded = degrade_to_fit(
+            task,
+            cand.inst.service,
+            complexity,
+            job.inputs,
+            estimate,
+            lambda est, c: est.need_gb(c) * factor,
+            cand.vram.free_gb,
+        )
+        if degraded is None:
+            cand.tier = TOO_BIG
         else:
-            foreign = max(0, inst.queue_depth - self.load.outstanding(inst.url))
-            order = self.load.expected_finish_s(inst.url, work, foreign)
-        cand = _Candidate(inst, rank, FITS, order, vram, need)
-        if health not in (BreakerState.CLOSED, BreakerState.HALF_OPEN) or job.task in inst.incompatible_tasks:
-            cand.tier = DOWN
-        elif need is None or vram.free_gb is None or need <= vram.free_gb:
-            cand.tier = FITS if health is BreakerState.CLOSED else TRIAL
-        elif self._can_free(inst, vram, need):
-            cand.tier = FREE_FIRST
-        else:
-            assert estimate is not None and vram.free_gb is not None
-            task = self.policy.task(job.task)
-            degraded = degrade_to_fit(
-                task,
-                inst.service,
-                complexity,
-                job.inputs,
-                estimate,
-                lambda est, c: est.need_gb(c) * factor,
-                vram.free_gb,
+            cand.tier, cand.need, cand.changes, cand.overrides = (
+                DEGRADED,
+                degraded.need_gb,
+                degraded.changes,
+                degraded.overrides,
             )
-            if degraded is None:
-                cand.tier = TOO_BIG
-            else:
-                cand.tier, cand.need, cand.changes, cand.overrides = (
-                    DEGRADED,
-                    degraded.need_gb,
-                    degraded.changes,
-                    degraded.overrides,
-                )
-        return cand
 
-    def _can_free(self, inst: Instance, vram: Vram, need: float) -> bool:
+    def _can_free(self, inst: Instance, vram: Vram, need: float, ours: int) -> bool:
         """An idle ComfyUI whose total VRAM would hold the job can drop its cached models first."""
         return (
             self.policy.free_vram_before_heavy
@@ -264,44 +279,49 @@ class Router:
             and vram.source == "probed"
             and vram.total_gb is not None
             and need <= 0.9 * vram.total_gb
-            and self.load.outstanding(inst.url) == 0
+            and ours == 0
             and inst.queue_depth == 0
         )
 
     def _step(self, c: _Candidate, title: str, why: str, position: int) -> PlanStep:
-        inst, vram = c.inst, c.vram
+        inst, vram, need = c.inst, c.vram, c.need
         parts = [f"{title} ({why})" if why else title]
-        if c.need is None:
+        if need is None:
             pass
         elif vram.free_gb is None:
-            parts.append(f"needs {_gb(c.need)} GB, VRAM {vram.source}")
+            parts.append(f"needs {_gb(need)} GB, VRAM {vram.source}")
+        elif vram.source == "probed":
+            parts.append(f"{_gb(vram.free_gb)} GB free, needs {_gb(need)}")
         else:
-            src = "" if vram.source == "probed" else f" ({vram.source})"
-            parts.append(f"{_gb(vram.free_gb)} GB free{src}, needs {_gb(c.need)}")
-        if c.tier == FREE_FIRST:
+            parts.append(f"{_gb(vram.free_gb)} GB free ({vram.source}), needs {_gb(need)}")
+        tier = c.tier
+        if tier == FREE_FIRST:
             parts.append(f"will ask it to free its cached models first ({_gb(vram.total_gb or 0)} GB total)")
-        elif c.tier == TRIAL:
+        elif tier == TRIAL:
             parts.append("recovering: one trial after recent failures")
-        elif c.tier == DEGRADED:
+        elif tier == DEGRADED:
             parts.append("made lighter: " + ", ".join(c.changes))
-        elif c.tier == TOO_BIG:
+        elif tier == TOO_BIG:
             parts.append("may run out of memory; nothing lighter is configured")
-        elif c.tier == DOWN:
+        elif tier == DOWN:
             retry = inst.breaker.retry_in_s
             parts.append(
                 "was down at the last check" + (f", retry in {retry:.0f} s" if retry else "") + "; last resort"
             )
-        jobs = self.load.outstanding(inst.url) + max(0, inst.queue_depth - self.load.outstanding(inst.url))
-        parts.append(f"{jobs} job{'s' if jobs != 1 else ''} ahead" if jobs else "idle")
-        prefix = "fallback: " if position else ""
+        ahead = c.ahead
+        parts.append(("1 job ahead" if ahead == 1 else f"{ahead} jobs ahead") if ahead else "idle")
+        reason = f"{'fallback: ' if position else ''}{inst.label}: {', '.join(parts)}"
+        if not (c.changes or c.overrides or tier == FREE_FIRST):
+            # The usual step: leaving the defaults out skips their validation (about a fifth of the step's cost).
+            return PlanStep(service=inst.service, instance=inst.url, label=inst.label, reason=reason)
         return PlanStep(
             service=inst.service,
             instance=inst.url,
             label=inst.label,
-            reason=f"{prefix}{inst.label}: {', '.join(parts)}",
+            reason=reason,
             changes=c.changes,
             inputs_override=c.overrides or {},
-            free_vram_first=c.tier == FREE_FIRST,
+            free_vram_first=tier == FREE_FIRST,
         )
 
     # -- plumbing -------------------------------------------------------------------------------------------------
