@@ -1,13 +1,19 @@
 """Router benchmark: decision time with cached health, and makespan over a pool of 3 instances of different speeds.
 
-    python bench/router.py [--jobs 60] [--unit 0.01]
+    python bench/router.py [--jobs 60] [--unit 0.08] [--simulated] [--no-monitor]
 
 1. Median `Router.plan()` time with cached probes (5 instances over 3 services; target <= 50 us).
-2. 60 image jobs of mixed sizes through the real JobService and Router over 3 ComfyUI instances whose speeds are
-   1x, 2x and 4x (each runs its queue one job at a time, like ComfyUI). Makespan is divided by the ideal (total
-   work / total capacity; target <= 1.10) for least-loaded selection (late binding, learned speeds) and for
-   round-robin, in the same run. The instances are simulated in-process (see SimulatedComfyUI) so the figures
-   measure the scheduling, not HTTP overhead on a shared 2-core machine.
+2. 60 image jobs of mixed sizes over 3 ComfyUI instances whose speeds are 1x, 2x and 4x, for least-loaded
+   selection (late binding, learned speeds) and for round-robin, in the same run. By default the instances are
+   three real `ComfyUIStandIn` servers on loopback (in a child process, as ComfyUI is), driven through the real
+   stack: JobService, Router, the default client factory (ComfyUIClient: HTTP, one websocket per server, history,
+   download), with the health monitor probing as in Blender. Each job is an API-format SD1.5 workflow whose
+   KSampler has `steps` = its work units and a unique seed (so the stand-in's cache never skips it); the stand-in
+   sleeps `step_delay` per step and runs its queue one prompt at a time, like ComfyUI.
+   Ideal = total configured work / total capacity = sum(steps) * unit / sum(speeds), where instance i takes
+   unit / speed_i seconds per step (node_delay = history_delay = 0, so steps are the only configured work; client
+   and HTTP overhead count against the ratio). `--simulated` uses in-process fake clients instead (no HTTP), to
+   separate scheduling from transport overhead.
 The last line is a JSON object with the figures.
 """
 
@@ -15,12 +21,18 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import itertools
 import json
 import random
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from genbridge.routing import Router
 from genbridge.routing.policy import DEFAULT_POLICY_PATH
@@ -130,11 +142,140 @@ async def makespan(tmp: Path, policy_file: str, works: list[int], unit: float) -
     return elapsed
 
 
+# -- real stand-ins ------------------------------------------------------------------------------------------------
+WORKFLOW_PATH = Path(__file__).resolve().parents[1] / "workflows" / "bundled" / "sd15_txt2img.json"
+
+
+def serve_standins(unit: float) -> None:
+    """Child-process mode: 3 stand-ins (speeds SPEEDS) on loopback; prints their URLs, serves until stdin closes."""
+    from genbridge.standins.comfyui import ComfyUIStandIn
+
+    async def serve() -> None:
+        async with contextlib.AsyncExitStack() as stack:
+            servers = [
+                await stack.enter_async_context(
+                    ComfyUIStandIn(node_delay=0.0, step_delay=unit / speed, history_delay=0.0)
+                )
+                for speed in SPEEDS
+            ]
+            print(json.dumps([s.url for s in servers]), flush=True)
+            await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
+
+    asyncio.run(serve())
+
+
+@contextlib.contextmanager
+def standins(unit: float) -> Iterator[list[str]]:
+    """The three stand-ins in a child process; yields their URLs (slowest first)."""
+    child = subprocess.Popen(
+        [sys.executable, __file__, "--serve", "--unit", str(unit)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert child.stdout is not None
+        line = child.stdout.readline()
+        if not line:
+            raise SystemExit("the ComfyUI stand-ins did not start")
+        yield json.loads(line)
+    finally:
+        assert child.stdin is not None
+        child.stdin.close()
+        try:
+            child.wait(10)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait(5)
+
+
+def workflow(steps: int, seed: int) -> dict[str, Any]:
+    """An SD1.5 txt2img graph whose only cost on the stand-in is `steps` sampler steps; tiny output image."""
+    graph = json.loads(WORKFLOW_PATH.read_text())
+    for node in graph.values():
+        if node["class_type"] == "KSampler":
+            node["inputs"]["steps"] = steps
+            node["inputs"]["seed"] = seed
+        elif node["class_type"] == "EmptyLatentImage":
+            node["inputs"]["width"] = node["inputs"]["height"] = 64
+    return graph
+
+
+async def busy_intervals(urls: list[str], prompt_ids: set[str]) -> dict[str, list[tuple[float, float]]]:
+    """Per server, the (start, end) of each of our prompts from its history timestamps (ms)."""
+    import aiohttp
+
+    out: dict[str, list[tuple[float, float]]] = {}
+    async with aiohttp.ClientSession() as session:
+        for url in urls:
+            async with session.get(f"{url}/history") as r:
+                history = await r.json()
+            spans = []
+            for pid, entry in history.items():
+                if pid not in prompt_ids:
+                    continue
+                stamps = {kind: data.get("timestamp") for kind, data in entry["status"]["messages"]}
+                spans.append((stamps["execution_start"] / 1000, stamps["execution_success"] / 1000))
+            out[url] = sorted(spans)
+    return out
+
+
+async def makespan_standins(
+    tmp: Path, urls: list[str], policy_file: str, works: list[int], seed0: int, monitor: bool
+) -> tuple[float, dict[str, Any]]:
+    settings = Settings.from_mapping(
+        {
+            "comfyui": [{"url": u, "label": f"{s:g}x"} for u, s in zip(urls, SPEEDS, strict=True)],
+            "output_dir": str(tmp / f"out-{seed0}"),
+            "data_dir": str(tmp / f"data-{seed0}"),
+            "policy_file": policy_file,
+        }
+    )
+    router = Router(settings)
+    service = JobService(settings, lambda ev: None, Journal(tmp / f"journal-{seed0}.jsonl"), router=router)
+    if monitor:
+        # As in Blender, the monitor has been probing since start-up: plans see cached health from the first job.
+        service.start_health_monitor()
+        assert router.monitor is not None
+        while router.monitor.rounds < 1:
+            await asyncio.sleep(0.01)
+    jobs = [Job(task="image", inputs={"workflow": workflow(w, seed0 + i)}) for i, w in enumerate(works)]
+    t0 = time.perf_counter()
+    for job in jobs:
+        service.submit(job)
+    await asyncio.wait_for(asyncio.gather(*(service._tasks[j.id] for j in jobs)), 600)
+    elapsed = time.perf_counter() - t0
+    failed = [j for j in jobs if j.state.value != "done"]
+    await service.shutdown()
+    if failed:
+        raise SystemExit(f"{len(failed)} jobs did not finish: {failed[0].error}")
+    spans = await busy_intervals(urls, {j.id for j in jobs})
+    detail: dict[str, Any] = {"per_instance": {}}
+    for url, speed in zip(urls, SPEEDS, strict=True):
+        mine = [j for j in jobs if j.instance == url]
+        ivals = spans[url]
+        overlaps = sum(1 for a, b in itertools.pairwise(ivals) if b[0] < a[1] - 1e-3)
+        detail["per_instance"][f"{speed:g}x"] = {
+            "jobs": len(mine),
+            "work": sum(int(j.inputs["workflow"]["5"]["inputs"]["steps"]) for j in mine),
+            "busy_s": round(sum(b - a for a, b in ivals), 3),
+            "last_end_s": round(max((b for _, b in ivals), default=0.0) - ivals[0][0], 3) if ivals else 0.0,
+            "overlapping_prompts": overlaps,
+        }
+    return elapsed, detail
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--jobs", type=int, default=60)
-    parser.add_argument("--unit", type=float, default=0.03, help="seconds per work unit at speed 1")
+    parser.add_argument("--unit", type=float, default=0.08, help="seconds per work unit (sampler step) at speed 1")
+    parser.add_argument("--simulated", action="store_true", help="in-process simulated instances instead of stand-ins")
+    parser.add_argument("--no-monitor", action="store_true", help="stand-ins: do not run the health monitor")
+    parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.serve:
+        serve_standins(args.unit)
+        return
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
         us = decision_time_us(tmp)
@@ -147,23 +288,76 @@ def main() -> None:
         rr_policy.write_text(
             DEFAULT_POLICY_PATH.read_text().replace('selection = "least_loaded"', 'selection = "round_robin"')
         )
-        ll = asyncio.run(makespan(tmp, "", works, args.unit))
-        rr = asyncio.run(makespan(tmp, str(rr_policy), works, args.unit))
-        print(f"{args.jobs} jobs over 3 simulated ComfyUI instances (speeds {SPEEDS}); ideal {ideal:.2f} s")
+        details: dict[str, Any] = {}
+        if args.simulated:
+            kind = "simulated"
+            ll = asyncio.run(makespan(tmp, "", works, args.unit))
+            rr = asyncio.run(makespan(tmp, str(rr_policy), works, args.unit))
+        else:
+            kind = "stand-in"
+            seed0 = rng.randrange(1 << 30)
+            with standins(args.unit) as urls:
+                monitor = not args.no_monitor
+                ll, details["least_loaded"] = asyncio.run(makespan_standins(tmp, urls, "", works, seed0, monitor))
+                rr, details["round_robin"] = asyncio.run(
+                    makespan_standins(tmp, urls, str(rr_policy), works, seed0 + 10_000, monitor)
+                )
+        print(
+            f"{args.jobs} jobs ({sum(works)} work units) over 3 {kind} ComfyUI instances (speeds {SPEEDS}, "
+            f"{args.unit:g} s per unit at 1x); ideal = {sum(works)} * {args.unit:g} / {sum(SPEEDS):g} = {ideal:.2f} s"
+        )
         print(f"least-loaded: makespan {ll:.2f} s, ratio {ll / ideal:.3f} (target <= 1.10)")
         print(f"round-robin:  makespan {rr:.2f} s, ratio {rr / ideal:.3f}")
+        effective: float | None = None
+        if details:
+            # What the stand-ins actually delivered: units per busy second, per instance, over both runs. The gap
+            # between this and the configured capacity is the stand-in's own per-step cost (sleep overshoot and
+            # two websocket messages per step), not scheduling.
+            by_speed: dict[str, list[float]] = {}
+            for d in details.values():
+                for speed, r in d["per_instance"].items():
+                    by_speed.setdefault(speed, [0.0, 0.0])
+                    by_speed[speed][0] += r["work"]
+                    by_speed[speed][1] += r["busy_s"]
+            capacity = sum(w / b for w, b in by_speed.values() if b > 0)
+            effective = sum(works) / capacity if capacity else None
+            if effective:
+                print(
+                    f"  against the capacity the stand-ins delivered ({capacity * args.unit:.2f} of {sum(SPEEDS):g}"
+                    f" configured): ideal {effective:.2f} s, least-loaded {ll / effective:.3f},"
+                    f" round-robin {rr / effective:.3f}"
+                )
+        for name, detail in details.items():
+            for speed, row in detail["per_instance"].items():
+                print(
+                    f"  {name:12s} {speed:>3s}: {row['jobs']:2d} jobs, {row['work']:3d} units,"
+                    f" busy {row['busy_s']:.2f} s, last prompt ends at {row['last_end_s']:.2f} s,"
+                    f" overlapping prompts {row['overlapping_prompts']}"
+                )
         print(
             json.dumps(
                 {
                     "decision_median_us": round(us, 2),
                     "jobs": args.jobs,
-                    "instances": "simulated",
+                    "instances": kind,
                     "speeds": SPEEDS,
+                    "unit_s": args.unit,
+                    "work_units": sum(works),
                     "ideal_s": round(ideal, 3),
                     "least_loaded_makespan_s": round(ll, 3),
                     "least_loaded_ratio": round(ll / ideal, 3),
                     "round_robin_makespan_s": round(rr, 3),
                     "round_robin_ratio": round(rr / ideal, 3),
+                    **(
+                        {
+                            "delivered_ideal_s": round(effective, 3),
+                            "least_loaded_ratio_delivered": round(ll / effective, 3),
+                            "round_robin_ratio_delivered": round(rr / effective, 3),
+                        }
+                        if effective
+                        else {}
+                    ),
+                    **({"per_instance": {k: v["per_instance"] for k, v in details.items()}} if details else {}),
                 }
             )
         )

@@ -210,17 +210,55 @@ class Policy(_Frozen):
         return list(own), ""
 
     def complexity(self, task: str, inputs: dict[str, Any]) -> Complexity:
-        """Job complexity from its inputs (`width`/`height` or `resolution` "WxH", `frames`, `steps`)."""
+        """Job complexity from its inputs (`width`/`height` or `resolution` "WxH", `frames`, `steps`).
+
+        What the inputs do not say is read from an API-format `workflow` among them (a ComfyUI job sent as a graph),
+        then from the task's defaults.
+        """
         d = self.task(task).defaults
         get = inputs.get
-        width, height = _int(get("width"), d.width), _int(get("height"), d.height)
+        dw, dh, df, ds = d.width, d.height, d.frames, d.steps
+        workflow = get("workflow")
+        if isinstance(workflow, dict):
+            hints = workflow_complexity(workflow)
+            dw, dh = hints.get("width", dw), hints.get("height", dh)
+            df, ds = hints.get("frames", df), hints.get("steps", ds)
+        width, height = _int(get("width"), dw), _int(get("height"), dh)
         res = get("resolution")
         if isinstance(res, str) and "x" in res.lower():
             w, _, h = res.lower().partition("x")
             width, height = _int(w, width), _int(h, height)
-        frames = _int(inputs["frames"] if "frames" in inputs else get("video_length"), d.frames)
-        steps = _int(inputs["steps"] if "steps" in inputs else get("num_inference_steps"), d.steps)
+        frames = _int(inputs["frames"] if "frames" in inputs else get("video_length"), df)
+        steps = _int(inputs["steps"] if "steps" in inputs else get("num_inference_steps"), ds)
         return Complexity(width, height, max(frames, 1), max(steps, 1))
+
+
+_WORKFLOW_KEYS = {
+    "width": "width",
+    "height": "height",
+    "steps": "steps",
+    "length": "frames",
+    "frames": "frames",
+    "num_frames": "frames",
+    "video_length": "frames",
+}
+
+
+def workflow_complexity(graph: dict[str, Any]) -> dict[str, int]:
+    """Width, height, frames and steps an API-format graph asks for: the largest literal of each over its nodes.
+
+    Sampler `steps` is what makes a ComfyUI job long; latent `width`/`height` and video `length` set its size.
+    """
+    found: dict[str, int] = {}
+    for node in graph.values():
+        inputs = node.get("inputs") if isinstance(node, dict) else None
+        if not isinstance(inputs, dict):
+            continue
+        for key, value in inputs.items():
+            name = _WORKFLOW_KEYS.get(key)
+            if name is not None and type(value) is int and value > found.get(name, 0):
+                found[name] = value
+    return found
 
 
 def _int(value: Any, default: int) -> int:

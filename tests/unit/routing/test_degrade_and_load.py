@@ -103,3 +103,17 @@ def test_route_command_prints_the_plan_with_reasons(h, capsys, monkeypatch, tmp_
     assert "not probed" in out
     assert "1. Wan2GP at 127.0.0.1:7866: quick preview" in out
     assert "2. fallback: ComfyUI" in out
+
+
+def test_workflow_job_size_comes_from_its_graph(h):
+    from genbridge.routing.policy import load_policy
+
+    graph = {
+        "4": {"class_type": "EmptyLatentImage", "inputs": {"width": 768, "height": 512, "batch_size": 1}},
+        "5": {"class_type": "KSampler", "inputs": {"steps": 40, "latent_image": ["4", 0], "seed": 3}},
+    }
+    policy = load_policy()
+    c = policy.complexity("image", {"workflow": graph})
+    assert (c.width, c.height, c.steps) == (768, 512, 40)
+    # Explicit inputs still win over the graph.
+    assert policy.complexity("image", {"workflow": graph, "steps": 8}).steps == 8
