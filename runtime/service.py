@@ -112,6 +112,7 @@ class JobService:
         if done is not None:
             self._waiters.setdefault(job.id, []).append(done)
         job.state = JobState.INTERRUPTED  # whatever the journal said, the process that ran it is gone
+        job.finished_at = None  # it is not finished: it runs again (an interrupted snapshot carries a time)
         self.jobs[job.id] = job
         self._finished[job.id] = asyncio.Event()
         self._tasks[job.id] = asyncio.get_running_loop().create_task(

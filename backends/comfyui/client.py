@@ -58,6 +58,8 @@ class _Track:
     logs: list[str] = field(default_factory=list)
     cache_hit: bool = False
     finished: asyncio.Event = field(default_factory=asyncio.Event)
+    # Re-attached after a restart: ComfyUI sends its messages to the old socket's client id, so poll instead.
+    polled: bool = False
 
 
 def _version_tuple(text: str) -> tuple[int, ...]:
@@ -378,7 +380,7 @@ class ComfyUIClient:
         await self._ensure_server()
         workflow = job.inputs.get("workflow")
         graph = copy.deepcopy(workflow) if isinstance(workflow, dict) else {}  # phases and progress, if we have it
-        track = self._tracks[job.id] = _Track(graph=graph, progress=ProgressTracker(graph))
+        track = self._tracks[job.id] = _Track(graph=graph, progress=ProgressTracker(graph), polled=True)
         socket = self._ws()
         socket.subscribe(job.id)  # before asking, so no message between the answer and events() is lost
         try:
@@ -411,7 +413,7 @@ class ComfyUIClient:
         """Progress and previews until `executing{node:null}`; raises on error, interrupt or a lost job."""
         track = self._tracks.get(job.id)
         if track is None:  # re-attached after a restart: graph unknown, progress is coarse
-            track = self._tracks[job.id] = _Track(graph={}, progress=ProgressTracker({}))
+            track = self._tracks[job.id] = _Track(graph={}, progress=ProgressTracker({}), polled=True)
             self._ws().subscribe(job.id)
             await self._ws().ensure_started()
             self._ws().subscribe(job.id).put_nowait(RESYNC)
@@ -419,7 +421,7 @@ class ComfyUIClient:
         for line in track.logs:
             yield BackendLog(message=line)
         silence = self.settings.timeouts.silence
-        poll = min(2.0, silence / 2)
+        poll = min(1.0 if track.polled else 2.0, silence / 2)
         last_news = time.monotonic()
         unreachable_since: float | None = None
         while True:
@@ -427,7 +429,7 @@ class ComfyUIClient:
                 kind, data = await asyncio.wait_for(queue.get(), poll)
             except TimeoutError:
                 kind, data = RESYNC
-                if self._ws().connected and time.monotonic() - last_news < silence:
+                if not track.polled and self._ws().connected and time.monotonic() - last_news < silence:
                     continue
             if kind == "resync":
                 try:
@@ -446,7 +448,9 @@ class ComfyUIClient:
                 if finished:
                     break
                 yield BackendProgress(
-                    fraction=track.progress.fraction, phase="Waiting in ComfyUI's queue", running=finished is None
+                    fraction=track.progress.fraction,
+                    phase="Running in ComfyUI" if finished is None else "Waiting in ComfyUI's queue",
+                    running=finished is None,
                 )
                 continue
             last_news = time.monotonic()

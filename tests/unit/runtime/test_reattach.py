@@ -106,9 +106,15 @@ def interrupt_a_running_comfyui_job(settings: Settings) -> str:
     return handle.job_id
 
 
-def test_a_comfyui_job_interrupted_mid_run_is_finished_by_the_next_runtime(tmp_path, comfyui):
+@pytest.mark.parametrize("finished_while_closed", [False, True], ids=["still-running", "finished-while-closed"])
+def test_a_comfyui_job_interrupted_mid_run_is_finished_by_the_next_runtime(tmp_path, comfyui, finished_while_closed):
     settings = make_settings(tmp_path, comfyui=[Endpoint(service="comfyui", url=comfyui.url)])
     job_id = interrupt_a_running_comfyui_job(settings)
+    if finished_while_closed:
+        deadline = time.monotonic() + 20
+        while job_id not in comfyui.history:
+            assert time.monotonic() < deadline, "the stand-in never finished the job"
+            time.sleep(0.02)
 
     second = Recorder()
     runtime = start_runtime(settings, second)
@@ -117,6 +123,7 @@ def test_a_comfyui_job_interrupted_mid_run_is_finished_by_the_next_runtime(tmp_p
         assert final["state"] == "done", final.get("error")
         first_state = second.of(job_id, "state")[0]
         assert first_state.phase == REATTACHED, "the job list shows the job again, saying why"
+        assert first_state.state == "submitted" and first_state.job["finished_at"] is None
         assert first_state.job["target"] == {**Target(kind="image", name="Boat").model_dump()}
         assert first_state.job["inputs"]["prompt"] == "a paper boat"
         assert any(REATTACHED in (e.text or "") for e in second.of(job_id, "log"))
