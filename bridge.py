@@ -27,6 +27,7 @@ PROVENANCE_KEYS = ("job_id", "service", "instance", "template", "prompt", "seed"
 # Called on the main thread with a job's row after each state change (a finished job's outputs have landed by
 # then). Features that chain jobs, like the storyboard, listen here; a failing listener is logged, never raised.
 JOB_STATE_LISTENERS: list[Any] = []
+RESUME_DELAY_S = 1.0  # after enabling, let Blender finish starting before the loop thread starts
 
 
 class Session:
@@ -51,6 +52,7 @@ class Session:
             monitor_health=client_factory is None,
         )
         self.dependency_problems: list[str] = []
+        self.resume_callback = self._resume  # timers match by identity: keep this one bound method
         for kind, handler in (
             ("state", self._on_state),
             ("progress", self._on_progress),
@@ -71,15 +73,27 @@ class Session:
 
     # -- lifecycle ----------------------------------------------------------------------------------------------
     def start(self) -> None:
-        """Register the timer and handlers. The loop thread is NOT started here: it starts on first use."""
+        """Register the timer and handlers. The loop thread is NOT started here: it starts on first use, or
+        shortly after enabling (never inside register()) when the journal holds jobs to re-attach."""
         self.dispatcher.start()
+        if not bpy.app.timers.is_registered(self.resume_callback):
+            bpy.app.timers.register(self.resume_callback, first_interval=RESUME_DELAY_S)
         for name, fn in self._app_handlers():
             if fn not in getattr(bpy.app.handlers, name):
                 getattr(bpy.app.handlers, name).append(fn)
 
+    def _resume(self) -> None:
+        """One-shot timer: re-attach to jobs that were still on the servers when Blender closed."""
+        try:
+            self.runtime.resume()
+        except Exception:
+            log.exception("GenBridge could not re-attach to earlier jobs")
+
     def stop(self) -> bool:
         """Journal in-flight jobs as interrupted, stop and join the loop thread, remove the timer and handlers."""
         ended = self.runtime.shutdown(1.0)
+        if bpy.app.timers.is_registered(self.resume_callback):
+            bpy.app.timers.unregister(self.resume_callback)
         self.dispatcher.stop()
         self.dispatcher.remove_handlers()
         for name, fn in self._app_handlers():

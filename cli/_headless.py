@@ -49,7 +49,12 @@ def run_jobs(
     """Submit every spec, deliver events on this thread, return the final snapshots in order."""
     events: queue.SimpleQueue[Any] = queue.SimpleQueue()
     runtime = Runtime(
-        settings=lambda: settings, emit=events.put, client_factory=client_factory, monitor_health=client_factory is None
+        settings=lambda: settings,
+        emit=events.put,
+        client_factory=client_factory,
+        monitor_health=client_factory is None,
+        # A command runs its own jobs; jobs left by an earlier interrupted command are not picked up here.
+        reattach=False,
     )
     handles = [runtime.submit(spec) for spec in specs]
     deadline = None if timeout is None else time.monotonic() + timeout

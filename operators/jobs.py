@@ -114,7 +114,13 @@ class GENBRIDGE_OT_retry_job(bpy.types.Operator):
 
 def retry_spec(job: dict[str, Any]) -> dict[str, Any]:
     """The original spec; a strip lands again at the same frame, on a channel that is free now."""
-    spec = dict(job.get("spec") or {"task": job.get("task", "image"), "inputs": job.get("inputs", {})})
+    fallback = {
+        "task": job.get("task", "image"),
+        "inputs": job.get("inputs", {}),
+        "template": job.get("template"),
+        "requested_service": job.get("requested_service"),
+    }
+    spec = dict(job.get("spec") or fallback)  # a re-attached job has no spec: rebuild it from its snapshot
     target = dict(spec.get("target") or job.get("target") or {})
     if target.get("kind") in ("movie_strip", "image_strip"):
         scene = bpy.data.scenes.get(target.get("scene", "")) or bpy.context.scene
