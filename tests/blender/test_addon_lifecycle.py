@@ -27,6 +27,8 @@ def test_enabling_starts_no_thread_and_registers_a_persistent_timer(gb):
     session = gb.bridge.session()
     assert not session.runtime.started
     assert bpy.app.timers.is_registered(session.dispatcher.timer_callback)
+    # Re-attaching to earlier jobs waits for a one-shot timer, never runs inside register().
+    assert bpy.app.timers.is_registered(session.resume_callback)
     bpy.ops.wm.read_homefile()
     assert bpy.app.timers.is_registered(session.dispatcher.timer_callback), "the timer must survive file loads"
 
@@ -124,6 +126,7 @@ def test_unregister_with_20_jobs_in_flight_leaves_no_thread_timer_or_handler(
         addon_utils.disable(PKG, default_set=True)
         assert loop_threads() == []
         assert not bpy.app.timers.is_registered(timer)
+        assert not bpy.app.timers.is_registered(session.resume_callback)
         for name, count in handlers_before.items():
             assert len(getattr(bpy.app.handlers, name)) == count - 1
         ours = set(session.jobs)
