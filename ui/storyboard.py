@@ -11,18 +11,9 @@ from typing import Any
 import bpy
 
 from .. import bridge
+from .draw import ACTIVE_STATES as ACTIVE
+from .draw import STATE_ICONS
 
-STATE_ICONS = {
-    "queued": "TIME",
-    "submitted": "EXPORT",
-    "running": "PLAY",
-    "downloading": "IMPORT",
-    "done": "CHECKMARK",
-    "failed": "ERROR",
-    "cancelled": "CANCEL",
-    "interrupted": "PAUSE",
-}
-ACTIVE = {"queued", "submitted", "running", "downloading"}
 MENU_OPERATORS = (
     "genbridge.storyboard_from_logline",
     "genbridge.storyboard_cancel",
