@@ -34,50 +34,18 @@ from pathlib import Path
 from typing import Any
 
 # The API lives in `api.py` and is loaded on first use: `workflows.storyboard` is imported on Blender's main
-# thread, and importing this package must not pull in pydantic there. The names are listed here so that telling
-# an API name from a submodule (`preflight` is both) never needs the import.
-API_NAMES = frozenset(
-    [
-        "BUNDLED_DIR",
-        "DEFAULT_TEMPLATES",
-        "ImageUpload",
-        "MODEL_INPUTS",
-        "ParamSpec",
-        "PreflightCache",
-        "Template",
-        "TemplateInfo",
-        "TemplateParamError",
-        "UI_FORMAT_HINT",
-        "apply_uploaded_names",
-        "check_api_format",
-        "default_template_name",
-        "get_template",
-        "image_uploads",
-        "is_ui_format",
-        "list_templates",
-        "load_template",
-        "load_wangp_presets",
-        "load_workflow_file",
-        "model_references",
-        "preflight",
-        "preflight_error",
-        "preflight_live",
-        "resolve_workflow",
-        "structural_problems",
-        "wangp_preset",
-    ]
-)
+# thread, and importing this package must not pull in pydantic there. No submodule is named like an API name
+# (a test keeps it so), so a submodule file decides between the two without importing the API.
 
 
 def __getattr__(name: str) -> Any:
     if name.startswith("__"):
         raise AttributeError(name)
-    if name not in API_NAMES:
-        here = Path(__file__).parent
-        if (here / f"{name}.py").is_file() or (here / name / "__init__.py").is_file():
-            return importlib.import_module(f".{name}", __name__)  # `from ..workflows import storyboard`
+    here = Path(__file__).parent
+    if (here / f"{name}.py").is_file() or (here / name / "__init__.py").is_file():
+        return importlib.import_module(f".{name}", __name__)  # `from ..workflows import storyboard`
     api = importlib.import_module(".api", __name__)
-    globals().update({n: getattr(api, n) for n in API_NAMES})  # later lookups skip this function
+    globals().update({n: getattr(api, n) for n in api.__all__})  # later lookups skip this function
     try:
         return getattr(api, name)
     except AttributeError:
