@@ -1,7 +1,7 @@
 # GenBridge distribution. `make zips` builds one Blender extension zip per platform into dist/.
 # PYTHON needs pip (for downloading wheels); Blender's extension tool is found in an installed bpy
 # (or set GENBRIDGE_BLENDER_EXT=/path/to/blender_ext.py).
-PYTHON ?= $(shell test -x /tmp/venvs/dev/bin/python && echo /tmp/venvs/dev/bin/python || echo python3)
+PYTHON ?= $(shell test -x .venvs/dev/bin/python && echo .venvs/dev/bin/python || echo python3)
 
 .PHONY: wheels build zips lock clean-dist
 

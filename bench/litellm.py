@@ -3,7 +3,7 @@
 1. Starts the real LiteLLM proxy (mock model), then times sequential non-streaming calls through
    `LiteLLMClient.complete` and through a kept-alive stdlib `http.client` connection, interleaved in rounds so
    machine noise hits both alike. Ratio = median client / median stdlib (target <= 1.2).
-2. Runs real bpy (`$GENBRIDGE_BPY_PYTHON`, default /tmp/venvs/bpy45/bin/python) in a subprocess and times what
+2. Runs real bpy (`$GENBRIDGE_BPY_PYTHON`, default .venvs/bpy-4.5.15/bin/python) in a subprocess and times what
    the bridge does per BackendText batch on the main thread: `text.cursor_set(last_line, character=len)` +
    `text.write(batch)`, reported in microseconds per token (target <= 20 us).
 
@@ -21,6 +21,7 @@ import statistics
 import subprocess
 import sys
 import time
+from pathlib import Path
 from urllib.parse import urlsplit
 
 from genbridge.backends.litellm import LiteLLMClient
@@ -29,7 +30,9 @@ from genbridge.standins.litellm_proxy import start_litellm_proxy
 
 MODEL = "llama3"
 MESSAGES = [{"role": "user", "content": "Say hello"}]
-BPY_PYTHON = os.environ.get("GENBRIDGE_BPY_PYTHON", "/tmp/venvs/bpy45/bin/python")
+BPY_PYTHON = os.environ.get(
+    "GENBRIDGE_BPY_PYTHON", str(Path(__file__).resolve().parents[1] / ".venvs" / "bpy-4.5.15" / "bin" / "python")
+)
 
 BPY_SCRIPT = r"""
 import json, sys, time

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 DEFAULT_MASTER_KEY = "sk-genbridge-test-master-key"
-FALLBACK_BIN = "/tmp/venvs/litellm/bin/litellm"
+FALLBACK_BIN = str(Path(__file__).resolve().parents[1] / ".venvs" / "litellm" / "bin" / "litellm")  # ./dev setup
 UNREACHABLE_API_BASE = "http://127.0.0.1:9/v1"  # mock_response short-circuits; nothing ever connects here
 
 # The storyboard mock answers every request with this shot list, so the shot-list task parses in the demo.

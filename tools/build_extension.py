@@ -44,9 +44,7 @@ def find_blender_ext(explicit: str | None = None) -> Path:
         candidates.append(Path(explicit or os.environ["GENBRIDGE_BLENDER_EXT"]))
     spec_bpy = importlib.util.find_spec("bpy")  # does not import bpy
     roots = [Path(spec_bpy.origin).parent] if spec_bpy and spec_bpy.origin else []
-    for venv_glob in (".venvs/*/lib/python3*/site-packages/bpy", "/tmp/venvs/*/lib/python3*/site-packages/bpy"):
-        base = spec.REPO if not venv_glob.startswith("/") else Path("/")
-        roots += sorted(base.glob(venv_glob.lstrip("/")))
+    roots += sorted(spec.REPO.glob(".venvs/*/lib/python3*/site-packages/bpy"))  # what ./dev setup installs
     for root in roots:
         candidates += sorted(root.glob("*/scripts/addons_core/bl_pkg/cli/blender_ext.py"))
     for candidate in candidates:

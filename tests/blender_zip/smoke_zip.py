@@ -3,7 +3,7 @@
 Run with the python of a venv that has ONLY bpy (no aiohttp/websockets/pydantic from pip), always under `timeout`:
 
     timeout 180 .venvs/bpy-only/bin/python tests/blender_zip/smoke_zip.py --zip dist/genbridge-0.1.0-linux_x64.zip \
-        --result /tmp/result.json --standin-python /tmp/venvs/dev/bin/python
+        --result /tmp/result.json --standin-python .venvs/dev/bin/python
 
 It installs the zip into an isolated user folder with `package_install_files`, checks the add-on is really enabled,
 runs one image job through the add-on's own runtime against the ComfyUI stand-in (started in a separate process
