@@ -117,6 +117,20 @@ def decision_time_us(tmp: Path, n: int = 5000) -> float:
     return statistics.median(times) * 1e6
 
 
+async def run_all(service: JobService, jobs: list[Job]) -> float:
+    """Submit every job at once, wait for all, shut the service down; the makespan in seconds."""
+    t0 = time.perf_counter()
+    for job in jobs:
+        service.submit(job)
+    await asyncio.wait_for(asyncio.gather(*(service._tasks[j.id] for j in jobs)), 600)
+    elapsed = time.perf_counter() - t0
+    failed = [j for j in jobs if j.state.value != "done"]
+    await service.shutdown()
+    if failed:
+        raise SystemExit(f"{len(failed)} jobs did not finish: {failed[0].error}")
+    return elapsed
+
+
 async def makespan(tmp: Path, policy_file: str, works: list[int], unit: float) -> float:
     settings = _settings(tmp, policy_file)
     SimulatedComfyUI.speeds = dict(zip(URLS, SPEEDS, strict=True))
@@ -130,15 +144,7 @@ async def makespan(tmp: Path, policy_file: str, works: list[int], unit: float) -
         client_factory=SimulatedComfyUI,
     )
     jobs = [Job(task="image", inputs={"width": 1024, "height": 1024, "steps": w}) for w in works]
-    t0 = time.perf_counter()
-    for job in jobs:
-        service.submit(job)
-    await asyncio.wait_for(asyncio.gather(*(service._tasks[j.id] for j in jobs)), 600)
-    elapsed = time.perf_counter() - t0
-    failed = [j for j in jobs if j.state.value != "done"]
-    await service.shutdown()
-    if failed:
-        raise SystemExit(f"{len(failed)} jobs did not finish: {failed[0].error}")
+    elapsed = await run_all(service, jobs)
     return elapsed
 
 
@@ -240,15 +246,7 @@ async def makespan_standins(
         while router.monitor.rounds < 1:
             await asyncio.sleep(0.01)
     jobs = [Job(task="image", inputs={"workflow": workflow(w, seed0 + i)}) for i, w in enumerate(works)]
-    t0 = time.perf_counter()
-    for job in jobs:
-        service.submit(job)
-    await asyncio.wait_for(asyncio.gather(*(service._tasks[j.id] for j in jobs)), 600)
-    elapsed = time.perf_counter() - t0
-    failed = [j for j in jobs if j.state.value != "done"]
-    await service.shutdown()
-    if failed:
-        raise SystemExit(f"{len(failed)} jobs did not finish: {failed[0].error}")
+    elapsed = await run_all(service, jobs)
     spans = await busy_intervals(urls, {j.id for j in jobs})
     detail: dict[str, Any] = {"per_instance": {}}
     for url, speed in zip(urls, SPEEDS, strict=True):
