@@ -208,6 +208,18 @@ def strip_name(shot_index: int, take_number: int, role: Role) -> str:
     return f"Shot {shot_index + 1:02d} {'key' if role == 'keyframe' else 'clip'} T{take_number}"
 
 
+def strip_target(kind: str, name: str, scene: str, channel: int, rng: ShotRange) -> dict[str, Any]:
+    """Where a take's result lands: a strip over the shot's frame range (the clip keeps its own length)."""
+    return {
+        "kind": kind,
+        "name": name,
+        "scene": scene,
+        "channel": channel,
+        "frame_start": rng.start,
+        "duration": rng.frames,
+    }
+
+
 def keyframe_spec(
     shot: Shot,
     shot_index: int,
@@ -227,14 +239,7 @@ def keyframe_spec(
         "task": KEYFRAME_TASK,
         "inputs": inputs,
         "template": options.keyframe_template,
-        "target": {
-            "kind": "image_strip",
-            "name": strip_name(shot_index, take_number, "keyframe"),
-            "scene": scene,
-            "channel": channel,
-            "frame_start": rng.start,
-            "duration": rng.frames,
-        },
+        "target": strip_target("image_strip", strip_name(shot_index, take_number, "keyframe"), scene, channel, rng),
         "group": group,
     }
 
@@ -271,14 +276,7 @@ def clip_spec(
         "task": CLIP_TASK,
         "inputs": inputs,
         "template": options.clip_template,
-        "target": {
-            "kind": "movie_strip",
-            "name": strip_name(shot_index, take_number, "clip"),
-            "scene": scene,
-            "channel": channel,
-            "frame_start": rng.start,
-            "duration": rng.frames,
-        },
+        "target": strip_target("movie_strip", strip_name(shot_index, take_number, "clip"), scene, channel, rng),
         "depends_on": [keyframe_job] if keyframe_job else [],
         "group": group,
     }
