@@ -135,6 +135,24 @@ class DownloadTooLarge(GenBridgeError):
     default_hint = "Raise the download size limit in GenBridge preferences if this output is expected."
 
 
+class ReplyTooLarge(GenBridgeError):
+    """A server's reply (JSON body, stream line or streamed text) passed its size cap: a broken or hostile server."""
+
+    code = "reply_too_large"
+    fallback_ok = True
+    default_hint = (
+        "The service sent far more than expected; check it is the right service. If the reply is legitimate, "
+        "raise the reply size limit (reply_limit_mb in genbridge.toml or the add-on preferences)."
+    )
+
+
+class LocalProblem(GenBridgeError):
+    """Something on this computer is wrong (output folder is a file, disk full, a name too long): never a fallback."""
+
+    code = "local"
+    default_hint = "Fix the path or folder named above (GenBridge preferences > Output folder), then generate again."
+
+
 class MissingDependency(GenBridgeError):
     """A bundled library (aiohttp, websockets, pydantic) is missing or broken in this Blender."""
 

@@ -39,3 +39,60 @@ def ensure_allowed(url: str, online_access: bool, *, service: str = "") -> None:
         f"{service or 'GenBridge'} is set to {url}, which is not on this computer, and online access is off.",
         service=service,
     )
+
+
+# Redirects: clients never let aiohttp follow them on its own (it would connect to any host a server names).
+# Each hop is checked here with the same rule as the configured URL, and the error names the refused hop.
+MAX_REDIRECTS = 5
+REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+
+
+def follow_redirect(current_url: str, location: str | None, online_access: bool, *, service: str = "") -> str:
+    """The absolute URL of the next hop of a redirect from `current_url`, or raise naming the refused hop.
+
+    A hop to another computer needs online access exactly as a configured URL does; a hop that carries
+    user info (`user:pw@`) or a non-http scheme is refused outright.
+    """
+    from urllib.parse import urljoin
+
+    name = service or "The service"
+    if not location:
+        raise OnlineAccessRefused(
+            f"{name} at {redact_url(current_url)} answered with a redirect but named no target.",
+            "Check the service URL in GenBridge preferences: it should point at the service itself.",
+            service=service,
+        )
+    target = urljoin(current_url, location.strip())
+    parts = urlsplit(target)
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.username or parts.password:
+        raise OnlineAccessRefused(
+            f"{name} at {redact_url(current_url)} redirected to {redact_url(target)}; GenBridge refused to follow it.",
+            "Point GenBridge at the final address of the service instead.",
+            service=service,
+        )
+    if not (online_access or is_loopback(target)):
+        raise OnlineAccessRefused(
+            f"{name} at {redact_url(current_url)} redirected to {redact_url(target)}, which is not on this "
+            "computer, and online access is off; the redirect was not followed.",
+            service=service,
+        )
+    return target
+
+
+def redact_url(url: str) -> str:
+    """The URL without any `user:password@` part, for messages, logs, the journal and saved data."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "<invalid URL>"
+    if not (parts.username or parts.password):
+        return url
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    netloc = f"{host}:{port}" if port else host
+    return parts._replace(netloc=netloc).geturl()

@@ -82,6 +82,8 @@ class Settings(BaseModel):
     vram_override_gb: float | None = Field(None, ge=0)
     wan2gp_profile: int = Field(4, ge=1, le=5)
     download_limit_mb: int = Field(4096, gt=0)
+    # Cap for every JSON reply, stream line and streamed answer: a hostile server must not grow memory unbounded.
+    reply_limit_mb: int = Field(32, gt=0)
     text_model: str = ""
     policy_file: str = ""
     template_dirs: list[str] = Field(default_factory=list)
