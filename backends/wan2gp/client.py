@@ -46,7 +46,8 @@ from .models import (
 )
 from .queue import ServerQueue
 from .rpc import McpRpc, ToolError
-from .transfer import copy_local, download_media, readable_local_file, upload_file
+from .shared_files import declared_folder_from_item, declared_folder_from_upload, open_shared_output
+from .transfer import copy_shared, download_media, upload_file
 
 log = logging.getLogger("genbridge.wan2gp")
 
@@ -122,6 +123,7 @@ class Wan2GPClient:
         self._models: list[str] | None = None
         self._runs: dict[str, _Run] = {}
         self._drains: set[asyncio.Task[None]] = set()
+        self._declared_folders: set[str] = set()  # output folders the server named in its upload receipts
 
     # -- discovery ------------------------------------------------------------------------------------------------
     async def contract(self) -> Contract:
@@ -348,8 +350,10 @@ class Wan2GPClient:
         snapshot: JobSnapshot | None = run.snapshot if run.server_id else None  # re-attached: already started
         if run.start_image and snapshot is None:
             yield BackendProgress(fraction=0.0, phase="Uploading the start image", running=False)
-            media_id = await upload_file(self.rpc, contract, Path(run.start_image))
-            run.settings.update(image_start=media_id, image_prompt_type="S")
+            receipt = await upload_file(self.rpc, contract, Path(run.start_image))
+            if folder := declared_folder_from_upload(receipt.path):
+                self._declared_folders.add(folder)
+            run.settings.update(image_start=receipt.id, image_prompt_type="S")
         delay = self.poll_interval[0]
         while snapshot is None:
             busy_elsewhere = await self._server_running_count(contract)
@@ -476,14 +480,16 @@ class Wan2GPClient:
         written: list[Path] = []
         files, items = result.generated_files, result.gallery_items
         for index in range(max(len(files), len(items))):
-            local = readable_local_file(self.rpc, files[index]) if index < len(files) else None
-            media_id = (
-                items[index].get(contract.media_key) or items[index].get("media_id") or items[index].get("gallery_id")
-                if index < len(items)
-                else None
-            )
-            if local is not None:
-                written.append(await copy_local(self.rpc, local, dest))
+            item = items[index] if index < len(items) else {}
+            media_id = item.get(contract.media_key) or item.get("media_id") or item.get("gallery_id")
+            shared = None
+            if index < len(files):
+                declared = set(self._declared_folders)
+                if folder := declared_folder_from_item(item, files[index]):
+                    declared.add(folder)
+                shared = open_shared_output(self.rpc.url, files[index], sorted(declared))
+            if shared is not None:
+                written.append(await copy_shared(self.rpc, shared[0], shared[1], dest))
             elif media_id:
                 written.append(await download_media(self.rpc, contract, str(media_id), dest))
         if not written:

@@ -91,6 +91,7 @@ class UploadReceipt(_Loose):
     size: int = 0
     gallery_id: str | None = None
     media_id: str | None = None
+    path: str = ""  # where the server stored it: `<output dir>/mcp_uploads/<id>/<name>` (declares its output dir)
 
     @property
     def id(self) -> str | None:

@@ -8,14 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import os
-import shutil
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 
 from ...runtime.errors import DownloadTooLarge, IncompatibleServer, RejectedInput, ServerError, Unreachable
-from ...runtime.netpolicy import is_loopback
 from ...runtime.paths import safe_output_path
 from .contract import Contract
 from .models import DownloadTicket, UploadReceipt, UploadTicket
@@ -24,8 +22,8 @@ from .rpc import McpRpc
 CHUNK = 1024 * 1024
 
 
-async def upload_file(rpc: McpRpc, contract: Contract, path: Path) -> str:
-    """Upload a local file through a one-use ticket; returns the media id to put in the settings."""
+async def upload_file(rpc: McpRpc, contract: Contract, path: Path) -> UploadReceipt:
+    """Upload a local file through a one-use ticket; the receipt's `id` goes in the settings."""
     tool, args = contract.upload_ticket(path.name)
     ticket = UploadTicket.model_validate(await rpc.call_tool(tool, args))
     size = path.stat().st_size
@@ -50,17 +48,7 @@ async def upload_file(rpc: McpRpc, contract: Contract, path: Path) -> str:
     receipt = UploadReceipt.model_validate(body)
     if not receipt.id:
         raise IncompatibleServer("Wan2GP accepted an upload but returned no media id.", service="wan2gp")
-    return receipt.id
-
-
-def readable_local_file(rpc: McpRpc, path: str) -> Path | None:
-    """The server's output path when the server runs on this machine and the file is readable here."""
-    if not path or not is_loopback(rpc.url):
-        return None
-    candidate = Path(path)
-    if candidate.is_absolute() and candidate.is_file() and os.access(candidate, os.R_OK):
-        return candidate
-    return None
+    return receipt
 
 
 def _limit_bytes(rpc: McpRpc) -> int:
@@ -73,15 +61,31 @@ def _too_large(name: str, size: int, limit: int) -> DownloadTooLarge:
     )
 
 
-async def copy_local(rpc: McpRpc, source: Path, dest_dir: Path) -> Path:
-    """Copy an output the server wrote on this machine (size-capped, chunked, off the loop thread)."""
+async def copy_shared(rpc: McpRpc, fd: int, source: Path, dest_dir: Path) -> Path:
+    """Copy an output the server wrote on this machine from the descriptor `open_shared_output` checked.
+
+    Takes ownership of `fd`. Size-capped, chunked, off the loop thread.
+    """
     limit = _limit_bytes(rpc)
-    size = source.stat().st_size
-    if size > limit:
-        raise _too_large(source.name, size, limit)
-    target = safe_output_path(dest_dir, "", source.name)
-    await asyncio.to_thread(shutil.copyfile, source, target)
+    with os.fdopen(fd, "rb") as handle:
+        size = os.fstat(handle.fileno()).st_size
+        if size > limit:
+            raise _too_large(source.name, size, limit)
+        target = safe_output_path(dest_dir, "", source.name)
+        await asyncio.to_thread(_copy_handle, handle, target, limit)
     return target
+
+
+def _copy_handle(handle: Any, target: Path, limit: int) -> None:
+    written = 0
+    with target.open("wb") as out:
+        while chunk := handle.read(CHUNK):
+            written += len(chunk)
+            if written > limit:  # the file grew after the check
+                out.close()
+                target.unlink(missing_ok=True)
+                raise _too_large(target.name, written, limit)
+            out.write(chunk)
 
 
 async def download_media(rpc: McpRpc, contract: Contract, media_id: str, dest_dir: Path) -> Path:
