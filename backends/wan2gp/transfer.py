@@ -13,9 +13,19 @@ from typing import Any
 
 import aiohttp
 
-from ...runtime.errors import DownloadTooLarge, IncompatibleServer, RejectedInput, ServerError, Unreachable
+from ...runtime.errors import (
+    DownloadTooLarge,
+    IncompatibleServer,
+    RejectedInput,
+    ServerError,
+    ServiceTimeout,
+    Unreachable,
+)
 from ...runtime.paths import safe_output_path
+from ..http import decode_json, read_capped
+from . import errors
 from .contract import Contract
+from .errors import SERVICE
 from .models import DownloadTicket, UploadReceipt, UploadTicket
 from .rpc import McpRpc
 
@@ -29,7 +39,7 @@ async def upload_file(rpc: McpRpc, contract: Contract, path: Path) -> UploadRece
     size = path.stat().st_size
     if ticket.max_bytes is not None and size > ticket.max_bytes:
         raise RejectedInput(f"{path.name} is larger than Wan2GP accepts ({ticket.max_bytes} bytes).", service="wan2gp")
-    headers = rpc.headers(json_body=False)
+    headers = rpc.headers(json_body=False, mcp=False)
     headers["Content-Type"] = "application/octet-stream"
     timeout = aiohttp.ClientTimeout(total=rpc.settings.timeouts.download, connect=rpc.settings.timeouts.connect)
     try:
@@ -37,14 +47,19 @@ async def upload_file(rpc: McpRpc, contract: Contract, path: Path) -> UploadRece
             async with rpc.session().put(
                 rpc.resolve(ticket.upload_url), data=handle, headers=headers, timeout=timeout, allow_redirects=False
             ) as resp:
-                body: Any = await resp.json(content_type=None) if resp.status == 200 else await resp.text()
+                raw = await read_capped(resp, rpc.reply_limit, service=SERVICE, what="upload reply")
                 status = resp.status
     except aiohttp.ClientConnectionError as exc:
         raise Unreachable(f"Lost Wan2GP while uploading {path.name}.", service="wan2gp", detail=repr(exc)) from None
+    except TimeoutError:
+        raise ServiceTimeout(f"Wan2GP did not take the upload of {path.name} in time.", service="wan2gp") from None
     if status != 200:
-        raise ServerError(
-            f"Wan2GP refused the upload of {path.name} ({status}).", service="wan2gp", detail=str(body)[:300]
-        )
+        try:
+            body: Any = decode_json(raw, service=SERVICE, what="upload reply")
+        except ServerError:
+            body = raw[:300].decode("utf-8", "replace")
+        raise errors.upload_refused(path.name, status, body)
+    body = decode_json(raw, service=SERVICE, what="upload reply")
     receipt = UploadReceipt.model_validate(body)
     if not receipt.id:
         raise IncompatibleServer("Wan2GP accepted an upload but returned no media id.", service="wan2gp")
@@ -103,15 +118,16 @@ async def download_media(rpc: McpRpc, contract: Contract, media_id: str, dest_di
     try:
         async with rpc.session().get(
             rpc.resolve(ticket.download_url),
-            headers=rpc.headers(json_body=False),
+            headers=rpc.headers(json_body=False, mcp=False),
             timeout=timeout,
             allow_redirects=False,
         ) as resp:
             if resp.status != 200:
+                text = (await read_capped(resp, 64 * 1024, service=SERVICE, what="download reply")).decode(
+                    "utf-8", "replace"
+                )
                 raise ServerError(
-                    f"Wan2GP refused the download of {name} ({resp.status}).",
-                    service="wan2gp",
-                    detail=(await resp.text())[:300],
+                    f"Wan2GP refused the download of {name} ({resp.status}).", service="wan2gp", detail=text[:300]
                 )
             with partial.open("wb") as out:
                 async for chunk in resp.content.iter_chunked(CHUNK):
