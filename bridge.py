@@ -19,6 +19,7 @@ import bpy
 from . import preferences
 from .runtime import Runtime
 from .runtime.dispatcher import MainThreadDispatcher
+from .runtime.netpolicy import redact_url
 
 log = logging.getLogger("genbridge.bridge")
 
@@ -283,7 +284,7 @@ def provenance(row: dict[str, Any]) -> dict[str, Any]:
     values = {
         "job_id": row.get("id", ""),
         "service": row.get("service") or "",
-        "instance": row.get("instance") or "",
+        "instance": redact_url(row.get("instance") or ""),  # saved in the .blend: never a user:password@
         "template": row.get("template") or "",
         "prompt": str(inputs.get("prompt", "")),
         "seed": row.get("seed") if row.get("seed") is not None else -1,
@@ -392,7 +393,7 @@ async def probe_one(job_service: Any, service: str, row: dict[str, Any]) -> dict
     from .runtime.settings import Endpoint
 
     try:
-        endpoint = Endpoint(service=service, url=row["url"], key=row.get("key") or None, label=row.get("label", ""))
+        endpoint = Endpoint.build(service, row["url"], key=row.get("key"), label=row.get("label", ""))
         client = job_service.client_factory(endpoint, job_service.settings)
         try:
             result = await client.probe()
@@ -401,7 +402,7 @@ async def probe_one(job_service: Any, service: str, row: dict[str, Any]) -> dict
         return dict(result.model_dump(mode="json"))
     except Exception as exc:  # noqa: BLE001 - a bad URL or refused host is an answer to show, not a crash
         err = exc if isinstance(exc, GenBridgeError) else error_from_exception(exc, service=service)
-        return {"service": service, "url": row["url"], "reachable": False, "error": err.to_dict()}
+        return {"service": service, "url": redact_url(row["url"]), "reachable": False, "error": err.to_dict()}
 
 
 def sync_job_list(jobs: dict[str, dict[str, Any]]) -> None:

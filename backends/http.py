@@ -10,7 +10,19 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from ..runtime.errors import ReplyTooLarge, ServerError
+from ..runtime.errors import (
+    ConfigError,
+    GenBridgeError,
+    IncompatibleServer,
+    ReplyTooLarge,
+    ServerError,
+    ServiceTimeout,
+    Unreachable,
+    error_from_exception,
+    local_problem,
+)
+from ..runtime.netpolicy import redact_url
+from ..runtime.services import SERVICE_TITLES
 
 MB = 1024 * 1024
 DEFAULT_REPLY_LIMIT = 32 * MB
@@ -63,3 +75,66 @@ def _too_large(service: str, what: str, limit: int) -> ReplyTooLarge:
         f"{service or 'The service'} sent a {what} larger than the {limit // MB} MB limit; GenBridge stopped reading.",
         service=service,
     )
+
+
+def map_transport_error(exc: BaseException, *, service: str = "", url: str = "") -> GenBridgeError:
+    """What went wrong talking to a server, as a GenBridgeError that says which and what to do.
+
+    Backends call this from their `except (aiohttp.ClientError, OSError, asyncio.TimeoutError)` blocks so that a
+    refused connection, a server that is not speaking HTTP (a plain TCP echo, the wrong port), a reply cut off
+    in the middle and a local file problem each get their own message. Local problems (disk full, a name too
+    long, the output folder is a file) become `LocalProblem`, which never falls back to another backend.
+    """
+    import asyncio
+
+    import aiohttp
+
+    if isinstance(exc, GenBridgeError):
+        return exc
+    title = SERVICE_TITLES.get(service, service) or "The service"
+    at = f"{title} at {redact_url(url)}" if url else title
+    if isinstance(exc, (asyncio.TimeoutError, TimeoutError)):
+        return ServiceTimeout(f"{at} did not answer in time.", service=service)
+    if isinstance(exc, aiohttp.InvalidURL):
+        return ConfigError(f"{redact_url(str(exc.url))} is not a URL GenBridge can use.", service=service)
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        reason = exc.os_error.strerror or str(exc.os_error) if exc.os_error else "connection failed"
+        return Unreachable(f"Could not connect to {at} ({reason}).", service=service, detail=repr(exc))
+    if isinstance(exc, aiohttp.ServerDisconnectedError):
+        return Unreachable(
+            f"{at} closed the connection without answering.",
+            "Check that the URL points at the service (right host and port) and look at its console.",
+            service=service,
+        )
+    if isinstance(exc, aiohttp.ClientPayloadError):
+        return ServerError(
+            f"{at} stopped in the middle of its reply (the connection closed before the reply was complete).",
+            "The service may have crashed or restarted: look at its console, then try again.",
+            service=service,
+            detail=str(exc),
+        )
+    if isinstance(exc, aiohttp.ClientResponseError) and _not_http(exc):
+        return IncompatibleServer(
+            f"{at} did not answer in HTTP: something else is listening on that port.",
+            "Check the port in the URL: it should be the service's web port (ComfyUI 8188, WanGP 7866, "
+            "LiteLLM 4000 by default).",
+            service=service,
+            detail=str(exc.message)[:200],
+        )
+    if isinstance(exc, aiohttp.ClientResponseError):
+        return ServerError(f"{at} answered with HTTP {exc.status} ({exc.message}).", service=service)
+    if isinstance(exc, OSError) and not isinstance(exc, aiohttp.ClientError):
+        local = local_problem(exc)
+        if local is not None:
+            return local
+    if isinstance(exc, (aiohttp.ClientError, OSError)):
+        return Unreachable(f"Could not reach {at}: {exc}", service=service, detail=repr(exc))
+    return error_from_exception(exc, service=service)
+
+
+def _not_http(exc: Any) -> bool:
+    """True when aiohttp could not even parse the status line or headers: the peer does not speak HTTP."""
+    from aiohttp.http_exceptions import HttpProcessingError
+
+    cause = exc.__cause__ or exc.__context__
+    return isinstance(cause, HttpProcessingError) or "Bad status line" in str(exc.message)

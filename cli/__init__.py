@@ -12,7 +12,8 @@ import pkgutil
 import sys
 from collections.abc import Sequence
 
-from ..runtime.errors import GenBridgeError
+from ..runtime.errors import GenBridgeError, error_from_exception
+from ..runtime.redact import install_log_redaction
 
 
 def _command_modules() -> list[object]:
@@ -44,10 +45,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(message)s")
+    install_log_redaction()
     try:
         return int(args.func(args))
-    except GenBridgeError as exc:
-        print(f"error: {exc.message}\n  {exc.hint}", file=sys.stderr)
-        return 2
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:  # noqa: BLE001 - a command ends with a message, never a traceback
+        err = error_from_exception(exc)
+        if not isinstance(exc, GenBridgeError):
+            logging.getLogger("genbridge.cli").debug("unexpected error", exc_info=True)
+        print(f"error: {err.message}\n  {err.hint}", file=sys.stderr)
+        return 2

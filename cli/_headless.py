@@ -25,7 +25,7 @@ def with_url(settings: Settings, service: str, url: str | None) -> Settings:
         return settings
     from ..runtime.settings import Endpoint
 
-    return settings.model_copy(update={service: [Endpoint(service=service, url=url)]})  # type: ignore[arg-type]
+    return settings.model_copy(update={service: [Endpoint.build(service, url, source="--url")]})
 
 
 def print_progress(event: Any) -> None:

@@ -62,6 +62,9 @@ class Runtime:
         monitor_health: bool = False,
         reattach: bool = True,
     ) -> None:
+        from .redact import install_log_redaction
+
+        install_log_redaction()  # a server that echoes a key must not get it into any log line
         self._settings_source = settings
         self._emit = emit
         self._journal_path = journal_path

@@ -8,6 +8,8 @@ This module is stdlib-only so the Blender main thread can import it for free.
 
 from __future__ import annotations
 
+from .redact import redact
+
 
 class GenBridgeError(Exception):
     """Base class: `message` says what happened, `hint` what the user can do about it."""
@@ -17,11 +19,13 @@ class GenBridgeError(Exception):
     default_hint = "See the GenBridge job list for details."
 
     def __init__(self, message: str, hint: str | None = None, *, service: str = "", detail: str = "") -> None:
+        # Redacted once, here: an error may quote a server that echoed our key, and it goes everywhere from here on.
+        message = redact(message)
         super().__init__(message)
         self.message = message
-        self.hint = hint or self.default_hint
+        self.hint = redact(hint or self.default_hint)
         self.service = service
-        self.detail = detail  # raw server text, kept for the log, never shown alone
+        self.detail = redact(detail)  # raw server text, kept for the log, never shown alone
 
     def __str__(self) -> str:
         return f"{self.message} {self.hint}".strip()
@@ -160,6 +164,40 @@ class MissingDependency(GenBridgeError):
     default_hint = "Reinstall the GenBridge zip for your platform (Edit > Preferences > Get Extensions)."
 
 
+# OS error numbers that mean "this computer" (its disk, its file names, its permissions), never the network.
+_LOCAL_ERRNOS = {
+    "ENOSPC": "there is no space left on the disk",
+    "EDQUOT": "the disk quota is used up",
+    "ENAMETOOLONG": "the file name is too long for this computer",
+    "EACCES": "permission was denied",
+    "EPERM": "the operation is not permitted",
+    "EROFS": "the disk is read-only",
+    "EISDIR": "a folder is where a file should be",
+    "ENOTDIR": "a file is where a folder should be",
+    "EEXIST": "a file is in the way",
+    "EMFILE": "too many files are open",
+    "ENFILE": "too many files are open",
+    "EINVAL": "the name is not valid on this computer",
+    "ENOENT": "it does not exist",
+}
+
+
+def local_problem(exc: OSError) -> LocalProblem | None:
+    """A LocalProblem for an OSError about a local file (disk full, name too long, output folder is a file...),
+    or None when the error is not about a local file (a refused connection, for one)."""
+    import errno as errno_mod
+
+    name = errno_mod.errorcode.get(exc.errno or 0, "")
+    if exc.filename is None and name not in _LOCAL_ERRNOS:
+        return None
+    if exc.filename is None and name in ("EACCES", "EPERM", "EINVAL"):
+        return None  # without a file name these also come from sockets
+    reason = _LOCAL_ERRNOS.get(name) or (exc.strerror or str(exc)).lower()
+    if exc.filename is None:
+        return LocalProblem(f"A file operation on this computer failed: {reason}.", detail=repr(exc))
+    return LocalProblem(f"GenBridge could not use {exc.filename}: {reason}.", detail=repr(exc))
+
+
 def error_from_exception(exc: BaseException, *, service: str = "") -> GenBridgeError:
     """Wrap anything unexpected so a job never ends without a user-facing message."""
     if isinstance(exc, GenBridgeError):
@@ -168,10 +206,35 @@ def error_from_exception(exc: BaseException, *, service: str = "") -> GenBridgeE
 
     if isinstance(exc, asyncio.CancelledError):
         return Cancelled("The job was cancelled.", service=service)
+    if type(exc).__module__.startswith("aiohttp"):
+        from ..backends.http import map_transport_error  # only loaded where aiohttp already is
+
+        return map_transport_error(exc, service=service)
     if isinstance(exc, (TimeoutError, asyncio.TimeoutError)):
         return ServiceTimeout(f"{service or 'The service'} did not answer in time.", service=service)
+    if isinstance(exc, OSError) and not isinstance(exc, ConnectionError):
+        local = local_problem(exc)
+        if local is not None:
+            return local
     if isinstance(exc, (ConnectionError, OSError)):
         return Unreachable(f"Could not reach {service or 'the service'}: {exc}", service=service, detail=repr(exc))
+    if isinstance(exc, RecursionError):
+        return RejectedInput(
+            "The data is nested too deeply to read (a JSON or TOML file, or a server reply, with thousands of "
+            "levels of brackets).",
+            "Check the file or the service for damage; GenBridge reads only reasonably nested data.",
+            service=service,
+        )
+    if isinstance(exc, UnicodeDecodeError):
+        return RejectedInput(
+            f"Some text is not valid UTF-8 (byte {exc.start}).", "Save the file as UTF-8.", service=service
+        )
+    if type(exc).__name__ == "ValidationError" and hasattr(exc, "errors"):
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}"
+            for e in exc.errors(include_url=False, include_input=False)
+        )
+        return ConfigError(f"Invalid value: {problems}.", service=service)
     return GenBridgeError(
         f"Unexpected error: {type(exc).__name__}: {exc}",
         "This is a GenBridge bug; please report it with the job id.",

@@ -6,17 +6,40 @@ import ipaddress
 from urllib.parse import urlsplit
 
 from .errors import ConfigError, OnlineAccessRefused
+from .redact import redact
 
 LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost"})
 
 
+CREDENTIALS_HINT = (
+    "Remove the 'user:password@' part and put the key in the endpoint's Key field (key = \"...\" under the "
+    "endpoint in genbridge.toml) or in the GENBRIDGE_<SERVICE>_KEY environment variable."
+)
+
+
 def host_of(url: str) -> str:
-    """The host part of an http(s) URL, or raise ConfigError naming the URL."""
-    parts = urlsplit(url.strip())
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    """The host part of an http(s) URL, or raise ConfigError naming the URL (never its user info)."""
+    shown = redact(url.strip())
+    try:
+        parts = urlsplit(url.strip())
+    except ValueError:
+        parts = None
+    if parts is None or parts.scheme.lower() not in ("http", "https") or not parts.hostname:
         raise ConfigError(
-            f"'{url}' is not a service URL.",
-            "Use a full URL such as http://127.0.0.1:8188 (scheme, host and port).",
+            f"'{shown}' is not a service URL.",
+            "Use a full URL such as http://127.0.0.1:8188 (http or https, host and port).",
+        )
+    if parts.username is not None or parts.password is not None:
+        # Credentials in a URL end up in tables, messages, logs and saved files; keys have their own field.
+        raise ConfigError(f"The URL '{shown}' holds a user name or password, which GenBridge refuses.", CREDENTIALS_HINT)
+    try:
+        port = parts.port
+    except ValueError:
+        port = -1
+    if port is not None and not 1 <= port <= 65535:
+        raise ConfigError(
+            f"The URL '{shown}' has an invalid port: it must be a number from 1 to 65535.",
+            "Fix the port, e.g. http://127.0.0.1:8188.",
         )
     return parts.hostname
 

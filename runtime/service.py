@@ -26,6 +26,7 @@ from .errors import Cancelled, GenBridgeError, RejectedInput, error_from_excepti
 from .events import BackendLog, BackendPreview, BackendProgress, BackendText, JobEvent, ServicesEvent
 from .jobs import Job, JobErrorInfo, JobState, PlanStep
 from .journal import Journal
+from .redact import redact, redact_data
 from .settings import Endpoint, Settings
 
 log = logging.getLogger("genbridge.jobs")
@@ -375,7 +376,7 @@ class JobService:
     # -- recording ----------------------------------------------------------------------------------------------
     def _record(self, job: Job) -> None:
         """Journal, then tell the main thread. Both see the same snapshot."""
-        snapshot = job.snapshot()
+        snapshot = redact_data(job.snapshot())
         try:
             self.journal.append(snapshot)
         except OSError:
@@ -391,7 +392,7 @@ class JobService:
         future = job.model_copy(deep=True)
         future.move_to(state, phase)
         try:
-            self.journal.append(future.snapshot())
+            self.journal.append(redact_data(future.snapshot()))
         except OSError:
             log.exception("could not journal job %s", job.id)
         job.move_to(state, phase)
@@ -401,8 +402,8 @@ class JobService:
                 kind="state",
                 state=job.state.value,
                 progress=job.progress,
-                phase=job.phase,
-                job=job.snapshot(),
+                phase=redact(job.phase),
+                job=redact_data(job.snapshot()),
             )
         )
 
@@ -416,6 +417,7 @@ class JobService:
         self._move(job, state, phase if error is None else f"{phase}: {error.message}")
 
     def _log(self, job: Job, message: str) -> None:
+        message = redact(message)  # notes quote servers (fallback reasons, backend logs)
         log.info("job %s: %s", job.id, message)
         self.emit(JobEvent(job_id=job.id, kind="log", text=message))
 

@@ -6,19 +6,26 @@ keeps them in the add-on preferences, headless they come from TOML or the enviro
 
 from __future__ import annotations
 
+import difflib
+import logging
 import os
 import tomllib
+import typing
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, ValidationInfo, field_validator
+from pydantic import model_validator
 
 from .errors import ConfigError
-from .netpolicy import host_of
+from .netpolicy import CREDENTIALS_HINT, host_of
+from .redact import register_secrets
 from .paths import default_data_dir
 from .services import DEFAULT_URLS, SERVICE_TITLES, SERVICES, key_env_var
+
+log = logging.getLogger("genbridge.settings")
 
 __all__ = ["DEFAULT_URLS", "SERVICES", "SERVICE_TITLES", "Endpoint", "Settings", "Timeouts", "key_env_var"]
 
@@ -38,12 +45,35 @@ class Endpoint(BaseModel):
 
     @field_validator("url")
     @classmethod
-    def _check_url(cls, value: str) -> str:
+    def _check_url(cls, value: str, info: ValidationInfo) -> str:
         try:
             host_of(value)
         except ConfigError as exc:  # pydantic aggregates ValueErrors with the field name
-            raise ValueError(f"{exc.message} {exc.hint}") from None
+            hint = exc.hint
+            service = info.data.get("service")
+            if hint == CREDENTIALS_HINT and service:
+                hint = hint.replace("GENBRIDGE_<SERVICE>_KEY", key_env_var(service))
+            raise ValueError(f"{exc.message} {hint}") from None
         return value.strip().rstrip("/")
+
+    @model_validator(mode="after")
+    def _remember_key(self) -> Endpoint:
+        # From here on this key is masked in every message, log line and journal record (runtime.redact).
+        if self.key is not None:
+            register_secrets([self.key.get_secret_value()])
+        return self
+
+    @classmethod
+    def build(cls, service: str, url: str, *, key: str | None = None, label: str = "", source: str = "") -> Endpoint:
+        """One endpoint from user input (a --url option, a preferences row); errors are ConfigErrors that name
+        the problem and never quote the input (which may hold a password)."""
+        try:
+            return cls.model_validate({"service": service, "url": url, "key": key or None, "label": label})
+        except ValidationError as exc:
+            raise ConfigError(
+                f"Invalid {SERVICE_TITLES.get(service, service)} endpoint{f' in {source}' if source else ''}: "
+                f"{validation_problems(exc)}."
+            ) from None
 
     @property
     def name(self) -> str:
@@ -110,14 +140,13 @@ class Settings(BaseModel):
         data = dict(data)
         for service in SERVICES:
             if service in data:
-                data[service] = [{"service": service, **ep} for ep in data[service]]
+                data[service] = _endpoint_rows(service, data[service], source)
         try:
             return cls.model_validate(data)
         except ValidationError as exc:
-            problems = "; ".join(
-                f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors(include_url=False)
-            )
-            raise ConfigError(f"Invalid GenBridge settings in {source}: {problems}.") from None
+            raise ConfigError(f"Invalid GenBridge settings in {source}: {validation_problems(exc)}.") from None
+        except RecursionError:
+            raise ConfigError(f"The GenBridge settings in {source} are nested too deeply to read.") from None
 
     @classmethod
     def load(cls, toml_path: str | Path | None = None, env: Mapping[str, str] | None = None) -> Settings:
@@ -130,14 +159,102 @@ class Settings(BaseModel):
         if path is None and Path("genbridge.toml").is_file():
             path = Path("genbridge.toml")
         if path is not None:
-            try:
-                data = tomllib.loads(path.read_text(encoding="utf-8"))
-            except FileNotFoundError:
-                raise ConfigError(f"The settings file {path} does not exist.", "Create it or fix the path.") from None
-            except tomllib.TOMLDecodeError as exc:
-                raise ConfigError(f"{path} is not valid TOML: {exc}.", "Fix the line it names.") from None
+            data = read_toml(path)
+            for warning in unknown_keys(data):
+                log.warning("%s: %s", path, warning)
         data.update(_env_overrides(env))
         return cls.from_mapping(data, source=str(path) if path else "the environment")
+
+
+def read_toml(path: Path) -> dict[str, Any]:
+    """A settings file as data; every way it can be unreadable is a ConfigError naming the file and the fix."""
+    if path.is_dir():
+        raise ConfigError(f"The settings file {path} is a folder.", "Name a .toml file (e.g. genbridge.toml) instead.")
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError(f"The settings file {path} does not exist.", "Create it or fix the path.") from None
+    except OSError as exc:
+        raise ConfigError(
+            f"The settings file {path} could not be read: {exc.strerror or exc}.", "Check the file's permissions."
+        ) from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise ConfigError(
+            f"The settings file {path} is not UTF-8 text (an invalid byte on line {line}).",
+            "Save it as UTF-8 in your text editor.",
+        ) from None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path} is not valid TOML: {exc}.", "Fix the line it names.") from None
+    except RecursionError:
+        raise ConfigError(f"{path} is nested too deeply to read.", "Remove the deep nesting.") from None
+
+
+def validation_problems(exc: ValidationError) -> str:
+    """A pydantic error as "field: problem; ..." without the rejected values (they may hold a password)."""
+    return "; ".join(
+        f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}"
+        for err in exc.errors(include_url=False, include_input=False)
+    )
+
+
+def _endpoint_rows(service: str, value: Any, source: str) -> list[dict[str, Any]]:
+    """`[[comfyui]]` tables; a plain URL or a list of URLs is taken as the same thing."""
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list):
+        raise ConfigError(
+            f"'{service}' in {source} must be a list of endpoints, not {type(value).__name__}.",
+            f'Write each server as a [[{service}]] table with url = "http://..." (or {service} = ["http://..."]).',
+        )
+    rows = []
+    for index, item in enumerate(value):
+        if isinstance(item, str):
+            item = {"url": item}
+        if not isinstance(item, Mapping):
+            raise ConfigError(
+                f"Endpoint {index + 1} of '{service}' in {source} is a {type(item).__name__}, not a table or a URL.",
+                f'Write each server as a [[{service}]] table with url = "http://...".',
+            )
+        rows.append({**item, "service": service})
+    return rows
+
+
+def unknown_keys(data: Mapping[str, Any], model: type[BaseModel] | None = None, where: str = "") -> list[str]:
+    """A warning for every key the settings do not know (a typo is otherwise silently ignored), at any depth,
+    naming the nearest valid key."""
+    model = model or Settings
+    known = [name for name in model.model_fields if name != "service"]
+    warnings = []
+    for key, value in data.items():
+        place = f"{where}{key}"
+        if key not in model.model_fields or key == "service":
+            close = difflib.get_close_matches(str(key), known, n=1, cutoff=0.6)
+            suggestion = f"; did you mean '{close[0]}'?" if close else f"; valid keys here: {', '.join(known)}."
+            warnings.append(f"unknown setting '{place}' is ignored{suggestion}")
+            continue
+        sub = _nested_model(model.model_fields[key].annotation)
+        if sub is None:
+            continue
+        if isinstance(value, Mapping):
+            warnings += unknown_keys(value, sub, f"{place}.")
+        elif isinstance(value, list):
+            for index, item in enumerate(value):
+                if isinstance(item, Mapping):
+                    warnings += unknown_keys(item, sub, f"{place}[{index}].")
+    return warnings
+
+
+def _nested_model(annotation: Any) -> type[BaseModel] | None:
+    """The settings model a field holds (directly or as list items), if any."""
+    for candidate in (annotation, *typing.get_args(annotation)):
+        if isinstance(candidate, type) and issubclass(candidate, BaseModel):
+            return candidate
+    return None
 
 
 def _env_overrides(env: Mapping[str, str]) -> dict[str, Any]:

@@ -1,0 +1,125 @@
+"""Keep secrets out of everything GenBridge shows, logs or journals. Stdlib only; safe on any thread.
+
+A server that echoes our bearer key in an error message must not get it printed, logged or journaled. So:
+- every configured key is registered here when settings are validated (`register_secrets`), and the
+  `GENBRIDGE_<SERVICE>_KEY` environment variables are read at redaction time;
+- `redact(text)` replaces every known secret, and the `user:password@` part of any URL, in a piece of text;
+- `GenBridgeError` redacts its message, hint and detail when it is built, so an error is clean wherever it goes
+  (job events, the journal, the command line, probe results); the job service redacts journal records and log
+  notes with `redact_data`;
+- `install_log_redaction()` puts a handler on the `genbridge` logger that rewrites each record (message,
+  arguments and traceback text) before any other handler (root's included) formats it.
+
+The registry is process-wide on purpose: the logging machinery is process-wide too, and a key once configured
+stays a secret even after the settings change. It only ever grows, by the handful of keys a user configures.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import threading
+from collections.abc import Iterable
+from typing import Any
+
+from .services import SERVICES, key_env_var
+
+MASK = "***"
+# Shorter values are not treated as secrets: masking every "ab" in every message would garble it, and a key that
+# short protects nothing anyway.
+MIN_SECRET_LENGTH = 4
+
+_lock = threading.Lock()
+_registered: set[str] = set()
+
+# scheme://user:password@host -> scheme://host ; also catches user-only forms (scheme://token@host).
+_URL_USERINFO = re.compile(r"(?P<scheme>\b[a-zA-Z][a-zA-Z0-9+.-]*://)[^/\s@'\"<>]+@")
+
+
+def register_secrets(values: Iterable[str | None]) -> None:
+    """Remember these values as secrets (keys from settings or preferences); blanks and tiny values are ignored."""
+    fresh = {v.strip() for v in values if v and len(v.strip()) >= MIN_SECRET_LENGTH}
+    if not fresh:
+        return
+    with _lock:
+        _registered.update(fresh)
+
+
+def known_secrets() -> list[str]:
+    """Every registered key plus the key environment variables, longest first (so a key that contains another
+    is masked whole)."""
+    with _lock:
+        found = set(_registered)
+    for service in SERVICES:
+        value = os.environ.get(key_env_var(service), "").strip()
+        if len(value) >= MIN_SECRET_LENGTH:
+            found.add(value)
+    return sorted(found, key=len, reverse=True)
+
+
+def redact(text: str) -> str:
+    """`text` with every known secret and any URL user info replaced."""
+    if not text:
+        return text
+    for secret in known_secrets():
+        if secret in text:
+            text = text.replace(secret, MASK)
+    if "@" in text and "://" in text:
+        text = _URL_USERINFO.sub(r"\g<scheme>", text)
+    return text
+
+
+def redact_data(value: Any) -> Any:
+    """A copy of plain data (dicts, lists, strings) with every string redacted; other values are kept as they are."""
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, dict):
+        return {k: redact_data(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(redact_data(v) for v in value)
+    return value
+
+
+class _RedactingHandler(logging.Handler):
+    """Attached to the `genbridge` logger: rewrites each record in place before the handlers above it (root's,
+    pytest's, Blender's console) format it. It writes nothing itself."""
+
+    def handle(self, record: logging.LogRecord) -> bool:
+        redact_record(record)
+        return True
+
+    def emit(self, record: logging.LogRecord) -> None:  # pragma: no cover - handle() never calls it
+        pass
+
+
+class RedactingFilter(logging.Filter):
+    """The same rewrite as a filter, for handlers and loggers outside the `genbridge` tree."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        redact_record(record)
+        return True
+
+
+def redact_record(record: logging.LogRecord) -> None:
+    """Rewrite a log record so that neither its message nor its traceback text carries a secret."""
+    try:
+        message = record.getMessage()
+    except Exception:  # noqa: BLE001 - a record with bad arguments is logged as it stands, just redacted
+        message = str(record.msg)
+    record.msg = redact(message)
+    record.args = None
+    if record.exc_info and not record.exc_text:
+        record.exc_text = logging.Formatter().formatException(record.exc_info)
+    if record.exc_text:
+        record.exc_text = redact(record.exc_text)
+    if record.stack_info:
+        record.stack_info = redact(record.stack_info)
+
+
+def install_log_redaction(logger_name: str = "genbridge") -> None:
+    """Make every record of `logger_name` and its children redacted before any handler sees it. Idempotent."""
+    logger = logging.getLogger(logger_name)
+    if not any(isinstance(h, _RedactingHandler) for h in logger.handlers):
+        # First in the list: handlers run in order, and this one only rewrites the record.
+        logger.handlers.insert(0, _RedactingHandler())
