@@ -50,7 +50,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.func(args))
     except KeyboardInterrupt:
         return 130
-    except Exception as exc:  # noqa: BLE001 - a command ends with a message, never a traceback
+    except Exception as exc:  # a command ends with a message, never a traceback
         err = error_from_exception(exc)
         if not isinstance(exc, GenBridgeError):
             logging.getLogger("genbridge.cli").debug("unexpected error", exc_info=True)

@@ -31,7 +31,9 @@ def host_of(url: str) -> str:
         )
     if parts.username is not None or parts.password is not None:
         # Credentials in a URL end up in tables, messages, logs and saved files; keys have their own field.
-        raise ConfigError(f"The URL '{shown}' holds a user name or password, which GenBridge refuses.", CREDENTIALS_HINT)
+        raise ConfigError(
+            f"The URL '{shown}' holds a user name or password, which GenBridge refuses.", CREDENTIALS_HINT
+        )
     try:
         port = parts.port
     except ValueError:

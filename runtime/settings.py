@@ -16,13 +16,21 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, ValidationInfo, field_validator
-from pydantic import model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from .errors import ConfigError
 from .netpolicy import CREDENTIALS_HINT, host_of
-from .redact import register_secrets
 from .paths import default_data_dir
+from .redact import register_secrets
 from .services import DEFAULT_URLS, SERVICE_TITLES, SERVICES, key_env_var
 
 log = logging.getLogger("genbridge.settings")

@@ -32,7 +32,7 @@ from ...runtime.errors import (
 from ...runtime.events import BackendEvent, BackendLog, BackendPreview, BackendProgress
 from ...runtime.jobs import Job, JobErrorInfo
 from ...runtime.netpolicy import ensure_allowed
-from ...runtime.paths import safe_output_path
+from ...runtime.paths import unique_output_paths
 from ...runtime.settings import Endpoint, Settings
 from .download import download
 from .models import HistoryEntry, OutputFile, PromptAccepted, PromptRejected, QueueState, SystemStats
@@ -589,7 +589,9 @@ class ComfyUIClient:
                 )
             dest.mkdir(parents=True, exist_ok=True)
             # Check every name first, so an unsafe one means nothing at all is written.
-            planned = [(f, safe_output_path(dest, self._local_subfolder(f), f.filename)) for f in files]
+            # Distinct local names too: two outputs with the same server name must not overwrite each other.
+            targets = unique_output_paths(dest, [(self._local_subfolder(f), f.filename) for f in files])
+            planned = list(zip(files, targets, strict=True))
             limit = self.settings.download_limit_mb * 1024 * 1024
             written = []
             for f, target in planned:

@@ -478,6 +478,7 @@ class Wan2GPClient:
         contract = await self.contract()
         dest.mkdir(parents=True, exist_ok=True)
         written: list[Path] = []
+        taken: set[str] = set()  # two outputs with the same server name must not overwrite each other
         files, items = result.generated_files, result.gallery_items
         for index in range(max(len(files), len(items))):
             item = items[index] if index < len(items) else {}
@@ -489,9 +490,9 @@ class Wan2GPClient:
                     declared.add(folder)
                 shared = open_shared_output(self.rpc.url, files[index], sorted(declared))
             if shared is not None:
-                written.append(await copy_shared(self.rpc, shared[0], shared[1], dest))
+                written.append(await copy_shared(self.rpc, shared[0], shared[1], dest, taken))
             elif media_id:
-                written.append(await download_media(self.rpc, contract, str(media_id), dest))
+                written.append(await download_media(self.rpc, contract, str(media_id), dest, taken))
         if not written:
             raise ServerError("Wan2GP finished the job but reported no output file.", service="wan2gp")
         self._runs.pop(job.id, None)

@@ -76,7 +76,7 @@ def _too_large(name: str, size: int, limit: int) -> DownloadTooLarge:
     )
 
 
-async def copy_shared(rpc: McpRpc, fd: int, source: Path, dest_dir: Path) -> Path:
+async def copy_shared(rpc: McpRpc, fd: int, source: Path, dest_dir: Path, taken: set[str] | None = None) -> Path:
     """Copy an output the server wrote on this machine from the descriptor `open_shared_output` checked.
 
     Takes ownership of `fd`. Size-capped, chunked, off the loop thread.
@@ -86,7 +86,7 @@ async def copy_shared(rpc: McpRpc, fd: int, source: Path, dest_dir: Path) -> Pat
         size = os.fstat(handle.fileno()).st_size
         if size > limit:
             raise _too_large(source.name, size, limit)
-        target = safe_output_path(dest_dir, "", source.name)
+        target = safe_output_path(dest_dir, "", source.name, taken=taken)
         await asyncio.to_thread(_copy_handle, handle, target, limit)
     return target
 
@@ -103,7 +103,9 @@ def _copy_handle(handle: Any, target: Path, limit: int) -> None:
             out.write(chunk)
 
 
-async def download_media(rpc: McpRpc, contract: Contract, media_id: str, dest_dir: Path) -> Path:
+async def download_media(
+    rpc: McpRpc, contract: Contract, media_id: str, dest_dir: Path, taken: set[str] | None = None
+) -> Path:
     """Download an output through a one-use ticket, streamed to disk with the size cap."""
     tool, args = contract.download_ticket(media_id)
     ticket = DownloadTicket.model_validate(await rpc.call_tool(tool, args))
@@ -111,7 +113,7 @@ async def download_media(rpc: McpRpc, contract: Contract, media_id: str, dest_di
     name = ticket.filename or media_id.replace(":", "_")
     if ticket.size is not None and ticket.size > limit:
         raise _too_large(name, ticket.size, limit)
-    target = safe_output_path(dest_dir, "", name)
+    target = safe_output_path(dest_dir, "", name, taken=taken)
     partial = target.with_name(target.name + ".part")
     timeout = aiohttp.ClientTimeout(total=rpc.settings.timeouts.download, connect=rpc.settings.timeouts.connect)
     written = 0
