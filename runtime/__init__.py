@@ -76,6 +76,7 @@ class Runtime:
         self._service: Any = None  # JobService, created on the loop thread
         self._init_error: BaseException | None = None
         self.dependency_problems: list[str] = []  # filled on the loop thread; the UI shows them
+        self.resumed: list[str] = []  # ids of the journal's unfinished jobs taken up when the service started
 
     @property
     def started(self) -> bool:
@@ -127,12 +128,17 @@ class Runtime:
             journal_path = self._journal_path or settings.data_path / "journal.jsonl"
             router = self._router_factory(settings) if self._router_factory else None
             self._service = JobService(
-                settings, self._emit, Journal(journal_path), router=router, client_factory=self._client_factory
+                settings,
+                self._emit,
+                Journal(journal_path, keep_finished=settings.keep_finished_jobs),
+                router=router,
+                client_factory=self._client_factory,
             )
             if self._monitor_health:
                 self._service.start_health_monitor()
             if self._reattach:
                 resumed = self._service.reattach_journaled()
+                self.resumed = list(resumed)
                 if resumed:
                     log.info("re-attached %d job(s) left running before the restart", len(resumed))
         except BaseException as exc:

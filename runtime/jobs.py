@@ -133,6 +133,9 @@ class Job(BaseModel):
     template: str | None = None
     seed: int | None = None
     remote_ids: dict[str, str] = Field(default_factory=dict)
+    # instance -> the remote id it will get ("" when the server assigns it), journaled *before* the request is sent
+    # and cleared once the server answered: a crash in between leaves this, so re-attach can ask the server.
+    sending: dict[str, str] = Field(default_factory=dict)
     plan: list[PlanStep] = Field(default_factory=list)
     state: JobState = JobState.QUEUED
     progress: float = 0.0

@@ -5,10 +5,12 @@ for). Each state change is journaled before it takes effect and then emitted as 
 Fallback to the next plan step happens only for errors whose `fallback_ok` is true (unreachable, out of
 memory, incompatible...), never for the user's own input errors.
 
-Re-attaching: when the service starts, every job the journal left unfinished on a server (interrupted, or
-submitted/running/downloading after a crash) and that has a remote id is resumed on the same endpoint. It skips
-validate and submit and joins the normal flow at `events` -> `fetch_outputs`; a server that lost the job fails
-it with a clear message (no automatic resubmission: see `reattach_journaled`).
+Re-attaching: when the service starts, every job the journal left unfinished comes back visibly (see
+`reattach_journaled`): a job with a remote id is followed on its server (joining the normal flow at `events` ->
+`fetch_outputs`); a job cut off while being sent is looked up on the server by the id journaled before the request
+and followed, or sent again if the server never got it; a job that never reached a server runs again (dependents
+wait for their parents as before); anything else fails with a message that says why. An unreachable server is
+retried with backoff for `timeouts.reattach` seconds first.
 """
 
 from __future__ import annotations
@@ -17,12 +19,13 @@ import asyncio
 import concurrent.futures
 import logging
 import random
-from collections.abc import Callable
+import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 from .backend import BackendClient, ClientFactory, ProbeResult
-from .errors import Cancelled, GenBridgeError, RejectedInput, error_from_exception
+from .errors import Cancelled, GenBridgeError, RejectedInput, ServiceTimeout, Unreachable, error_from_exception
 from .events import BackendLog, BackendPreview, BackendProgress, BackendText, JobEvent, ServicesEvent
 from .jobs import Job, JobErrorInfo, JobState, PlanStep
 from .journal import Journal
@@ -34,7 +37,13 @@ log = logging.getLogger("genbridge.jobs")
 # Journaled states of jobs that may still be alive on a server when the service starts: `interrupted` after a
 # clean shutdown, the others after a crash (their process is gone, so they are interrupted too).
 REATTACH_STATES = frozenset({"interrupted", "submitted", "running", "downloading"})
+FINISHED_STATES = frozenset({"done", "failed", "cancelled"})
 REATTACHED = "Re-attached after restart"
+RESUBMITTED = "Queued again after restart (it had not reached a server)"
+UNREADABLE = "GenBridge could not read this job back from its journal after the restart."
+# Backoff while a server is unreachable during re-attach: 0.5 s, doubling, at most 10 s between tries.
+REATTACH_FIRST_DELAY = 0.5
+REATTACH_MAX_DELAY = 10.0
 
 OUTPUT_REF = "$output_of"  # an input value {"$output_of": job_id, "index": 0} becomes that job's output path
 
@@ -50,8 +59,11 @@ class JobService:
         *,
         router: Any | None = None,
         client_factory: ClientFactory | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
     ) -> None:
         self.settings = settings
+        self._clock, self._sleep = clock, sleep  # injected so tests of waiting never wait on the wall clock
         self.emit = emit
         self.journal = journal
         if router is None:
@@ -82,29 +94,45 @@ class JobService:
         self._tasks[job.id] = asyncio.get_running_loop().create_task(self._run(job), name=f"job-{job.id}")
 
     def reattach_journaled(self) -> list[str]:
-        """Resume every journaled job that may still be on its server; returns their ids.
+        """Bring back every unfinished job of the journal; returns their ids. None stays silently `queued`.
 
-        Decision: a job the server no longer knows (restarted) fails with a message saying so, it is never
-        resubmitted on its own: a restart is often the crash this very job caused (out of memory), the user may
-        not want it any more after closing Blender, and Retry resends it with the same inputs and seed.
+        - remote id known: followed on its server (`reattach`); a server that lost it fails it with "generate
+          again": it is never resent on its own (a restart is often the crash this very job caused, and Retry
+          resends it with the same inputs and seed);
+        - cut off while being sent: the server is asked for the id journaled before the request; found, it is
+          followed; never received, it is sent again (nothing ran twice);
+        - never reached a server (queued, or interrupted before sending): queued again; a dependent whose parent
+          finished simply runs, one whose parent failed fails saying why;
+        - unreadable: failed with a message.
         """
         try:
             journaled = self.journal.latest()
-        except OSError:
+        except Exception:  # a broken journal must not stop the service from starting
             log.exception("could not read the journal %s", self.journal.path)
             return []
+        unfinished = {
+            job_id: snap
+            for job_id, snap in journaled.items()
+            if snap.get("state") not in FINISHED_STATES and job_id not in self.jobs
+        }
+        for snapshot in unfinished.values():
+            for dep_id in snapshot.get("depends_on") or ():
+                parent = journaled.get(dep_id) if isinstance(dep_id, str) else None
+                if parent is not None and dep_id not in unfinished and dep_id not in self.jobs:
+                    self._adopt_finished(parent)
         resumed = []
-        for snapshot in journaled.values():
-            if snapshot.get("state") not in REATTACH_STATES or not snapshot.get("remote_ids"):
-                continue
-            if snapshot.get("id") in self.jobs:
-                continue
+        for job_id, snapshot in unfinished.items():
             try:
                 job = Job.model_validate(snapshot)
             except ValueError:
-                log.warning("journaled job %s is unreadable and was not re-attached", snapshot.get("id"))
+                log.warning("journaled job %s is unreadable; it is failed, not re-attached", job_id)
+                self._fail_unreadable(job_id, snapshot)
+                resumed.append(job_id)
                 continue
-            self.reattach(job)
+            if job.state != JobState.QUEUED and (job.remote_ids or job.sending):
+                self.reattach(job)
+            else:
+                self.resubmit(job)
             resumed.append(job.id)
         return resumed
 
@@ -119,6 +147,44 @@ class JobService:
         self._tasks[job.id] = asyncio.get_running_loop().create_task(
             self._run(job, reattach=True), name=f"job-{job.id}"
         )
+
+    def resubmit(self, job: Job) -> None:
+        """Run again, from the start, a journaled job that never reached a server (nothing can run twice)."""
+        self._reset_for_resubmit(job)
+        job.state, job.phase = JobState.QUEUED, RESUBMITTED
+        job.finished_at = None
+        self.submit(job)
+        self._log(job, "Blender closed before this job reached a server; it is queued again.")
+
+    @staticmethod
+    def _reset_for_resubmit(job: Job) -> None:
+        job.plan = []  # plan again with today's servers and health
+        job.remote_ids, job.sending = {}, {}
+        job.error, job.progress, job.preview = None, 0.0, None
+
+    def _adopt_finished(self, snapshot: dict[str, Any]) -> None:
+        """Know a finished job again (without showing it), so a dependent can use its outputs or say it failed."""
+        try:
+            job = Job.model_validate(snapshot)
+        except ValueError:
+            return  # the dependent then fails saying its earlier step is unknown
+        self.jobs[job.id] = job
+        event = self._finished[job.id] = asyncio.Event()
+        event.set()
+
+    def _fail_unreadable(self, job_id: str, snapshot: dict[str, Any]) -> None:
+        """A journaled job that no longer validates: journal and show it as failed, once, saying why."""
+        error = GenBridgeError(UNREADABLE, "Generate it again.")
+        task = snapshot.get("task")
+        failed = {
+            "id": job_id,
+            "task": task if isinstance(task, str) else "?",
+            "state": "failed",
+            "phase": f"Failed: {UNREADABLE}",
+            "error": error.to_dict(),
+        }
+        self.journal.append(failed)
+        self.emit(JobEvent(job_id=job_id, kind="state", state="failed", phase=failed["phase"], job=failed))
 
     def cancel(self, job_id: str) -> bool:
         """Cancel a job in any state; False if unknown or already finished."""
@@ -191,9 +257,14 @@ class JobService:
                 # (the work is on this server or nowhere). Leave `interrupted` first so a failure can land.
                 self._move(job, JobState.SUBMITTED, REATTACHED)
                 step = self._reattach_step(job)
-                await self._run_on(job, step, reattach=True)
-                self._tell_router("record_success", step.instance)
-                return
+                if job.remote_ids or await self._received_before_restart(job, step):
+                    await self._run_on(job, step, reattach=True)
+                    self._tell_router("record_success", step.instance)
+                    return
+                # Cut off while being sent and the server never got it: send it now like a new job.
+                reattach, step = False, None
+                self._reset_for_resubmit(job)
+                self._move(job, JobState.QUEUED, RESUBMITTED)
             await self._wait_for_dependencies(job)
             self._resolve_seed(job)
             if not job.plan:
@@ -263,10 +334,18 @@ class JobService:
                 " ".join(p.hint for p in problems if p.hint) or None,
                 service=step.service,
             )
+        # Journal "about to send" with the id the server will know it by, so a crash mid-request can be resolved.
+        planned = getattr(client, "remote_id_for", None)
+        job.sending = {step.instance: planned(job) if planned is not None else ""}
         self._move(job, JobState.SUBMITTED, f"Sending to {step.label or step.service}")
-        remote_id = await client.submit(job)
+        try:
+            remote_id = await client.submit(job)
+        except GenBridgeError:
+            job.sending = {}  # the server answered (or was never reached): nothing to look up after a crash
+            raise
         self._tell_router("job_sent", job.id, step.instance)
         job.remote_ids[step.instance] = remote_id
+        job.sending = {}
         self._record(job)
 
     async def _reattach_on(self, job: Job, step: PlanStep, client: BackendClient) -> None:
@@ -276,11 +355,57 @@ class JobService:
         self._tell_router("job_sent", job.id, step.instance)
         reattach = getattr(client, "reattach", None)  # optional: clients that need set-up for a foreign job
         if reattach is not None:
-            await reattach(job)
+            await self._until_back(job, step, lambda: reattach(job))
+
+    async def _received_before_restart(self, job: Job, step: PlanStep) -> bool:
+        """For a job cut off while being sent: does the server have it under the id journaled before the request?"""
+        where = step.label or step.service
+        planned = job.sending.get(step.instance, "")
+        has_job = getattr(self.client_for(self._endpoint(step)), "has_job", None)
+        if not planned or has_job is None:
+            raise GenBridgeError(
+                f"Blender closed while this job was being sent to {where}; GenBridge cannot tell whether {where} "
+                "received it (the server names its jobs itself).",
+                f"Look at {where}'s queue; if the job is not there, press Retry in the job list.",
+                service=step.service,
+            )
+        known = bool(await self._until_back(job, step, lambda: has_job(planned)))
+        if known:
+            job.remote_ids[step.instance], job.sending = planned, {}
+            self._record(job)
+            self._log(job, f"{where} received this job just before Blender closed; following it.")
+        else:
+            self._log(job, f"Blender closed while sending this job and {where} never received it; sending it again.")
+        return known
+
+    async def _until_back(self, job: Job, step: PlanStep, attempt: Callable[[], Awaitable[Any]]) -> Any:
+        """Run `attempt`, retrying with backoff while the server is unreachable, for `timeouts.reattach` seconds;
+        meanwhile the job shows "Waiting for <server> to come back". Then fail its job saying so."""
+        where = step.label or self._endpoint(step).name or step.service
+        limit = self.settings.timeouts.reattach
+        started, delay = self._clock(), REATTACH_FIRST_DELAY
+        while True:
+            try:
+                return await attempt()
+            except (Unreachable, ServiceTimeout) as exc:
+                if self._clock() - started + delay > limit:
+                    raise Unreachable(
+                        f"{where} did not come back within {limit:g} s after the restart, so this job could not be "
+                        f"followed ({exc.message})",
+                        f"Start {where} again, then press Retry in the job list (it resends the same inputs and seed).",
+                        service=step.service,
+                    ) from None
+                phase = f"Waiting for {where} to come back"
+                if job.phase != phase:
+                    job.phase = phase
+                    self._log(job, f"{where} is not reachable yet ({exc.message}); retrying for up to {limit:g} s.")
+                self.emit(JobEvent(job_id=job.id, kind="progress", progress=job.progress, phase=phase))
+                await self._sleep(delay)
+                delay = min(delay * 2, REATTACH_MAX_DELAY)
 
     def _reattach_step(self, job: Job) -> PlanStep:
         """The plan step the job ran on before the restart (its instance, else the one that holds its remote id)."""
-        instance = job.instance or next(iter(job.remote_ids))
+        instance = job.instance or next(iter(job.remote_ids or job.sending))
         for step in job.plan:
             if step.instance == instance and (job.service is None or step.service == job.service):
                 return step

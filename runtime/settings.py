@@ -106,6 +106,8 @@ class Timeouts(BaseModel):
     request: float = Field(30.0, gt=0)
     silence: float = Field(60.0, gt=0)
     download: float = Field(600.0, gt=0)
+    # After a restart, how long re-attaching waits for an unreachable server to come back before failing its jobs.
+    reattach: float = Field(120.0, gt=0)
 
 
 class Settings(BaseModel):
@@ -123,6 +125,8 @@ class Settings(BaseModel):
     # Cap for every JSON reply, stream line and streamed answer: a hostile server must not grow memory unbounded.
     reply_limit_mb: int = Field(32, gt=0)
     text_model: str = ""
+    # Finished jobs the journal keeps (about what a job list shows); unfinished ones are always kept.
+    keep_finished_jobs: int = Field(200, ge=0)
     policy_file: str = ""
     template_dirs: list[str] = Field(default_factory=list)
     timeouts: Timeouts = Field(default_factory=Timeouts)

@@ -397,6 +397,15 @@ class ComfyUIClient:
         track.logs.append(f"ComfyUI at {self.base} still has this job; following it.")
         socket.subscribe(job.id).put_nowait(RESYNC)  # events() starts from /history and /queue
 
+    def remote_id_for(self, job: Job) -> str:
+        """The prompt id this job will have: we assign it (the job id), so it is journaled before POST /prompt."""
+        return job.id
+
+    async def has_job(self, prompt_id: str) -> bool:
+        """Whether ComfyUI knows this prompt (queued, running or finished): asked after a send was cut off."""
+        await self._ensure_server()
+        return await self._still_known(prompt_id)
+
     async def _still_known(self, prompt_id: str) -> bool:
         if await self._history(prompt_id) is not None:
             return True
