@@ -214,7 +214,7 @@ class Journal:
                 for number, raw, too_long in _lines_of(fh, self.max_line_bytes):
                     size += raw if isinstance(raw, int) else len(raw)
                     if too_long:
-                        self._damaged(f"line {number}", f"longer than {self.max_line_bytes // MB} MB")
+                        self._damaged(f"line {number}", f"longer than {_size(self.max_line_bytes)}")
                         continue
                     assert isinstance(raw, bytes)
                     if not raw.strip():
@@ -247,6 +247,10 @@ class Journal:
         self.damaged_lines += 1
         if len(self.problems) < MAX_PROBLEMS:
             self.problems.append(f"{where}: {reason}")
+
+
+def _size(n: int) -> str:
+    return f"{n // MB} MB" if n >= MB else f"{n // 1024} KB"
 
 
 def _lines_of(fh: BinaryIO, limit: int) -> Iterator[tuple[int, bytes | int, bool]]:
