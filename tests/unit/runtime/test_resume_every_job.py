@@ -104,11 +104,11 @@ def test_every_unfinished_job_comes_back_and_none_stays_queued(tmp_path):
     broken = {**Job(**common).snapshot(), "state": "interrupted", "plan": "not a plan"}
     journal_of(settings).append(broken)
 
-    service, events = run_service(settings)
+    _service, events = run_service(settings)
 
     assert FollowingClient.reattached == [running["id"]]
     assert final_state(events, running["id"])["state"] == "done"
-    assert [e.phase for e in events if e.job_id == running["id"] and e.kind == "state"][0] == REATTACHED
+    assert next(e.phase for e in events if e.job_id == running["id"] and e.kind == "state") == REATTACHED
     clip_final = final_state(events, clip["id"])
     assert clip_final["state"] == "done"
     assert clip_final["inputs"]["image"] == final_state(events, running["id"])["outputs"][0]
@@ -117,7 +117,7 @@ def test_every_unfinished_job_comes_back_and_none_stays_queued(tmp_path):
     assert orphan_final["state"] == "failed"
     assert "did not finish: ComfyUI ran out of memory." in orphan_final["error"]["message"]
     assert final_state(events, never_sent["id"])["state"] == "done"
-    first = [e for e in events if e.job_id == never_sent["id"] and e.kind == "state"][0]
+    first = next(e for e in events if e.job_id == never_sent["id"] and e.kind == "state")
     assert first.phase == RESUBMITTED and first.state == "queued"
     assert any("queued again" in (e.text or "") for e in events if e.job_id == never_sent["id"])
     broken_final = final_state(events, broken["id"])
