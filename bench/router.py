@@ -67,11 +67,18 @@ class SimulatedComfyUI:
     async def submit(self, job) -> str:
         return job.id
 
+    running: set[str] = set()
+
     async def events(self, job):
         lock = self.locks.setdefault(self.endpoint.url, asyncio.Lock())
         async with lock:
+            self.running.add(job.id)
             yield BackendProgress(fraction=0.1, phase="running", running=True)
             await asyncio.sleep(int(job.inputs["steps"]) * self.unit / self.speeds[self.endpoint.url])
+
+    async def withdraw(self, job) -> bool:
+        """Like deleting a prompt from ComfyUI's queue: only a job that has not started can be taken back."""
+        return job.id not in self.running
 
     async def cancel(self, job) -> None:
         pass

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 
 EWMA_ALPHA = 0.3  # weight of the newest observation: adapts within a few jobs, shrugs off one outlier
 DEFAULT_SECONDS_PER_WORK = 1.0  # before anything was observed anywhere; only ratios between instances matter
+MOVE_COST_S = 0.05  # taking a waiting job back from a server and sending it elsewhere: two requests
+MOVE_MARGIN = 0.15  # move only when the job finishes at least this fraction sooner elsewhere
 
 
 @dataclass(slots=True)
@@ -21,6 +23,7 @@ class _Assignment:
     work: float
     need_gb: float | None
     sent_at: float | None = None
+    started: bool = False  # the server began running it (until then it may still be moved elsewhere)
 
 
 @dataclass(slots=True)
@@ -62,6 +65,12 @@ class LoadTracker:
             self.reserve(job_id, url, a.work if a else 1.0, a.need_gb if a else None)
             a = self._jobs[job_id]
         a.sent_at = self.clock()
+
+    def started(self, job_id: str) -> None:
+        """The server began running the job: from now on it stays where it is."""
+        a = self._jobs.get(job_id)
+        if a is not None:
+            a.started = True
 
     def finished(self, job_id: str, ok: bool) -> None:
         """Release the job; when it succeeded, learn the instance's speed from how long it took."""
@@ -131,3 +140,41 @@ class LoadTracker:
             elapsed = self.clock() - max(head.sent_at or 0.0, load.last_finish)
             done_s = min(max(elapsed, 0.0), 0.95 * head.work * spw)  # an overdue head is not "almost done"
         return backlog * spw - done_s + work * spw
+
+    def best_move(self, to_url: str, from_urls: list[str], margin: float = MOVE_MARGIN) -> str | None:
+        """A job sent to one of `from_urls` but not started that would finish clearly sooner on `to_url`.
+
+        For each such job: when it would finish where it waits (the work queued ahead of it there, then itself)
+        against when it would finish on `to_url` (its backlog, then the job, plus the cost of moving). The job
+        with the largest gain is returned when it finishes at least `margin` sooner (a fraction of its current
+        finish), so a move is never made for a gain the estimates cannot tell from noise.
+        """
+        target_backlog = self.expected_finish_s(to_url, 0.0) + MOVE_COST_S
+        to_spw = self.seconds_per_work(to_url)
+        best: tuple[float, str] | None = None
+        for url in from_urls:
+            load = self._loads.get(url)
+            if url == to_url or load is None or not load.jobs:
+                continue
+            spw = self.seconds_per_work(url)
+            ahead_s = self._head_remaining_s(load, spw)
+            for job_id, a in sorted(load.jobs.items(), key=lambda kv: kv[1].sent_at or float("inf")):
+                if a.started or a.sent_at is None:
+                    continue  # running jobs stay; reserved but unsent ones are placed by the admission rule
+                stay_s = ahead_s + a.work * spw
+                move_s = target_backlog + a.work * to_spw
+                gain = stay_s - move_s
+                if gain > margin * stay_s and (best is None or gain > best[0]):
+                    best = (gain, job_id)
+                ahead_s += a.work * spw
+        return best[1] if best else None
+
+    def _head_remaining_s(self, load: _InstanceLoad, spw: float) -> float:
+        """Seconds left of the jobs already running on an instance."""
+        now = self.clock()
+        left = 0.0
+        for a in load.jobs.values():
+            if a.started and a.sent_at is not None:
+                elapsed = now - max(a.sent_at, load.last_finish)
+                left += max(a.work * spw - max(elapsed, 0.0), 0.05 * a.work * spw)
+        return left

@@ -81,6 +81,8 @@ class JobService:
         self._finished: dict[str, asyncio.Event] = {}
         self._waiters: dict[str, list[concurrent.futures.Future[dict[str, Any]]]] = {}
         self._clients: dict[tuple[str, str], BackendClient] = {}
+        self._moving: dict[str, str] = {}
+        self._side_tasks: set[asyncio.Task[None]] = set()  # job id -> endpoint URL it was taken back for (see `_take_back`)
         self._shutting_down = False
 
     # -- submission and control --------------------------------------------------------------------------------
@@ -192,6 +194,7 @@ class JobService:
         task = self._tasks.get(job_id)
         if job is None or job.state.terminal or task is None:
             return False
+        self._moving.pop(job_id, None)  # the user's cancel wins over a move in flight
         task.cancel()
         return True
 
@@ -272,21 +275,31 @@ class JobService:
                 plan_when_ready = getattr(self.router, "plan_when_ready", None)
                 job.plan = list(await plan_when_ready(job) if plan_when_ready else self.router.plan(job))
             base_inputs = dict(job.inputs)  # a degraded step's overrides must not leak into the next step
-            for index, step in enumerate(job.plan):
+            while True:
                 try:
-                    job.inputs = dict(base_inputs)
-                    await self._run_on(job, step)
-                    self._tell_router("record_success", step.instance)
-                    return
-                except GenBridgeError as exc:
-                    has_next = index < len(job.plan) - 1
-                    self._tell_router("record_failure", step.instance, exc)
-                    decide = getattr(self.router, "should_fall_back", None)
-                    if not (decide(exc, has_next) if decide else exc.fallback_ok and has_next):
+                    for index, step in enumerate(job.plan):
+                        try:
+                            job.inputs = dict(base_inputs)
+                            await self._run_on(job, step)
+                            self._tell_router("record_success", step.instance)
+                            return
+                        except GenBridgeError as exc:
+                            has_next = index < len(job.plan) - 1
+                            self._tell_router("record_failure", step.instance, exc)
+                            decide = getattr(self.router, "should_fall_back", None)
+                            if not (decide(exc, has_next) if decide else exc.fallback_ok and has_next):
+                                raise
+                            nxt = job.plan[index + 1]
+                            self._log(job, f"{step.label or step.service} failed ({exc.message}); trying {nxt.label}.")
+                            self._move(job, JobState.QUEUED, f"Falling back to {nxt.label or nxt.service}")
+                except asyncio.CancelledError:
+                    to_url = self._moving.pop(job.id, None)
+                    if to_url is None or step is None:
                         raise
-                    nxt = job.plan[index + 1]
-                    self._log(job, f"{step.label or step.service} failed ({exc.message}); trying {nxt.label}.")
-                    self._move(job, JobState.QUEUED, f"Falling back to {nxt.label or nxt.service}")
+                    task = asyncio.current_task()
+                    if task is not None:
+                        task.uncancel()
+                    self._moved(job, step, to_url)
         except asyncio.CancelledError:
             if self._shutting_down:
                 raise
@@ -301,6 +314,8 @@ class JobService:
             # A re-attached job's duration is partial: do not let the router learn a speed from it.
             self._tell_router("job_finished", job.id, job.state == JobState.DONE and not reattach)
             self._resolve_waiters(job)
+            if step is not None and not self._shutting_down:
+                self._rebalance(step.instance)
 
     async def _run_on(self, job: Job, step: PlanStep, *, reattach: bool = False) -> None:
         client = self.client_for(self._endpoint(step))
@@ -317,6 +332,47 @@ class JobService:
         for path in job.outputs:
             self.emit(JobEvent(job_id=job.id, kind="output", path=path))
         self._finish(job, JobState.DONE, "Done", None)
+
+    # -- moving waiting work to where it finishes sooner -----------------------------------------------------------
+    def _rebalance(self, freed_url: str) -> None:
+        """An instance has room again: ask the router whether a job waiting elsewhere should move to it."""
+        pick = getattr(self.router, "rebalance", None)
+        move = pick(freed_url) if pick is not None else None
+        job = self.jobs.get(move[0]) if move else None
+        if move is None or job is None or job.state != JobState.SUBMITTED or job.id in self._moving:
+            return
+        if not job.instance:
+            return
+        task = asyncio.get_running_loop().create_task(self._take_back(job, job.instance, move[1]))
+        self._side_tasks.add(task)
+        task.add_done_callback(self._side_tasks.discard)
+
+    async def _take_back(self, job: Job, from_url: str, to_url: str) -> None:
+        """Withdraw a job its server has not started; its task then re-plans it with `to_url` first."""
+        step = next((s for s in job.plan if s.instance == from_url), None)
+        if step is None:
+            return
+        client = self.client_for(self._endpoint(step))
+        withdraw = getattr(client, "withdraw", None)  # optional: clients that can take back a queued job
+        if withdraw is None:
+            return
+        try:
+            withdrawn = await withdraw(job)
+        except (GenBridgeError, OSError) as exc:
+            self._log(job, f"Could not take the job back from {step.label or step.service}: {exc}")
+            return
+        task = self._tasks.get(job.id)
+        if withdrawn and task is not None and not task.done() and job.state == JobState.SUBMITTED:
+            self._moving[job.id] = to_url
+            task.cancel()
+
+    def _moved(self, job: Job, step: PlanStep, to_url: str) -> None:
+        """The job was taken back from `step`'s server before it started: plan it again with `to_url` first."""
+        job.remote_ids.pop(step.instance, None)
+        job.plan = list(self.router.plan_move(job, to_url))
+        where = job.plan[0].label or job.plan[0].service
+        self._log(job, f"Moved from {step.label or step.service} to {where}: it will finish sooner there.")
+        self._move(job, JobState.QUEUED, f"Moved to {where}: it finishes sooner there")
 
     async def _submit_on(self, job: Job, step: PlanStep, client: BackendClient) -> None:
         """Validate, then send the job; its remote id is journaled at once."""
@@ -420,6 +476,7 @@ class JobService:
         if isinstance(event, BackendProgress):
             if event.running and job.state == JobState.SUBMITTED:
                 self._move(job, JobState.RUNNING, event.phase or "Running")
+                self._tell_router("job_started", job.id)
             job.progress = max(0.0, min(event.fraction, 0.99))
             job.phase = event.phase or job.phase
             self.emit(JobEvent(job_id=job.id, kind="progress", progress=job.progress, phase=job.phase))
