@@ -81,8 +81,8 @@ class JobService:
         self._finished: dict[str, asyncio.Event] = {}
         self._waiters: dict[str, list[concurrent.futures.Future[dict[str, Any]]]] = {}
         self._clients: dict[tuple[str, str], BackendClient] = {}
-        self._moving: dict[str, str] = {}
-        self._side_tasks: set[asyncio.Task[None]] = set()  # job id -> endpoint URL it was taken back for (see `_take_back`)
+        self._moving: dict[str, str] = {}  # job id -> endpoint URL it was taken back for (see `_take_back`)
+        self._side_tasks: set[asyncio.Task[None]] = set()
         self._shutting_down = False
 
     # -- submission and control --------------------------------------------------------------------------------
