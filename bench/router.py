@@ -161,13 +161,13 @@ WORKFLOW_PATH = Path(__file__).resolve().parents[1] / "workflows" / "bundled" / 
 
 def serve_standins(unit: float) -> None:
     """Child-process mode: 3 stand-ins (speeds SPEEDS) on loopback; prints their URLs, serves until stdin closes."""
-    from genbridge.standins.comfyui import ComfyUIStandIn
+    from genbridge.standins.comfyui import ComfyUIStandIn, bundled_models
 
     async def serve() -> None:
         async with contextlib.AsyncExitStack() as stack:
             servers = [
                 await stack.enter_async_context(
-                    ComfyUIStandIn(node_delay=0.0, step_delay=unit / speed, history_delay=0.0)
+                    ComfyUIStandIn(node_delay=0.0, step_delay=unit / speed, history_delay=0.0, models=bundled_models())
                 )
                 for speed in SPEEDS
             ]

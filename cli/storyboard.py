@@ -65,9 +65,11 @@ def stand_ins(needed: set[str]) -> Iterator[dict[str, dict[str, str]]]:
     started: dict[str, dict[str, str]] = {}
     with contextlib.ExitStack() as stack:
         if "comfyui" in needed:
-            from ..standins.comfyui import ComfyUIStandIn
+            from ..standins.comfyui import ComfyUIStandIn, bundled_models
 
-            comfy = stack.enter_context(ComfyUIStandIn(node_delay=0.02, step_delay=0.005).running_in_thread())
+            # A server with the bundled templates' model files: it validates like ComfyUI, models included.
+            standin = ComfyUIStandIn(node_delay=0.02, step_delay=0.005, models=bundled_models())
+            comfy = stack.enter_context(standin.running_in_thread())
             started["comfyui"] = {"url": comfy.url, "what": "ComfyUI stand-in (placeholder images)"}
         if "wan2gp" in needed:
             from ..standins.wan2gp import Wan2GPStandIn

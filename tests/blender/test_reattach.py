@@ -15,9 +15,9 @@ PKG = "bl_ext.user_default.genbridge"
 
 @pytest.fixture
 def slow_comfyui():
-    from genbridge.standins.comfyui import ComfyUIStandIn
+    from genbridge.standins.comfyui import ComfyUIStandIn, bundled_models
 
-    with ComfyUIStandIn(node_delay=0.5, step_delay=0.2).running_in_thread() as server:
+    with ComfyUIStandIn(node_delay=0.5, step_delay=0.2, models=bundled_models()).running_in_thread() as server:
         yield server
 
 

@@ -9,7 +9,7 @@ import time
 
 import bpy
 import pytest
-from genbridge.standins.comfyui import ComfyUIStandIn
+from genbridge.standins.comfyui import ComfyUIStandIn, bundled_models
 from genbridge.standins.litellm_proxy import start_litellm_proxy
 from genbridge.standins.wan2gp import Wan2GPStandIn
 
@@ -27,7 +27,7 @@ def proxy():
 @contextlib.contextmanager
 def services(proxy, monkeypatch, *, clip_step_delay: float):
     """Stand-ins on their own threads, the add-on's preferences pointed at them, and a fresh session."""
-    comfy_cm = ComfyUIStandIn(node_delay=0.01).running_in_thread()
+    comfy_cm = ComfyUIStandIn(node_delay=0.01, models=bundled_models()).running_in_thread()
     wan = Wan2GPStandIn(step_delay=clip_step_delay)
     with comfy_cm as comfy, wan.run_in_thread() as wan_url:
         monkeypatch.setenv("GENBRIDGE_LITELLM_KEY", proxy.master_key)

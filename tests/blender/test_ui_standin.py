@@ -11,9 +11,9 @@ PKG = "bl_ext.user_default.genbridge"
 
 @pytest.fixture
 def comfyui():
-    from genbridge.standins.comfyui import ComfyUIStandIn
+    from genbridge.standins.comfyui import ComfyUIStandIn, bundled_models
 
-    with ComfyUIStandIn().running_in_thread() as server:
+    with ComfyUIStandIn(models=bundled_models()).running_in_thread() as server:
         yield server
 
 

@@ -1,4 +1,4 @@
-"""Fixtures: a stand-in ComfyUI in the test's loop and a client with small timeouts."""
+"""Fixtures: a stand-in ComfyUI in the test's loop (once per server version) and a client with small timeouts."""
 
 from __future__ import annotations
 
@@ -8,10 +8,13 @@ from genbridge.runtime.jobs import Job
 from genbridge.runtime.settings import Endpoint, Settings, Timeouts
 from genbridge.standins.comfyui import ComfyUIStandIn
 
+# Every behavioural test runs against both server generations people use: the captured 0.3.64 and 0.38.
+STANDIN_VERSIONS = ["0.3.64", "0.38"]
 
-@pytest.fixture
-async def server(tmp_path):
-    async with ComfyUIStandIn(root=tmp_path / "comfy") as s:
+
+@pytest.fixture(params=STANDIN_VERSIONS)
+async def server(request, tmp_path):
+    async with ComfyUIStandIn(root=tmp_path / "comfy", version=request.param) as s:
         yield s
 
 

@@ -17,7 +17,7 @@ pytestmark = pytest.mark.timeout(30)
 async def test_probe_reports_version_device_vram_and_nodes(client, server):
     server.device, server.vram_total_gb, server.vram_free_gb = "cpu", 16.0, 12.0
     result = await client.probe()
-    assert result.reachable and result.version == "0.3.64"
+    assert result.reachable and result.version == server.version
     assert result.device == "cpu" and result.capabilities["cpu_only"]
     assert result.vram_total_gb == pytest.approx(16.0) and result.vram_free_gb == pytest.approx(12.0)
     assert result.capabilities["node_classes"] >= 15
@@ -69,8 +69,9 @@ async def test_preview_and_animated_outputs_are_all_downloaded(client, helpers, 
         },
         "4": {
             "class_type": "SaveVideo",
-            "inputs": {"video": ["1", 0], "filename_prefix": "video/clip", "format": "auto", "codec": "auto"},
+            "inputs": {"video": ["5", 0], "filename_prefix": "video/clip", "format": "auto", "codec": "auto"},
         },
+        "5": {"class_type": "CreateVideo", "inputs": {"images": ["1", 0], "fps": 8.0}},
     }
     _, paths = await helpers.run(client, Job(task="video", inputs={"workflow": graph}), tmp_path / "d")
     names = {p.relative_to(tmp_path / "d").as_posix() for p in paths}
@@ -170,10 +171,8 @@ async def test_deaf_duplicate_socket_is_healed_by_the_watchdog(client, server, h
     assert len(paths) == 2
 
 
-async def test_old_server_is_incompatible(client, monkeypatch):
-    import genbridge.standins.comfyui as standin
-
-    monkeypatch.setattr(standin, "VERSION", "0.3.40")
+async def test_old_server_is_incompatible(client, server):
+    server.version = "0.3.40"
     with pytest.raises(IncompatibleServer, match=r"0\.3\.45"):
         await client.submit(Job(task="image", inputs={"workflow": {}}))
 

@@ -1,0 +1,121 @@
+"""What output nodes write and report: placeholder media in output/ or temp/ and the ui dict of `executed`.
+
+Names follow the server (`<prefix>_<5-digit counter>_.png`, `ComfyUI_temp_<5 letters>_...`); videos are reported
+under `images` with `animated: [true]`; SaveGLB reports `3d` items (0.38 adds a `result` string); Preview3D
+reports `result`; in 0.38 LoadVideo shows its input file as a `type: "input"` intermediate output.
+Called from the executor on the server's loop (file writes of videos go to a thread).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import re
+import string
+from pathlib import Path
+from typing import Any
+
+from ..placeholder import placeholder_png, write_placeholder_mp4
+
+VIDEO_SAVERS = {"SaveWEBM": ".webm", "SaveVideo": ".mp4"}
+ANIMATED_SAVERS = {"SaveAnimatedWEBP": ".webp", "SaveAnimatedPNG": ".png"}
+ESCAPE = (
+    "**** ERROR: Saving image outside the output folder is not allowed.\n"
+    " full_output_folder: <comfyui-root>/output/{sub}\n"
+    "         output_dir: <comfyui-root>/output"
+)
+
+
+def find_upstream(graph: dict[str, Any], nid: str, names: tuple[str, ...]) -> Any:
+    """The first literal value of any of `names` on this node or its ancestors (breadth first)."""
+    queue, seen = [nid], set()
+    while queue:
+        cur = queue.pop(0)
+        if cur in seen or cur not in graph:
+            continue
+        seen.add(cur)
+        for name, value in (graph[cur].get("inputs") or {}).items():
+            if name in names and not isinstance(value, list):
+                return value
+            if isinstance(value, list) and len(value) == 2 and isinstance(value[0], str):
+                queue.append(value[0])
+    return None
+
+
+def next_counter(folder: Path, base: str) -> int:
+    pattern = re.compile(re.escape(base) + r"_(\d{5})_")
+    highest = 0
+    for entry in os.scandir(folder):
+        m = pattern.match(entry.name)
+        if m:
+            highest = max(highest, int(m.group(1)))
+    return highest + 1
+
+
+def as_int(value: Any, default: int) -> int:
+    try:
+        return int(float(value))
+    except (TypeError, ValueError):
+        return default
+
+
+def _save_target(dirs: dict[str, Path], prefix: str) -> tuple[Path, str, str]:
+    """(folder, subfolder, basename) for a filename_prefix; refuses to leave output/ like the server."""
+    subfolder, _, base = prefix.replace("\\", "/").rpartition("/")
+    if ".." in prefix.split("/") or prefix.startswith("/"):
+        raise Exception(ESCAPE.format(sub=subfolder))
+    folder = dirs["output"] / subfolder
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder, subfolder, base
+
+
+async def write_outputs(dirs: dict[str, Path], graph: dict[str, Any], nid: str, pid: str, v038: bool) -> Any:
+    """Run output node `nid` (or 0.38 intermediate LoadVideo): write files, return its ui dict or None."""
+    cls = graph[nid]["class_type"]
+    inputs = graph[nid].get("inputs") or {}
+    width = as_int(find_upstream(graph, nid, ("width",)), 512)
+    height = as_int(find_upstream(graph, nid, ("height",)), 512)
+    text = str(find_upstream(graph, nid, ("text", "prompt", "positive_prompt")) or cls)[:80]
+    label = f"{text} ({cls} {pid[:8]})"
+    if cls == "PreviewAny":
+        return {"text": [text]}
+    if cls == "LoadVideo":
+        return {"images": [{"filename": str(inputs.get("file")), "subfolder": "", "type": "input"}], "animated": [True]}
+    if cls == "Preview3D":
+        return {"result": [inputs.get("model_file"), None]}
+    if cls == "SaveGLB":
+        folder, sub, base = _save_target(dirs, str(inputs.get("filename_prefix", "mesh/ComfyUI")))
+        name = f"{base}_{next_counter(folder, base):05d}_.glb"
+        (folder / name).write_bytes(b"glTF\x02\x00\x00\x00" + label.encode())
+        ui: dict[str, Any] = {"3d": [{"filename": name, "subfolder": sub, "type": "output"}]}
+        if v038:
+            ui["result"] = [f"{sub}/{name} [output]" if sub else f"{name} [output]"]
+        return ui
+    batch = as_int(find_upstream(graph, nid, ("batch_size",)), 1)
+    frames = as_int(find_upstream(graph, nid, ("length", "frames", "num_frames", "video_length")), 0)
+    fps = as_int(find_upstream(graph, nid, ("fps", "frame_rate")), 16)
+    if cls == "PreviewImage":
+        kind, sub = "temp", ""
+        base = "ComfyUI_temp_" + "".join(random.choices(string.ascii_lowercase, k=5))
+        folder = dirs["temp"]
+    elif cls in VIDEO_SAVERS or cls in ANIMATED_SAVERS or cls == "SaveImage":
+        kind = "output"
+        folder, sub, base = _save_target(dirs, str(inputs.get("filename_prefix", "ComfyUI")))
+    else:
+        return None  # other output nodes (API nodes, savers of latents, audio, ...) report no files here
+    counter = next_counter(folder, base)
+    if cls in VIDEO_SAVERS:
+        name = f"{base}_{counter:05d}_{VIDEO_SAVERS[cls]}"
+        await asyncio.to_thread(write_placeholder_mp4, folder / name, label, width, height, max(frames, 8), fps)
+        return {"images": [{"filename": name, "subfolder": sub, "type": kind}], "animated": [True]}
+    if cls in ANIMATED_SAVERS:
+        name = f"{base}_{counter:05d}_{ANIMATED_SAVERS[cls]}"
+        (folder / name).write_bytes(placeholder_png(label, width, height))
+        return {"images": [{"filename": name, "subfolder": sub, "type": kind}], "animated": [True]}
+    images = []
+    for i in range(max(1, batch)):
+        name = f"{base}_{counter + i:05d}_.png"
+        (folder / name).write_bytes(placeholder_png(label, width, height))
+        images.append({"filename": name, "subfolder": sub, "type": kind})
+    return {"images": images}
