@@ -17,6 +17,9 @@ class GenBridgeError(Exception):
     code = "error"
     fallback_ok = False
     default_hint = "See the GenBridge job list for details."
+    # Where it happened, set by the backend that raised it (redacted endpoint URL, the server's id for the job).
+    endpoint = ""
+    remote_id = ""
 
     def __init__(self, message: str, hint: str | None = None, *, service: str = "", detail: str = "") -> None:
         # Redacted once, here: an error may quote a server that echoed our key, and it goes everywhere from here on.

@@ -142,6 +142,7 @@ class Job(BaseModel):
     phase: str = "Queued"
     preview: str | None = None
     outputs: list[str] = Field(default_factory=list)
+    cached: bool = False  # the server reused an earlier run's results (ComfyUI cache hit): outputs are not new
     text: str = ""
     error: JobErrorInfo | None = None
     depends_on: list[str] = Field(default_factory=list)

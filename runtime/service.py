@@ -331,7 +331,7 @@ class JobService:
         job.outputs = [str(p) for p in paths]
         for path in job.outputs:
             self.emit(JobEvent(job_id=job.id, kind="output", path=path))
-        self._finish(job, JobState.DONE, "Done", None)
+        self._finish(job, JobState.DONE, "Done (cached results)" if job.cached else "Done", None)
 
     # -- moving waiting work to where it finishes sooner -----------------------------------------------------------
     def _rebalance(self, freed_url: str) -> None:

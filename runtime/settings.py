@@ -272,7 +272,10 @@ def _nested_model(annotation: Any) -> type[BaseModel] | None:
 def _env_overrides(env: Mapping[str, str]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for service in SERVICES:
-        urls = env.get(f"GENBRIDGE_{service.upper()}_URLS") or env.get(f"GENBRIDGE_{service.upper()}_URL")
+        # Set but empty (`GENBRIDGE_WAN2GP_URLS=`) means "no endpoints": the service is off, not defaulted.
+        urls = env.get(f"GENBRIDGE_{service.upper()}_URLS")
+        if urls is None:
+            urls = env.get(f"GENBRIDGE_{service.upper()}_URL")
         if urls is not None:
             out[service] = [{"url": u.strip()} for u in urls.split(",") if u.strip()]
     simple = {

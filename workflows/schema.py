@@ -86,13 +86,55 @@ def _number(value: Any) -> float | None:
     return value if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 
+DYNAMIC_COMBO = "COMFY_DYNAMICCOMBO_V3"  # a combo whose chosen option brings its own sub-inputs
+DYNAMIC_TYPES = frozenset({"COMFY_AUTOGROW_V3", "COMFY_DYNAMICSLOT_V3"})  # inputs that grow with links
+_DYNAMIC_ALL = DYNAMIC_TYPES | {DYNAMIC_COMBO}
+
+
+def _dynamic_inputs(name: str, raw: Any, *, required: bool) -> dict[str, InputSpec]:
+    """A V3 dynamic input (ComfyUI 0.38) as plain specs: the combo itself, and each option's sub-inputs under
+    `"<input>.<sub>"` (the names the API graph uses). Sub-inputs depend on the choice, so none is required."""
+    opts: dict[str, Any] = raw[1] if len(raw) > 1 and isinstance(raw[1], dict) else {}
+    kind = str(raw[0])
+    if kind in DYNAMIC_TYPES:
+        return {name: InputSpec(name=name, type="*", required=False)}
+    keys: list[Any] = []
+    out: dict[str, InputSpec] = {}
+    for option in opts.get("options") or []:
+        if not isinstance(option, dict):
+            keys.append(option)
+            continue
+        keys.append(option.get("key"))
+        sub = option.get("inputs") or {}
+        grouped = "required" in sub or "optional" in sub
+        groups = [sub.get(g) or {} for g in ("required", "optional")] if grouped else [sub]
+        for group in groups:
+            for sub_name, sub_raw in group.items() if isinstance(group, dict) else ():
+                dotted = f"{name}.{sub_name}"
+                if dotted in out:
+                    continue
+                if _is_dynamic(sub_raw):
+                    out.update(_dynamic_inputs(dotted, sub_raw, required=False))
+                else:
+                    out[dotted] = parse_input(dotted, sub_raw, required=False)
+    spec = InputSpec(name=name, type="COMBO", required=required, default=opts.get("default"), options=tuple(keys))
+    return {name: spec, **out}
+
+
+def _is_dynamic(raw: Any) -> bool:
+    return isinstance(raw, (list, tuple)) and bool(raw) and isinstance(raw[0], str) and raw[0] in _DYNAMIC_ALL
+
+
 def parse_node(name: str, raw: dict[str, Any]) -> NodeSchema:
     """One `/object_info` entry; unknown keys are ignored so newer servers still parse."""
     section = raw.get("input") or {}
     inputs: dict[str, InputSpec] = {}
     for group, required in (("required", True), ("optional", False)):
         for input_name, spec in (section.get(group) or {}).items():
-            inputs[input_name] = parse_input(input_name, spec, required=required)
+            if _is_dynamic(spec):
+                inputs.update(_dynamic_inputs(input_name, spec, required=required))
+            else:
+                inputs[input_name] = parse_input(input_name, spec, required=required)
     hidden = tuple((section.get("hidden") or {}).keys())
     outputs = tuple(str(o) if not isinstance(o, list) else "COMBO" for o in raw.get("output") or ())
     return NodeSchema(

@@ -1,4 +1,8 @@
-"""Streamed /view downloads: chunked straight to disk, resumed with Range after a break, capped in size."""
+"""Streamed /view downloads: chunked straight to disk, resumed with Range after a break, capped in size.
+
+Loop thread only. One deadline covers the whole file, retries included (a stalled server cannot stretch it to
+four fresh timeouts), and redirects are followed hop by hop through the host rule (`ComfyHTTP.open`).
+"""
 
 from __future__ import annotations
 
@@ -9,69 +13,97 @@ from typing import Any
 
 import aiohttp
 
-from ...runtime.errors import DownloadTooLarge, ServerError, ServiceTimeout, Unreachable
+from ...runtime.errors import DownloadTooLarge, LocalProblem, ServerError, ServiceTimeout, Unreachable
+from .transport import ComfyHTTP
 
 CHUNK = 1 << 20
 ATTEMPTS = 4
 
 
 async def download(
-    session: aiohttp.ClientSession,
-    url: str,
+    http: ComfyHTTP,
     params: dict[str, str],
     target: Path,
     *,
     limit_bytes: int,
-    timeout: aiohttp.ClientTimeout,
+    deadline_s: float,
 ) -> Path:
-    """Stream `url` into `target` (via `target.part`), resuming with Range when the connection breaks."""
-    target.parent.mkdir(parents=True, exist_ok=True)
+    """Stream /view?`params` into `target` (via `target.part`); at most `deadline_s` seconds for everything."""
+    name = params.get("filename")
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise LocalProblem(f"Could not create the output folder {target.parent}: {exc.strerror or exc}.") from None
     part = target.with_name(target.name + ".part")
     with contextlib.suppress(FileNotFoundError):
         part.unlink()
+    try:
+        async with asyncio.timeout(deadline_s):
+            return await _attempts(http, params, part, target, limit_bytes)
+    except TimeoutError:
+        raise ServiceTimeout(
+            f"Downloading '{name}' from ComfyUI did not finish within {deadline_s:g} s; the part already received "
+            "is kept.",
+            "Raise the download timeout in GenBridge preferences for very large outputs.",
+            service="comfyui",
+        ) from None
+
+
+async def _attempts(http: ComfyHTTP, params: dict[str, str], part: Path, target: Path, limit: int) -> Path:
     last_error: Exception | None = None
     for attempt in range(ATTEMPTS):
-        have = part.stat().st_size if part.exists() else 0
-        headers = {"Range": f"bytes={have}-"} if have else {}
         try:
-            async with session.get(url, params=params, headers=headers, timeout=timeout) as resp:
-                if resp.status == 404:
-                    raise ServerError(
-                        f"ComfyUI no longer has the output file '{params.get('filename')}'.",
-                        "Temporary outputs are deleted when ComfyUI restarts; generate again.",
-                        service="comfyui",
-                    )
-                if resp.status not in (200, 206):
-                    raise ServerError(
-                        f"ComfyUI refused to send '{params.get('filename')}' (HTTP {resp.status}).", service="comfyui"
-                    )
-                mode = "ab" if resp.status == 206 and have else "wb"
-                written = have if mode == "ab" else 0
-                expected = resp.content_length
-                if expected is not None and written + expected > limit_bytes:
-                    raise DownloadTooLarge(_too_large(params, written + expected, limit_bytes), service="comfyui")
-                with part.open(mode) as fh:
-                    async for chunk in resp.content.iter_chunked(CHUNK):
-                        written += len(chunk)
-                        if written > limit_bytes:
-                            raise DownloadTooLarge(_too_large(params, written, limit_bytes), service="comfyui")
-                        fh.write(chunk)
-                if expected is not None and written < (have if mode == "ab" else 0) + expected:
-                    raise aiohttp.ClientPayloadError("short read")
+            await _one_attempt(http, params, part, limit)
             part.replace(target)
             return target
         except DownloadTooLarge:
             part.unlink(missing_ok=True)
             raise
+        except OSError as exc:
+            if isinstance(exc, aiohttp.ClientConnectionError):
+                last_error = exc
+            else:  # disk full, a name the file system refuses: retrying will not help, another server neither
+                raise LocalProblem(f"Could not write {target}: {exc.strerror or exc}.") from None
         except (TimeoutError, aiohttp.ClientPayloadError, aiohttp.ClientConnectionError) as exc:
             last_error = exc
-            await asyncio.sleep(min(2.0, 0.1 * 2**attempt))
-    if isinstance(last_error, asyncio.TimeoutError):
-        raise ServiceTimeout(f"Downloading '{params.get('filename')}' from ComfyUI timed out.", service="comfyui")
+        await asyncio.sleep(min(2.0, 0.1 * 2**attempt))
     raise Unreachable(
-        f"The download of '{params.get('filename')}' kept breaking ({last_error}); the part already received is kept.",
+        f"The download of '{params.get('filename')}' kept breaking ({type(last_error).__name__}); the part already "
+        "received is kept.",
         service="comfyui",
     )
+
+
+async def _one_attempt(http: ComfyHTTP, params: dict[str, str], part: Path, limit: int) -> None:
+    have = part.stat().st_size if part.exists() else 0
+    headers = {"Range": f"bytes={have}-"} if have else None
+    async with http.open("GET", http.url("/view"), params=params, headers=headers, timeout=http.stream_timeout) as r:
+        _check_status(r.status, params)
+        mode = "ab" if r.status == 206 and have else "wb"
+        written = have if mode == "ab" else 0
+        start = written
+        expected = r.content_length
+        if expected is not None and written + expected > limit:
+            raise DownloadTooLarge(_too_large(params, written + expected, limit), service="comfyui")
+        with part.open(mode) as fh:
+            async for chunk in r.content.iter_chunked(CHUNK):
+                written += len(chunk)
+                if written > limit:
+                    raise DownloadTooLarge(_too_large(params, written, limit), service="comfyui")
+                fh.write(chunk)
+        if expected is not None and written < start + expected:
+            raise aiohttp.ClientPayloadError("short read")
+
+
+def _check_status(status: int, params: dict[str, str]) -> None:
+    if status == 404:
+        raise ServerError(
+            f"ComfyUI no longer has the output file '{params.get('filename')}'.",
+            "Temporary outputs are deleted when ComfyUI restarts; generate again.",
+            service="comfyui",
+        )
+    if status not in (200, 206):
+        raise ServerError(f"ComfyUI refused to send '{params.get('filename')}' (HTTP {status}).", service="comfyui")
 
 
 def _too_large(params: dict[str, Any], size: int, limit: int) -> str:

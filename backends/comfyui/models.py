@@ -1,4 +1,4 @@
-"""Pydantic models of the ComfyUI 0.3.64 responses the client depends on, validated once at the edge."""
+"""Pydantic models of the ComfyUI (0.3.64 to 0.38) responses the client depends on, validated once at the edge."""
 
 from __future__ import annotations
 
@@ -71,6 +71,50 @@ class HistoryStatus(_Loose):
     messages: list[list[Any]] = Field(default_factory=list)
 
 
+MODEL_3D_SUFFIXES = (".obj", ".fbx", ".gltf", ".glb", ".usdz", ".stl", ".ply")
+NOT_FILES = frozenset({"animated", "text"})
+
+
+def output_files(outputs: dict[str, Any]) -> list[OutputFile]:
+    """Every downloadable file of every node's ui output, found by shape, not by a fixed list of keys.
+
+    Any list of `{filename, type}` objects counts (`images`, `audio`, `3d`, `files`, `gifs`, `videos`...), except
+    items of `type: "input"` (0.38's LoadVideo shows its input file: that is not a result). A `result` entry that
+    is a bare 3D file name (optionally "name [output]") is a 3D model in the output folder.
+    """
+    found: list[OutputFile] = []
+    for ui in outputs.values():
+        if not isinstance(ui, dict):
+            continue
+        for key, items in ui.items():
+            if key in NOT_FILES or not isinstance(items, list):
+                continue
+            for item in items:
+                if isinstance(item, dict):
+                    name = item.get("filename")
+                    if isinstance(name, str) and name and item.get("type", "output") != "input":
+                        found.append(OutputFile.model_validate(item))
+                elif key == "result" and isinstance(item, str):
+                    model = _model_file(item)
+                    if model is not None:
+                        found.append(model)
+    return found
+
+
+def _model_file(text: str) -> OutputFile | None:
+    name, _, kind = text.strip().partition(" [")
+    kind = kind.rstrip("]") or "output"
+    if not name.lower().endswith(MODEL_3D_SUFFIXES) or kind == "input":
+        return None
+    subfolder, _, base = name.replace("\\", "/").rpartition("/")
+    return OutputFile(filename=base, subfolder=subfolder, type=kind)
+
+
+def saved_output_nodes(outputs: dict[str, Any]) -> set[str]:
+    """Nodes whose ui holds at least one saved file (`type: "output"`): the ones a cache hit is judged by."""
+    return {nid for nid, ui in outputs.items() if any(f.type == "output" for f in output_files({nid: ui}))}
+
+
 class HistoryEntry(_Loose):
     """One `/history/{id}` entry: written only when the prompt finished (success or error)."""
 
@@ -78,20 +122,29 @@ class HistoryEntry(_Loose):
     status: HistoryStatus = Field(default_factory=HistoryStatus)
 
     def files(self) -> list[OutputFile]:
-        """Every downloadable file of every output node (images, animated images and videos)."""
-        found: list[OutputFile] = []
-        for ui in self.outputs.values():
-            for key in ("images", "gifs", "videos", "audio"):
-                for item in ui.get(key) or []:
-                    if isinstance(item, dict) and item.get("filename"):
-                        found.append(OutputFile.model_validate(item))
-        return found
+        return output_files(self.outputs)
 
     def message(self, kind: str) -> dict[str, Any] | None:
         for entry in self.status.messages:
             if len(entry) == 2 and entry[0] == kind and isinstance(entry[1], dict):
                 return entry[1]
         return None
+
+
+class JobRecord(_Loose):
+    """`GET /api/jobs/{id}` (ComfyUI 0.36+): one job in any state; `outputs` only once it finished."""
+
+    id: str = ""
+    status: str = ""  # pending, in_progress, completed, failed, cancelled
+    outputs: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    execution_error: dict[str, Any] | None = None
+    execution_status: dict[str, Any] | None = None
+
+    def cached_nodes(self) -> list[str]:
+        for entry in (self.execution_status or {}).get("messages") or []:
+            if isinstance(entry, list) and len(entry) == 2 and entry[0] == "execution_cached":
+                return [str(n) for n in (entry[1] or {}).get("nodes") or []]
+        return []
 
 
 class QueueState(_Loose):
@@ -105,6 +158,9 @@ class QueueState(_Loose):
         return {str(item[1]) for item in self.queue_pending if len(item) > 1}
 
 
+DYNAMIC_COMBO = "COMFY_DYNAMICCOMBO_V3"
+
+
 def combo_options(spec: Any) -> list[Any] | None:
     """Options of a combo input in either node-schema generation: V1 `[[opts], {...}]` or V3 `["COMBO", {options}]`."""
     if not isinstance(spec, list) or not spec:
@@ -113,6 +169,8 @@ def combo_options(spec: Any) -> list[Any] | None:
         return spec[0]
     if spec[0] == "COMBO" and len(spec) > 1 and isinstance(spec[1], dict):
         return list(spec[1].get("options") or [])
+    if spec[0] == DYNAMIC_COMBO and len(spec) > 1 and isinstance(spec[1], dict):  # 0.38: options {key, inputs}
+        return [o.get("key") if isinstance(o, dict) else o for o in spec[1].get("options") or []]
     return None
 
 

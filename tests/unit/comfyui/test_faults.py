@@ -91,11 +91,10 @@ async def test_refused_connection_is_unreachable_in_probe(client, server):
 
 @pytest.mark.parametrize(("subfolder", "filename"), [("../..", "x.png"), ("", "../x.png"), ("/etc", "passwd")])
 async def test_traversal_names_are_rejected_and_nothing_written(client, tmp_path, subfolder, filename):
-    from genbridge.backends.comfyui.client import _Track
-    from genbridge.backends.comfyui.progress import ProgressTracker
+    from genbridge.backends.comfyui.tracking import Track
 
     job = Job(task="image")
-    track = _Track(graph={}, progress=ProgressTracker({}))
+    track = Track.new(job.id, {})
     track.outputs = {"9": {"images": [{"filename": filename, "subfolder": subfolder, "type": "output"}]}}
     client._tracks[job.id] = track
     with pytest.raises(UnsafePath):
@@ -117,12 +116,12 @@ async def test_download_cap_and_range_resume(client, server, settings, tmp_path)
 
     (server.output_dir / "big.bin").write_bytes(b"x" * 300_000)
     target = tmp_path / "d" / "big.bin"
-    session = client._http()
+    session = client.http.session()
     params = {"filename": "big.bin", "subfolder": "", "type": "output"}
     with pytest.raises(DownloadTooLarge):
-        await download(session, f"{server.url}/view", params, target, limit_bytes=100_000, timeout=client._dl_timeout)
+        await download(client.http, params, target, limit_bytes=100_000, deadline_s=10)
     assert not target.exists()
     async with session.get(f"{server.url}/view", params=params, headers={"Range": "bytes=100-"}) as resp:
         assert resp.status == 206 and len(await resp.read()) == 299_900
-    await download(session, f"{server.url}/view", params, target, limit_bytes=10**6, timeout=client._dl_timeout)
+    await download(client.http, params, target, limit_bytes=10**6, deadline_s=10)
     assert target.stat().st_size == 300_000

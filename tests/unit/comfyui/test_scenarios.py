@@ -33,14 +33,16 @@ async def test_basic_success_downloads_every_image(client, helpers, tmp_path):
     assert fractions == sorted(fractions) and max(fractions) < 1.0
 
 
-async def test_identical_resubmit_is_a_cache_hit_not_new_outputs(client, helpers, tmp_path):
-    await helpers.run(client, Job(task="image", inputs={"workflow": helpers.graph(color=5)}), tmp_path / "a")
+async def test_identical_resubmit_is_a_cache_hit_done_with_the_earlier_files(client, helpers, tmp_path):
+    _, first = await helpers.run(client, Job(task="image", inputs={"workflow": helpers.graph(color=5)}), tmp_path / "a")
     job = Job(task="image", inputs={"workflow": helpers.graph(color=5)})
     await client.submit(job)
     events = [e async for e in client.events(job)]
-    assert any(isinstance(e, BackendLog) and "inputs did not change" in e.message for e in events)
-    with pytest.raises(RejectedInput, match="cached"):
-        await client.fetch_outputs(job, tmp_path / "b")
+    note = next(e.message for e in events if isinstance(e, BackendLog) and "cached" in e.message)
+    assert "seed" in note and "Free memory" in note  # how to force a fresh run
+    assert job.cached
+    paths = await client.fetch_outputs(job, tmp_path / "b")
+    assert [p.read_bytes() for p in paths] == [p.read_bytes() for p in first]
 
 
 async def test_upload_uses_the_name_the_server_returns(client, server, tmp_path, helpers):
@@ -79,9 +81,7 @@ async def test_preview_and_animated_outputs_are_all_downloaded(client, helpers, 
     assert "anim_00001_.png" in names and "video/clip_00001_.mp4" in names
 
 
-@pytest.mark.parametrize(
-    "label", ["missing required input (EmptyImage.width)", "value below min (width=0)", "unknown class_type"]
-)
+@pytest.mark.parametrize("label", ["missing required input (EmptyImage.width)", "value below min (width=0)"])
 async def test_validation_errors_name_the_node_and_input(client, label):
     capture = load_fixture("comfyui", "06_validation_errors.json")
     request = next(r for r in capture["requests"] if r.get("label") == label)
@@ -89,10 +89,19 @@ async def test_validation_errors_name_the_node_and_input(client, label):
     with pytest.raises(RejectedInput) as info:
         await client.submit(job)
     text = info.value.message
-    if "width" in label:
-        assert "node 1" in text and "EmptyImage" in text and "width" in text
-    else:
-        assert "NoSuchNode" in text
+    assert "node 1" in text and "EmptyImage" in text and "width" in text
+    assert info.value.endpoint == client.base and info.value.remote_id == job.id
+
+
+async def test_unknown_node_class_names_the_class_and_how_to_install_it(client):
+    capture = load_fixture("comfyui", "06_validation_errors.json")
+    request = next(r for r in capture["requests"] if r.get("label") == "unknown class_type")
+    job = Job(task="image", inputs={"workflow": request["json"]["prompt"]})
+    with pytest.raises(IncompatibleServer) as info:
+        await client.submit(job)
+    assert "'NoSuchNode'" in info.value.message and "node 2" in info.value.message
+    assert "Install Missing Custom Nodes" in info.value.hint
+    assert info.value.endpoint == client.base and info.value.remote_id == job.id
 
 
 async def test_partial_accept_is_surfaced(client, helpers, tmp_path):
@@ -178,21 +187,15 @@ async def test_old_server_is_incompatible(client, server):
 
 
 async def test_binary_preview_frame_becomes_a_preview_file(client, settings):
+    from genbridge.backends.comfyui.tracking import Track, apply_message
+
     sock = client._ws()
     queue = sock.subscribe("p1")
     sock._dispatch('{"type":"executing","data":{"node":"3","prompt_id":"p1"}}')
     sock._dispatch(struct.pack(">II", 1, 2) + b"\x89PNG preview")
     await queue.get()
     kind, data = await queue.get()
-    event = client._apply(
-        Job(id="p1", task="image"),
-        __import__("genbridge.backends.comfyui.client", fromlist=["_Track"])._Track(
-            graph={},
-            progress=__import__("genbridge.backends.comfyui.progress", fromlist=["ProgressTracker"]).ProgressTracker(
-                {}
-            ),
-        ),
-        kind,
-        data,
-    )
+    track = Track.new("p1", {"3": {"class_type": "KSampler", "inputs": {}}})
+    event = apply_message(track, kind, data, endpoint=client.base, data_path=settings.data_path)
     assert event is not None and open(event.path, "rb").read() == b"\x89PNG preview"
+    assert track.ws_files == []  # a sampler preview is not an output

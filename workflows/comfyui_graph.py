@@ -1,0 +1,93 @@
+"""A ComfyUI job's inputs turned into the API-format graph to send, and the local images it needs uploaded.
+
+Loop thread (pure, no network): the ComfyUI client only speaks the protocol. It calls `prepare_graph` once per
+job, uploads every `image_uploads(graph)` file, writes the server's names back with `apply_uploaded_names`, and
+lets `adapt_to_server` fit the graph to the server's node schemas (ComfyUI 0.38's dynamic SaveVideo inputs).
+
+Where local images come from (all end as the same upload marker, so all are uploaded the same way):
+- a template's image parameter (`image=<path>`, from the API, `generate --set/--input`, Blender, the storyboard);
+- `inputs["images"]`: `{template parameter or LoadImage node id/title: path}`, or a list (first = start image);
+- a raw workflow whose LoadImage `image` input names an existing local file (`--set 10.image=photo.png`).
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+from ..runtime.errors import RejectedInput
+from .template import UPLOAD_META_KEY
+
+LOAD_IMAGE_PREFIX = "LoadImage"  # LoadImage, LoadImageMask, LoadImageOutput
+
+
+def prepare_graph(task: str, template: str | None, inputs: dict[str, Any], settings: Any = None) -> dict[str, Any]:
+    """The graph for a job: a given workflow (with its images marked) or the template's, customised."""
+    images = inputs.get("images")
+    workflow = inputs.get("workflow")
+    if isinstance(workflow, dict):
+        graph = copy.deepcopy(workflow)
+        if isinstance(images, dict):
+            for key, path in images.items():
+                _mark_node_image(graph, str(key), str(path))
+        _mark_local_paths(graph)
+        return graph
+    from .api import resolve_workflow
+
+    params = {k: v for k, v in inputs.items() if k not in ("images", "workflow")}
+    if isinstance(images, dict):
+        for key, path in images.items():
+            params.setdefault(str(key), path)
+    elif images:
+        params["images"] = images
+    return resolve_workflow(task, template, params, settings)
+
+
+def _mark_node_image(graph: dict[str, Any], key: str, path: str) -> None:
+    targets = [nid for nid, node in graph.items() if nid == key or (node.get("_meta") or {}).get("title") == key]
+    if not targets:
+        raise RejectedInput(
+            f"The workflow has no LoadImage node '{key}' for the input image.",
+            "Use the LoadImage node's id or title as the image key.",
+            service="comfyui",
+        )
+    if not Path(path).expanduser().is_file():
+        raise RejectedInput(f"The input image {path} does not exist.", "Pick an existing image file.")
+    for nid in targets:
+        node = graph[nid]
+        node.setdefault("inputs", {})["image"] = Path(path).name
+        node.setdefault("_meta", {})[UPLOAD_META_KEY] = {"input": "image", "path": str(Path(path).expanduser())}
+
+
+def _mark_local_paths(graph: dict[str, Any]) -> None:
+    """A LoadImage whose `image` names a file on this computer (not yet marked) gets that file uploaded."""
+    for node in graph.values():
+        if not isinstance(node, dict) or not str(node.get("class_type", "")).startswith(LOAD_IMAGE_PREFIX):
+            continue
+        meta = node.get("_meta") or {}
+        value = (node.get("inputs") or {}).get("image")
+        if UPLOAD_META_KEY in meta or not isinstance(value, str) or not value.strip():
+            continue
+        local = Path(value).expanduser()
+        if local.is_file():
+            node["inputs"]["image"] = local.name
+            node.setdefault("_meta", {})[UPLOAD_META_KEY] = {"input": "image", "path": str(local)}
+
+
+def adapt_to_server(graph: dict[str, Any], object_info: dict[str, Any]) -> dict[str, Any]:
+    """Fit version-dependent inputs to the server's schemas (in place; returns `graph`).
+
+    SaveVideo: ComfyUI 0.38 made `format` a dynamic combo whose codec is sent as `format.codec`; 0.3.x servers
+    take a flat `codec`. The flat value is kept either way (0.38 still accepts it as a hidden legacy input).
+    """
+    schema = object_info.get("SaveVideo") if isinstance(object_info, dict) else None
+    spec = ((schema or {}).get("input") or {}).get("required", {}).get("format") if isinstance(schema, dict) else None
+    if not (isinstance(spec, list) and spec and spec[0] == "COMFY_DYNAMICCOMBO_V3"):
+        return graph
+    for node in graph.values():
+        if isinstance(node, dict) and node.get("class_type") == "SaveVideo":
+            inputs = node.setdefault("inputs", {})
+            if "codec" in inputs and "format.codec" not in inputs:
+                inputs["format.codec"] = inputs["codec"]
+    return graph
