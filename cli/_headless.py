@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import concurrent.futures
 import queue
 import sys
 import time
@@ -10,6 +11,9 @@ from typing import Any
 
 from ..runtime import Runtime
 from ..runtime.settings import Settings
+
+# The job service gives a remote cancel 10 s (`JobService._cancel_remote`); a little more covers journaling it.
+CANCEL_WAIT_S = 12.0
 
 
 def load_settings(args: Any, **overrides: Any) -> Settings:
@@ -79,6 +83,13 @@ def run_jobs(
     except KeyboardInterrupt:
         for h in handles:
             h.cancel()
+        # Shutting down at once would stop the loop before the cancel reaches the server (the job would keep
+        # running there): wait, bounded, for each job to end; a second Ctrl-C stops waiting.
+        print("\nCancelling on the server (Ctrl-C again to stop waiting)...", file=sys.stderr)
+        try:
+            concurrent.futures.wait([h.done for h in handles], timeout=CANCEL_WAIT_S)
+        except KeyboardInterrupt:
+            pass
         raise
     finally:
         runtime.shutdown(2.0)

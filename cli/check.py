@@ -19,15 +19,21 @@ def add_parser(sub: Any) -> None:
 
 
 async def probe_endpoints(settings: Settings, *, include_disabled: bool = False) -> list[ProbeResult]:
-    """Probe concurrently with the real clients; an endpoint whose client fails to load is reported, not fatal."""
+    """Probe concurrently with the real clients; an endpoint whose client fails to load is reported, not fatal.
+
+    Latency is measured afterwards, one endpoint at a time, on each client's warm session: timed during the
+    concurrent probes it would include session setup and the other probes' work on the same loop (5-20x too high,
+    and the router uses it).
+    """
     from ..backends import make_client
     from ..runtime.errors import error_from_exception
     from ..runtime.jobs import JobErrorInfo
 
-    async def one(endpoint: Any) -> ProbeResult:
-        client = None
+    clients: dict[int, Any] = {}
+
+    async def one(index: int, endpoint: Any) -> ProbeResult:
         try:
-            client = make_client(endpoint, settings)
+            client = clients[index] = make_client(endpoint, settings)
             return await client.probe()
         except Exception as exc:  # noqa: BLE001 - a broken client is one failing row, not a crash
             err = error_from_exception(exc, service=endpoint.service)
@@ -38,12 +44,27 @@ async def probe_endpoints(settings: Settings, *, include_disabled: bool = False)
                 reachable=False,
                 error=JobErrorInfo(**err.to_dict()),
             )
-        finally:
-            if client is not None:
-                await client.close()
 
     endpoints = settings.all_endpoints(enabled_only=not include_disabled)
-    return list(await asyncio.gather(*(one(ep) for ep in endpoints)))
+    try:
+        results = list(await asyncio.gather(*(one(i, ep) for i, ep in enumerate(endpoints))))
+        for i, result in enumerate(results):
+            results[i] = await _measured_alone(clients.get(i), result)
+        return results
+    finally:
+        await asyncio.gather(*(c.close() for c in clients.values()), return_exceptions=True)
+
+
+async def _measured_alone(client: Any, result: ProbeResult) -> ProbeResult:
+    measure = getattr(client, "measure_latency", None)
+    if measure is None or not result.reachable:
+        return result
+    from ..runtime.errors import GenBridgeError
+
+    try:
+        return result.model_copy(update={"latency_ms": await measure()})
+    except GenBridgeError:
+        return result
 
 
 def _gb(value: float | None) -> str:

@@ -1,6 +1,10 @@
 """`python -m genbridge generate`: run one generation headless and print the output paths.
 
-ComfyUI: `--service comfyui --workflow flow.json --set prompt="a cat" [--set 6.text="..."] [--url URL] [--output DIR]`.
+ComfyUI: `--service comfyui --workflow flow.json|<template name> --set prompt="a cat" [--set 6.text="..."]
+[--input image=photo.png] [--url URL] [--output DIR]`. Input images are local files: GenBridge uploads them and
+sends the name ComfyUI gives back. `--input NAME=PATH` names a template's image parameter (`image`) or, for a plain
+workflow, a LoadImage node's id or title; `--set image=photo.png` works the same for a template parameter.
+Ctrl-C cancels the job on the server (waiting a few seconds for it to confirm), then exits with 130.
 Wan2GP: `--service wan2gp --model t2v --prompt "..."`, handled by `cli/generate_wan2gp.py`.
 """
 
@@ -19,7 +23,18 @@ from ..runtime.errors import ConfigError, RejectedInput
 def add_parser(subparsers: Any) -> None:
     p = subparsers.add_parser("generate", help="run one generation headless and print the output paths")
     p.add_argument("--service", required=True, choices=["comfyui", "wan2gp"])
-    p.add_argument("--workflow", help="ComfyUI API-format workflow JSON (or a template with a sidecar)")
+    p.add_argument(
+        "--workflow", help="ComfyUI API-format workflow JSON (or a template: a JSON with a sidecar, or a template name)"
+    )
+    p.add_argument(
+        "--input",
+        dest="inputs",
+        action="append",
+        default=[],
+        metavar="NAME=PATH",
+        help="an input image to upload: a template's image parameter (image=photo.png) or, for a plain workflow, "
+        "<LoadImage node id or title>=photo.png; repeatable",
+    )
     p.add_argument(
         "--set",
         dest="sets",
@@ -57,13 +72,14 @@ def _parse_value(text: str) -> Any:
         return text
 
 
-def _parse_sets(sets: list[str]) -> dict[str, Any]:
+def _parse_sets(sets: list[str], *, option: str = "--set", raw: bool = False) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for item in sets:
         key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise ConfigError(f"--set {item!r} is not KEY=VALUE.", 'Write it like --set prompt="a red fox".')
-        out[key.strip()] = _parse_value(value)
+        if not sep or not key.strip():
+            example = "--input image=photo.png" if option == "--input" else '--set prompt="a red fox"'
+            raise ConfigError(f"{option} {item!r} is not KEY=VALUE.", f"Write it like {example}.")
+        out[key.strip()] = value if raw else _parse_value(value)
     return out
 
 
@@ -86,25 +102,27 @@ def _apply_node_sets(workflow: dict[str, Any], params: dict[str, Any]) -> dict[s
     return workflow
 
 
-def build_workflow(path: str, params: dict[str, Any]) -> dict[str, Any]:
-    """The API-format workflow to send: through the workflows package's template if it has one, else direct edits."""
+def _load_template(ref: str, settings: Any) -> Any:
+    """A template from a JSON path or, when `ref` is not a file, by name (bundled and user template folders)."""
+    from ..workflows.registry import get_template
+
+    return get_template(ref, settings)
+
+
+def build_workflow(path: str, params: dict[str, Any], settings: Any = None) -> dict[str, Any]:
+    """The API-format workflow to send: through the workflows package's template if it has one, else direct edits.
+
+    Image parameters keep their local path in GenBridge's upload marker; the client uploads them before sending.
+    """
     named = {k: v for k, v in params.items() if "." not in k}
     direct = {k: v for k, v in params.items() if "." in k}
     workflow: dict[str, Any] | None = None
-    try:
-        from ..workflows.template import load_template
-    except ImportError:
-        load_template = None  # type: ignore[assignment]
-    if load_template is not None and named:
-        workflow = load_template(path).customize(**named)
-    elif named:
-        raise RejectedInput(
-            f"--set {', '.join(named)}: named parameters need a workflow template.",
-            "Use <node id or title>.<input>=<value> instead.",
-        )
+    is_file = Path(path).expanduser().is_file()
+    if named or not is_file:
+        workflow = _load_template(path, settings).customize(**named)
     if workflow is None:
         try:
-            workflow = json.loads(Path(path).read_text(encoding="utf-8"))
+            workflow = json.loads(Path(path).expanduser().read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
             raise ConfigError(f"Could not read the workflow {path}: {exc}.") from None
     if not isinstance(workflow, dict) or not all(isinstance(n, dict) and "class_type" in n for n in workflow.values()):
@@ -115,14 +133,31 @@ def build_workflow(path: str, params: dict[str, Any]) -> dict[str, Any]:
     return _apply_node_sets(workflow, direct)
 
 
+def _image_params(path: str, settings: Any) -> set[str]:
+    """The template's image parameters (empty for a plain workflow, which takes images by LoadImage node)."""
+    try:
+        template = _load_template(path, settings)
+    except RejectedInput:
+        return set()
+    return {name for name, spec in template.params.items() if spec.type == "image"}
+
+
 def run_comfyui(args: argparse.Namespace) -> int:
     from ._headless import load_settings, print_progress, run_jobs, with_url
 
     if not args.workflow:
         raise ConfigError("--service comfyui needs --workflow <file>.", "Export it from ComfyUI with 'Export (API)'.")
-    workflow = build_workflow(args.workflow, _parse_sets(args.sets))
     settings = with_url(load_settings(args, output_dir=args.output), "comfyui", args.url)
-    spec = {"task": "image", "service": "comfyui", "inputs": {"workflow": workflow}}
+    params = _parse_sets(args.sets)
+    images = _parse_sets(getattr(args, "inputs", []) or [], option="--input", raw=True)
+    template_images = _image_params(args.workflow, settings) if images else set()
+    params.update({k: v for k, v in images.items() if k in template_images})
+    workflow = build_workflow(args.workflow, params, settings)
+    inputs: dict[str, Any] = {"workflow": workflow}
+    by_node = {k: v for k, v in images.items() if k not in template_images}
+    if by_node:
+        inputs["images"] = by_node
+    spec = {"task": "image", "service": "comfyui", "inputs": inputs}
     [final] = run_jobs([spec], settings, print_progress, timeout=args.timeout)
     if final.get("state") != "done":
         err = final.get("error") or {}

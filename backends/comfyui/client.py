@@ -75,6 +75,7 @@ class ComfyUIClient:
         self._stats: SystemStats | None = None
         self._features: dict[str, Any] = {}
         self._tracks: dict[str, Track] = {}
+        self.clock = time.perf_counter  # injectable for tests
 
     @property
     def prefix(self) -> str:
@@ -177,9 +178,9 @@ class ComfyUIClient:
         (the best one is the one least delayed by other work on the loop)."""
         best = float("inf")
         for _ in range(tries):
-            started = time.perf_counter()
+            started = self.clock()
             await self.http.request("GET", "/system_stats")
-            best = min(best, (time.perf_counter() - started) * 1000)
+            best = min(best, (self.clock() - started) * 1000)
         return best
 
     async def object_info(self) -> dict[str, Any]:
@@ -338,7 +339,9 @@ class ComfyUIClient:
         unreachable_since: float | None = None
         while True:
             try:
-                kind, data = await asyncio.wait_for(queue.get(), poll)
+                # Not `wait_for`: on Python 3.11 it swallows a cancel that races with a message (and costs a task).
+                async with asyncio.timeout(poll):
+                    kind, data = await queue.get()
             except TimeoutError:
                 kind, data = RESYNC
                 if not track.polled and self._ws().connected and time.monotonic() - last_news < silence:

@@ -29,8 +29,8 @@ INSTALL_HINT = (
     "restart ComfyUI, then try again."
 )
 CACHE_HINT = (
-    "ComfyUI reused its cached results because no input changed. For a fresh run change an input "
-    "(for example a new seed, -1), or free ComfyUI's cache (Free memory in GenBridge) first."
+    "For a fresh run change an input (for example a new seed, -1), or free ComfyUI's cache first "
+    "(Free memory in GenBridge, or POST /free)."
 )
 _MISSING_OLD = re.compile(r"node (?P<cls>\S+) does not exist", re.IGNORECASE)
 
