@@ -28,7 +28,15 @@ from ...runtime.paths import unique_output_paths
 from ...runtime.settings import Endpoint, Settings
 from . import errors, status
 from .download import download
-from .models import OutputFile, PromptAccepted, PromptRejected, SystemStats, output_files
+from .models import (
+    OutputFile,
+    PromptAccepted,
+    PromptRejected,
+    SystemStats,
+    output_files,
+    prompt_id_for,
+    version_tuple,
+)
 from .socket import FATAL, RESYNC, ComfySocket
 from .tracking import Track, apply_message
 from .transport import ComfyHTTP
@@ -38,25 +46,6 @@ MIN_VERSION = (0, 3, 45)  # first release that accepts a client-assigned prompt_
 CACHE_HIT = "ComfyUI reused its cached results: these are the files of an earlier run with the same inputs."
 MODEL_FOLDERS = ("checkpoints", "diffusion_models", "loras", "vae", "text_encoders", "upscale_models")
 _OBJECT_INFO: dict[str, dict[str, Any]] = {}  # per server URL: fetched once, it is large (~500 KB)
-_ID_NAMESPACE = uuid.UUID("5b7e4c1e-9f0a-4d8e-9c57-6a1f0c3d2b10")
-
-
-def prompt_id_for(job_id: str) -> str:
-    """ComfyUI 0.38 takes only canonical UUID text as a prompt id: a job id that is not one maps to a stable UUID."""
-    try:
-        if str(uuid.UUID(job_id)) == job_id:
-            return job_id
-    except ValueError:
-        pass
-    return str(uuid.uuid5(_ID_NAMESPACE, job_id))
-
-
-def _version_tuple(text: str) -> tuple[int, ...]:
-    parts = []
-    for piece in text.split(".")[:3]:
-        digits = "".join(ch for ch in piece if ch.isdigit())
-        parts.append(int(digits or 0))
-    return tuple(parts)
 
 
 class ComfyUIClient:
@@ -114,7 +103,7 @@ class ComfyUIClient:
             raise errors.not_comfyui(endpoint=self.base, path="/system_stats", what=f"HTTP {code}")
         stats = SystemStats.model_validate(body)
         version = stats.system.comfyui_version
-        if version and _version_tuple(version) < MIN_VERSION:
+        if version and version_tuple(version) < MIN_VERSION:
             raise IncompatibleServer(
                 f"ComfyUI {version} at {self.base} is too old: GenBridge needs 0.3.45 or newer "
                 "(client-assigned prompt ids).",
@@ -394,7 +383,7 @@ class ComfyUIClient:
                     raise errors.cache_hit_without_outputs(endpoint=self.base, prompt_id=pid)
                 # Check every name first, so an unsafe one means nothing at all is written; distinct local names
                 # too, so two outputs with the same server name never overwrite each other.
-                names = [(self._local_subfolder(f), f.filename) for f in files] + [("", p.name) for p in track.ws_files]
+                names = [(f.local_subfolder, f.filename) for f in files] + [("", p.name) for p in track.ws_files]
                 targets = unique_output_paths(dest, names)
                 planned = list(zip(files, targets[: len(files)], strict=True))
                 moved = list(zip(track.ws_files, targets[len(files) :], strict=True))
@@ -434,11 +423,6 @@ class ComfyUIClient:
             if cached:  # the earlier run's file is gone (deleted, or a temp file after a restart)
                 exc.hint = errors.CACHE_HINT
             raise
-
-    @staticmethod
-    def _local_subfolder(f: OutputFile) -> str:
-        # temp and output files may share names: keep previews apart
-        return f"temp/{f.subfolder}" if f.type == "temp" else f.subfolder
 
     # ---- cancel, memory, close -------------------------------------------------------------------------------
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -63,6 +64,11 @@ class OutputFile(_Loose):
     filename: str
     subfolder: str = ""
     type: str = "output"
+
+    @property
+    def local_subfolder(self) -> str:
+        """Where it goes in the job's folder: temp and output files may share names, so previews stay apart."""
+        return f"temp/{self.subfolder}" if self.type == "temp" else self.subfolder
 
 
 class HistoryStatus(_Loose):
@@ -180,3 +186,24 @@ def hidden_inputs(node_info: dict[str, Any]) -> dict[str, str]:
     for name, spec in ((node_info.get("input") or {}).get("hidden") or {}).items():
         out[name] = spec[0] if isinstance(spec, list) and spec else str(spec)
     return out
+
+
+_ID_NAMESPACE = uuid.UUID("5b7e4c1e-9f0a-4d8e-9c57-6a1f0c3d2b10")
+
+
+def prompt_id_for(job_id: str) -> str:
+    """ComfyUI 0.38 takes only canonical UUID text as a prompt id: a job id that is not one maps to a stable UUID."""
+    try:
+        if str(uuid.UUID(job_id)) == job_id:
+            return job_id
+    except ValueError:
+        pass
+    return str(uuid.uuid5(_ID_NAMESPACE, job_id))
+
+
+def version_tuple(text: str) -> tuple[int, ...]:
+    parts = []
+    for piece in text.split(".")[:3]:
+        digits = "".join(ch for ch in piece if ch.isdigit())
+        parts.append(int(digits or 0))
+    return tuple(parts)

@@ -94,8 +94,7 @@ def test_messages_about_huge_names_stay_readable(tmp_path):
 async def test_comfyui_outputs_with_the_same_name_are_all_kept(tmp_path, guard):
     """Three outputs reported with one name: three files on disk, inside the job folder."""
     from genbridge.backends.comfyui import ComfyUIClient
-    from genbridge.backends.comfyui.client import _Track
-    from genbridge.backends.comfyui.progress import ProgressTracker
+    from genbridge.backends.comfyui.tracking import Track
     from genbridge.runtime.jobs import Job
     from genbridge.runtime.settings import Endpoint, Settings, Timeouts
     from genbridge.standins.comfyui import ComfyUIStandIn
@@ -110,7 +109,7 @@ async def test_comfyui_outputs_with_the_same_name_are_all_kept(tmp_path, guard):
         client = ComfyUIClient(Endpoint(service="comfyui", url=server.url), settings)
         try:
             job = Job(task="image")
-            track = _Track(graph={}, progress=ProgressTracker({}))
+            track = Track.new(job.id, {})
             same = {"filename": "same.png", "subfolder": "", "type": "output"}
             track.outputs = {"9": {"images": [same, same]}, "10": {"images": [same]}}
             client._tracks[job.id] = track
