@@ -4,7 +4,10 @@ Thread contract (after Pallaidium's queue_ops): the loop thread only calls `post
 handlers run on the thread that calls the timer callback (Blender's main thread) and are the only code that
 writes Blender data. The timer API is injected (`bpy.app.timers` in Blender, a fake in tests) because timers
 never fire in the bpy module; tests call `timer_callback()` themselves, exactly as Blender would.
-Stdlib only.
+
+Deferral never outlives its cause: `is_busy` is asked live on every tick (a render, a bake), and a latched cause
+(a save, known from `save_pre` until `save_post`/`save_post_fail`) is a `hold()` that ends at `release()` or, if
+the end is never heard of, after `max_hold_s`, with a warning in the log. Stdlib only.
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ class MainThreadDispatcher:
         idle_interval: float = 0.5,
         is_busy: Callable[[], bool] | None = None,
         clock: Callable[[], float] = time.perf_counter,
+        max_hold_s: float = 10.0,
     ) -> None:
         self._timers = timers
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
@@ -49,6 +53,10 @@ class MainThreadDispatcher:
         self.idle_interval = idle_interval
         self._is_busy = is_busy or (lambda: False)
         self._clock = clock
+        # A save blocks Blender's main thread, so a timer never sees one in progress: a hold still set when the
+        # timer runs means its end was missed (a failed save on a Blender without save_post_fail). 10 s is plenty.
+        self.max_hold_s = max_hold_s
+        self._holds: dict[str, tuple[float, float]] = {}  # reason -> (clock time it lapses, its length)
         self.ticks = 0
         self.last_tick_at = 0.0
         # Timers match callbacks by identity: keep this one bound method for register/unregister/is_registered.
@@ -69,6 +77,28 @@ class MainThreadDispatcher:
 
     def remove_handlers(self) -> None:
         self._handlers.clear()
+
+    def hold(self, reason: str, max_s: float | None = None) -> None:
+        """Defer delivery until `release(reason)`, or at most `max_s` (default `max_hold_s`) seconds."""
+        span = self.max_hold_s if max_s is None else max_s
+        self._holds[reason] = (self._clock() + span, span)
+
+    def release(self, reason: str) -> None:
+        """End a hold (no-op if there is none)."""
+        self._holds.pop(reason, None)
+
+    def holding(self, reason: str | None = None) -> bool:
+        """Whether delivery is held (for `reason`, or for any reason); lapsed holds end here, with a warning."""
+        now = self._clock()
+        for name, (until, span) in list(self._holds.items()):
+            if now >= until:
+                del self._holds[name]
+                log.warning(
+                    "GenBridge held results back for '%s' but never heard it end; delivering again after %g s",
+                    name,
+                    span,
+                )
+        return bool(self._holds) if reason is None else reason in self._holds
 
     def drain(self, budget_s: float | None = None) -> int:
         """Hand queued events to their handlers until the queue is empty or the budget is spent."""
@@ -95,7 +125,7 @@ class MainThreadDispatcher:
         self.ticks += 1
         self.last_tick_at = time.monotonic()
         try:
-            if self._is_busy():
+            if self.holding() or self._is_busy():
                 return self.busy_interval
             handled = self.drain()
         except Exception:

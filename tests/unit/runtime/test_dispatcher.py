@@ -89,3 +89,54 @@ def test_tick_defers_while_blender_is_busy():
     busy[0] = False
     d.timer_callback()
     assert len(seen) == 1
+
+
+# -- deferral never outlives its cause (issue 21.3) ---------------------------------------------------------------
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_a_hold_defers_delivery_until_it_is_released():
+    clock = FakeClock()
+    d = MainThreadDispatcher(clock=clock, budget_s=1.0)
+    seen = []
+    d.add_handler("progress", seen.append)
+    d.hold("saving")
+    d.post(ev())
+    assert d.timer_callback() == d.busy_interval and seen == [] and d.pending == 1
+    d.release("saving")  # save_post, or save_post_fail: either way the cause is over
+    d.timer_callback()
+    assert len(seen) == 1 and not d.holding()
+
+
+def test_a_hold_whose_end_is_never_heard_lapses_with_a_warning(caplog):
+    clock = FakeClock()
+    d = MainThreadDispatcher(clock=clock, budget_s=1.0, max_hold_s=10.0)
+    seen = []
+    d.add_handler("progress", seen.append)
+    d.hold("saving")  # a failed save on a Blender without save_post_fail: no release ever comes
+    d.post(ev())
+    clock.now = 9.9
+    d.timer_callback()
+    assert seen == [] and d.holding("saving")
+    clock.now = 10.0
+    d.timer_callback()
+    assert len(seen) == 1, "delivery resumes once the hold lapses"
+    assert not d.holding()
+    assert "held results back for 'saving' but never heard it end" in caplog.text
+
+
+def test_a_live_busy_cause_defers_only_while_it_lasts():
+    busy = [True]
+    d = MainThreadDispatcher(is_busy=lambda: busy[0], budget_s=1.0)
+    seen = []
+    d.add_handler("progress", seen.append)
+    d.post(ev())
+    assert d.timer_callback() == d.busy_interval and seen == []
+    busy[0] = False
+    d.timer_callback()
+    assert len(seen) == 1
