@@ -42,6 +42,23 @@ def print_progress(event: Any) -> None:
         print(f"\n  {event.job_id[:8]} note: {event.text}", file=sys.stderr)
 
 
+CANCEL_GRACE_S = 10.0  # after --timeout, how long cancelled jobs get to confirm before the command returns anyway
+
+
+def _fail_unfinished(handles: list[Any], timeout: float | None) -> None:
+    for h in handles:
+        if not h.done.done():
+            message = f"The job did not finish within the {timeout or 0:g} s timeout and did not confirm its cancel."
+            h.done.set_result(
+                {
+                    "id": h.job_id,
+                    "state": "failed",
+                    "phase": f"Failed: {message}",
+                    "error": {"code": "timeout", "message": message, "hint": "Check the service, then try again."},
+                }
+            )
+
+
 def run_jobs(
     specs: Iterable[Mapping[str, Any]],
     settings: Settings,
@@ -62,12 +79,16 @@ def run_jobs(
     )
     handles = [runtime.submit(spec) for spec in specs]
     deadline = None if timeout is None else time.monotonic() + timeout
+    give_up_at: float | None = None
     try:
         while not all(h.done.done() for h in handles):
             if deadline is not None and time.monotonic() > deadline:
                 for h in handles:
                     h.cancel()
-                deadline = None
+                deadline, give_up_at = None, time.monotonic() + CANCEL_GRACE_S
+            if give_up_at is not None and time.monotonic() > give_up_at:
+                _fail_unfinished(handles, timeout)  # a cancel that never lands must not hang the command
+                break
             try:
                 event = events.get(timeout=0.1)
             except queue.Empty:

@@ -184,3 +184,23 @@ def test_generate_with_a_timeout_returns_despite_a_damaged_oversized_journal(tmp
     (printed,) = out.out.split()
     assert Path(printed).is_file() and (tmp_path / "out") in Path(printed).parents
     assert "UnicodeDecodeError" not in out.err
+
+
+def test_a_timeout_returns_even_when_the_cancel_never_lands(tmp_path, scripted, monkeypatch):
+    from genbridge.cli import _headless
+
+    class StuckCancel(scripted):
+        async def cancel(self, job):
+            await asyncio.Event().wait()  # a server that never confirms
+
+    monkeypatch.setattr(_headless, "CANCEL_GRACE_S", 0.3)
+    settings = settings_for(tmp_path)
+    [final] = _headless.run_jobs(
+        [{"task": "image", "requested_service": "comfyui"}],
+        settings,
+        None,
+        timeout=0.2,
+        client_factory=lambda ep, s: StuckCancel(ep, s, hang=True),
+    )
+    assert final["state"] == "failed"
+    assert final["error"]["message"].startswith("The job did not finish within the 0.2 s timeout")
