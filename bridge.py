@@ -36,7 +36,6 @@ class Session:
 
     def __init__(self, package: str, *, client_factory: Any = None) -> None:
         self.package = package
-        self.saving = False
         self.jobs: dict[str, dict[str, Any]] = {}  # job id -> latest snapshot (+ live progress), for panels
         self.services: dict[str, dict[str, Any]] = {}  # url -> last probe result as plain data
         self.services_checking = False
@@ -66,6 +65,18 @@ class Session:
             ("dependencies", self._on_dependencies),
         ):
             self.dispatcher.add_handler(kind, handler)
+
+    @property
+    def saving(self) -> bool:
+        """True between save_pre and save_post/save_post_fail: a dispatcher hold, so it can never outlive the save."""
+        return self.dispatcher.holding("saving")
+
+    @saving.setter
+    def saving(self, value: bool) -> None:
+        if value:
+            self.dispatcher.hold("saving")
+        else:
+            self.dispatcher.release("saving")
 
     @property
     def data_dir(self) -> str:
@@ -104,11 +115,12 @@ class Session:
         return ended
 
     def _app_handlers(self) -> list[tuple[str, Any]]:
-        return [("save_pre", _on_save_pre), ("save_post", _on_save_post), ("load_post", _on_load_post)]
+        handlers = [("save_pre", _on_save_pre), ("save_post", _on_save_post), ("load_post", _on_load_post)]
+        if hasattr(bpy.app.handlers, "save_post_fail"):  # a failed save ends the hold too (4.5 and 5.0 have it)
+            handlers.append(("save_post_fail", _on_save_post))
+        return handlers
 
     def _blender_busy(self) -> bool:
-        if self.saving:
-            return True
         return any(bpy.app.is_job_running(kind) for kind in ("RENDER", "COMPOSITE", "OBJECT_BAKE"))
 
     # -- user actions (main thread; never block) ----------------------------------------------------------------
