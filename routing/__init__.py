@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .fallback import should_fall_back
+from ..runtime.errors import should_fall_back
 from .router import Router
 
 __all__ = ["Router", "should_fall_back"]

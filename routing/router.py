@@ -22,7 +22,6 @@ from ..runtime.jobs import Job, PlanStep
 from ..runtime.settings import SERVICE_TITLES, SERVICES, Settings
 from .breaker import BreakerState
 from .degrade import degrade_to_fit
-from .fallback import should_fall_back
 from .health import HealthMonitor, ProbeAll
 from .load import LoadTracker
 from .policy import Complexity, Policy, TaskPolicy, VramEstimate, load_policy
@@ -114,9 +113,6 @@ class Router:
 
     def _tasks_on(self, url: str) -> set[str]:
         return {task for job_id, task in self._task_of.items() if (self.load.job(job_id) or ("",))[0] == url}
-
-    def should_fall_back(self, exc: BaseException, has_next: bool) -> bool:
-        return should_fall_back(exc, has_next)
 
     def job_sent(self, job_id: str, url: str) -> None:
         """The job service sent `job_id` to `url` (load accounting)."""

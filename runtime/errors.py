@@ -201,6 +201,15 @@ def local_problem(exc: OSError) -> LocalProblem | None:
     return LocalProblem(f"GenBridge could not use {exc.filename}: {reason}.", detail=repr(exc))
 
 
+def should_fall_back(exc: BaseException, has_next: bool) -> bool:
+    """The one fallback rule: try the next plan step only for infrastructure trouble another backend can fix.
+
+    The user's own input errors (RejectedInput), auth problems, local problems and cancellations end the job where
+    it is: another server would reject the same input, and trying it would only hide the message the user needs.
+    """
+    return has_next and isinstance(exc, GenBridgeError) and exc.fallback_ok
+
+
 def error_from_exception(exc: BaseException, *, service: str = "") -> GenBridgeError:
     """Wrap anything unexpected so a job never ends without a user-facing message."""
     if isinstance(exc, GenBridgeError):

@@ -25,11 +25,20 @@ from pathlib import Path
 from typing import Any
 
 from .backend import BackendClient, ClientFactory, ProbeResult
-from .errors import Cancelled, GenBridgeError, RejectedInput, ServiceTimeout, Unreachable, error_from_exception
+from .errors import (
+    Cancelled,
+    GenBridgeError,
+    RejectedInput,
+    ServiceTimeout,
+    Unreachable,
+    error_from_exception,
+    should_fall_back,
+)
 from .events import BackendLog, BackendPreview, BackendProgress, BackendText, JobEvent, ServicesEvent
 from .jobs import Job, JobErrorInfo, JobState, PlanStep
 from .journal import Journal
 from .redact import redact, redact_data
+from .routing_api import JobRouter
 from .settings import Endpoint, Settings
 
 log = logging.getLogger("genbridge.jobs")
@@ -57,7 +66,7 @@ class JobService:
         emit: Callable[[Any], None],
         journal: Journal,
         *,
-        router: Any | None = None,
+        router: JobRouter | None = None,
         client_factory: ClientFactory | None = None,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
@@ -200,24 +209,19 @@ class JobService:
 
     def update_settings(self, settings: Settings) -> None:
         self.settings = settings
-        if hasattr(self.router, "update_settings"):
-            self.router.update_settings(settings)
+        self.router.update_settings(settings)
 
     def start_health_monitor(self) -> None:
         """Let the router probe every endpoint in the background (loop thread), off the decision path."""
-        start = getattr(self.router, "start_health_monitor", None)
-        if start is not None:
-            start(self.probe_all)
+        self.router.start_health_monitor(self.probe_all)
 
     async def shutdown(self) -> None:
         """Journal every active job as interrupted (its remote work goes on), stop tasks, close clients."""
         self._shutting_down = True
-        stop_monitor = getattr(self.router, "stop_health_monitor", None)
-        if stop_monitor is not None:
-            try:
-                await asyncio.wait_for(stop_monitor(), timeout=0.1)
-            except (TimeoutError, asyncio.CancelledError):
-                log.warning("the health monitor did not stop in time")
+        try:
+            await asyncio.wait_for(self.router.stop_health_monitor(), timeout=0.1)
+        except (TimeoutError, asyncio.CancelledError):
+            log.warning("the health monitor did not stop in time")
         for job in self.jobs.values():
             if job.active:
                 self._move(job, JobState.INTERRUPTED, "Interrupted: Blender closed while this job ran")
@@ -236,8 +240,7 @@ class JobService:
         endpoints = self.settings.all_endpoints()
         results = await asyncio.gather(*(self.client_for(ep).probe() for ep in endpoints))
         for result in results:
-            if hasattr(self.router, "observe_probe"):
-                self.router.observe_probe(result)
+            self.router.observe_probe(result)
         self.emit(ServicesEvent(results=[r.model_dump(mode="json") for r in results]))
         return list(results)
 
@@ -262,7 +265,7 @@ class JobService:
                 step = self._reattach_step(job)
                 if job.remote_ids or await self._received_before_restart(job, step):
                     await self._run_on(job, step, reattach=True)
-                    self._tell_router("record_success", step.instance)
+                    self._tell_router(self.router.record_success, step.instance)
                     return
                 # Cut off while being sent and the server never got it: send it now like a new job.
                 reattach, step = False, None
@@ -272,8 +275,7 @@ class JobService:
             self._resolve_seed(job)
             if not job.plan:
                 # A pooled router may hold the job until an instance has room (late binding).
-                plan_when_ready = getattr(self.router, "plan_when_ready", None)
-                job.plan = list(await plan_when_ready(job) if plan_when_ready else self.router.plan(job))
+                job.plan = list(await self.router.plan_when_ready(job))
             base_inputs = dict(job.inputs)  # a degraded step's overrides must not leak into the next step
             while True:
                 try:
@@ -281,13 +283,12 @@ class JobService:
                         try:
                             job.inputs = dict(base_inputs)
                             await self._run_on(job, step)
-                            self._tell_router("record_success", step.instance)
+                            self._tell_router(self.router.record_success, step.instance)
                             return
                         except GenBridgeError as exc:
                             has_next = index < len(job.plan) - 1
-                            self._tell_router("record_failure", step.instance, exc)
-                            decide = getattr(self.router, "should_fall_back", None)
-                            if not (decide(exc, has_next) if decide else exc.fallback_ok and has_next):
+                            self._tell_router(self.router.record_failure, step.instance, exc)
+                            if not should_fall_back(exc, has_next):
                                 raise
                             nxt = job.plan[index + 1]
                             self._log(job, f"{step.label or step.service} failed ({exc.message}); trying {nxt.label}.")
@@ -312,7 +313,7 @@ class JobService:
             self._finish(job, JobState.FAILED, "Failed", error_from_exception(exc))
         finally:
             # A re-attached job's duration is partial: do not let the router learn a speed from it.
-            self._tell_router("job_finished", job.id, job.state == JobState.DONE and not reattach)
+            self._tell_router(self.router.job_finished, job.id, job.state == JobState.DONE and not reattach)
             self._resolve_waiters(job)
             if step is not None and not self._shutting_down:
                 self._rebalance(step.instance)
@@ -336,8 +337,7 @@ class JobService:
     # -- moving waiting work to where it finishes sooner -----------------------------------------------------------
     def _rebalance(self, freed_url: str) -> None:
         """An instance has room again: ask the router whether a job waiting elsewhere should move to it."""
-        pick = getattr(self.router, "rebalance", None)
-        move = pick(freed_url) if pick is not None else None
+        move = self.router.rebalance(freed_url)
         job = self.jobs.get(move[0]) if move else None
         if move is None or job is None or job.state != JobState.SUBMITTED or job.id in self._moving:
             return
@@ -399,7 +399,7 @@ class JobService:
         except GenBridgeError:
             job.sending = {}  # the server answered (or was never reached): nothing to look up after a crash
             raise
-        self._tell_router("job_sent", job.id, step.instance)
+        self._tell_router(self.router.job_sent, job.id, step.instance)
         job.remote_ids[step.instance] = remote_id
         job.sending = {}
         self._record(job)
@@ -408,7 +408,7 @@ class JobService:
         """Tell the user and the router where the job is followed, and let the client pick it up."""
         where = step.label or step.service
         self._log(job, f"{REATTACHED}: following it on {where} ({step.instance}).")
-        self._tell_router("job_sent", job.id, step.instance)
+        self._tell_router(self.router.job_sent, job.id, step.instance)
         reattach = getattr(client, "reattach", None)  # optional: clients that need set-up for a foreign job
         if reattach is not None:
             await self._until_back(job, step, lambda: reattach(job))
@@ -476,7 +476,7 @@ class JobService:
         if isinstance(event, BackendProgress):
             if event.running and job.state == JobState.SUBMITTED:
                 self._move(job, JobState.RUNNING, event.phase or "Running")
-                self._tell_router("job_started", job.id)
+                self._tell_router(self.router.job_started, job.id)
             job.progress = max(0.0, min(event.fraction, 0.99))
             job.phase = event.phase or job.phase
             self.emit(JobEvent(job_id=job.id, kind="progress", progress=job.progress, phase=job.phase))
@@ -545,15 +545,13 @@ class JobService:
                 return ep
         return Endpoint(service=step.service, url=step.instance)  # type: ignore[arg-type]
 
-    def _tell_router(self, hook: str, *args: Any) -> None:
-        """Optional router hooks (load, breakers); a router without them is fine, a failing one is logged."""
-        fn = getattr(self.router, hook, None)
-        if fn is None:
-            return
+    @staticmethod
+    def _tell_router(hook: Callable[..., None], *args: Any) -> None:
+        """Tell the router what happened (load, breakers); a failing hook is logged, the job goes on."""
         try:
-            fn(*args)
+            hook(*args)
         except Exception:
-            log.exception("router hook %s failed", hook)
+            log.exception("router hook %s failed", getattr(hook, "__name__", hook))
 
     # -- recording ----------------------------------------------------------------------------------------------
     def _record(self, job: Job) -> None:
