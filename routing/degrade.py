@@ -55,6 +55,15 @@ def _apply(step: DegradeStep, c: Complexity) -> tuple[Complexity, str] | None:
     return None
 
 
+# The input keys each kind of step changes: a step never touches what the user chose (`Job.chosen`).
+STEP_KEYS = {
+    "scale": frozenset({"resolution", "width", "height"}),
+    "steps": frozenset({"steps", "num_inference_steps"}),
+    "frames": frozenset({"frames", "video_length"}),
+    "model": frozenset({"model"}),
+}
+
+
 def degrade_to_fit(
     task: TaskPolicy,
     service: str,
@@ -63,12 +72,18 @@ def degrade_to_fit(
     estimate: VramEstimate,
     need_of: Callable[[VramEstimate, Complexity], float],
     free_gb: float,
+    locked: frozenset[str] = frozenset(),
 ) -> Degraded | None:
-    """Apply the task's degradation steps (those for `service`) until the job fits in `free_gb`; None if never."""
+    """Apply the task's degradation steps (those for `service`) until the job fits in `free_gb`; None if never.
+
+    Steps that would change a `locked` input key (one the user chose) are skipped.
+    """
     c, est, model = complexity, estimate, None
     need = need_of(est, c)
     changes: list[str] = []
     for step in task.degrade:
+        if STEP_KEYS.get(step.kind, frozenset()) & locked:
+            continue
         if step.kind == "model":
             if step.service not in (None, service) or step.vram is None:
                 continue

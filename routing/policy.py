@@ -153,6 +153,8 @@ class Policy(_Frozen):
 
     low_vram_gb: float = 8.0
     free_vram_before_heavy: bool = True
+    # Degradation changes only what the user left open; true lets it lower their chosen model/frames/size/steps too.
+    degrade_chosen: bool = False
     pool: PoolPolicy = Field(default_factory=PoolPolicy)
     breaker: BreakerPolicy = Field(default_factory=BreakerPolicy)
     wan2gp_profiles: dict[str, Wan2GPProfile] = Field(default_factory=dict)

@@ -343,6 +343,7 @@ class Router:
             estimate,
             lambda est, c: est.need_gb(c) * factor,
             cand.vram.free_gb,
+            frozenset() if self.policy.degrade_chosen else frozenset(job.chosen),
         )
         if degraded is None:
             cand.tier = TOO_BIG

@@ -137,6 +137,10 @@ class Job(BaseModel):
     # and cleared once the server answered: a crash in between leaves this, so re-attach can ask the server.
     sending: dict[str, str] = Field(default_factory=dict)
     plan: list[PlanStep] = Field(default_factory=list)
+    # Input keys the user set explicitly: degradation never changes them unless the policy allows it.
+    chosen: list[str] = Field(default_factory=list)
+    # Every change made to what was asked, in words ("frames 80 -> 81: ... needs 4k+1 frames"), for the UI and CLI.
+    adjustments: list[str] = Field(default_factory=list)
     state: JobState = JobState.QUEUED
     progress: float = 0.0
     phase: str = "Queued"

@@ -53,6 +53,8 @@ UNREADABLE = "GenBridge could not read this job back from its journal after the 
 # Backoff while a server is unreachable during re-attach: 0.5 s, doubling, at most 10 s between tries.
 REATTACH_FIRST_DELAY = 0.5
 REATTACH_MAX_DELAY = 10.0
+DEFAULT_CANCEL_WAIT_S = 10.0  # for clients that do not say how long their server takes to confirm a cancel
+CANCEL_MARGIN_S = 5.0
 
 OUTPUT_REF = "$output_of"  # an input value {"$output_of": job_id, "index": 0} becomes that job's output path
 
@@ -277,11 +279,13 @@ class JobService:
                 # A pooled router may hold the job until an instance has room (late binding).
                 job.plan = list(await self.router.plan_when_ready(job))
             base_inputs = dict(job.inputs)  # a degraded step's overrides must not leak into the next step
+            base_adjustments = list(job.adjustments)  # nor its changes: the record describes what ran
             while True:
                 try:
                     for index, step in enumerate(job.plan):
                         try:
                             job.inputs = dict(base_inputs)
+                            job.adjustments = list(base_adjustments)
                             await self._run_on(job, step)
                             self._tell_router(self.router.record_success, step.instance)
                             return
@@ -383,6 +387,10 @@ class JobService:
                 self._log(job, f"{step.label or step.service} could not free memory first: {exc.message}")
         if step.inputs_override:
             job.inputs = {**job.inputs, **step.inputs_override}
+            for change in step.changes:
+                note = f"{change} (to fit the free VRAM of {step.label or step.service})"
+                job.adjustments.append(note)
+                self._log(job, f"Changed: {note}")
         problems = await client.validate(job)
         if problems:
             raise RejectedInput(
@@ -492,12 +500,23 @@ class JobService:
             self._log(job, event.message)
 
     async def _cancel_remote(self, job: Job, step: PlanStep | None) -> None:
+        """Cancel on the server within the client's own deadline (`cancel_wait_s`), showing its phase meanwhile."""
         if step is None or job.state not in (JobState.SUBMITTED, JobState.RUNNING, JobState.DOWNLOADING):
             return
+        client = self.client_for(self._endpoint(step))
+        wait_s = float(getattr(client, "cancel_wait_s", DEFAULT_CANCEL_WAIT_S))
+        job.phase = str(getattr(client, "cancel_phase", "") or "Cancelling")
+        self.emit(JobEvent(job_id=job.id, kind="progress", progress=job.progress, phase=job.phase))
+        where = step.label or step.service
         try:
-            await asyncio.wait_for(self.client_for(self._endpoint(step)).cancel(job), timeout=10)
-        except (TimeoutError, GenBridgeError, OSError) as exc:
-            self._log(job, f"Could not confirm the cancel with {step.label or step.service}: {exc}")
+            # A little over the client's deadline, so the client reports its own timeout first.
+            await asyncio.wait_for(client.cancel(job), timeout=wait_s + CANCEL_MARGIN_S)
+        except TimeoutError:
+            self._log(job, f"{where} did not confirm the cancel within {wait_s:.0f} s; it may still finish its step.")
+        except GenBridgeError as exc:
+            self._log(job, f"Could not confirm the cancel with {where}: {exc.message}")
+        except OSError as exc:
+            self._log(job, f"Could not confirm the cancel with {where}: {exc or type(exc).__name__}")
 
     async def _wait_for_dependencies(self, job: Job) -> None:
         for dep_id in job.depends_on:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ...runtime.errors import IncompatibleServer
-from .rpc import START_HINT
+from .errors import START_HINT
 
 V1 = "v1"
 V1_LATE = "v1-late"
@@ -89,12 +89,8 @@ class Contract:
     def list_models(self, offset: int, cursor: str | None) -> tuple[str, dict[str, Any]]:
         """One page of video models: v1 `wangp_list_models` (10 a page), `wangp_models` otherwise."""
         if self.version == V2:
-            args: dict[str, Any] = {
-                "query": "",
-                "filters": {"main_output": "video"},
-                "limit": 100,
-                "summary_only": True,
-            }
+            # Never `summary_only`: WanGP's pager then returns the count without any items (issue 17.5).
+            args: dict[str, Any] = {"query": "", "filters": {"main_output": "video"}, "limit": 100}
             if cursor:
                 args["cursor"] = cursor
             return "wangp_models", {"action": "search", "arguments": args}

@@ -21,6 +21,7 @@ from ...runtime.errors import (
 )
 from ...runtime.netpolicy import redact_url
 from ...runtime.settings import Endpoint
+from .models import JobErrorRecord, JobResultRecord, JobSnapshot
 
 SERVICE = "Wan2GP"
 START_HINT = (
@@ -202,6 +203,16 @@ def from_job_record(
     else:
         error = ServerError(f"Wan2GP failed during {stage}: {message}", service="wan2gp", detail=message)
     return tag(error, endpoint, remote_id)
+
+
+def from_snapshot(snapshot: JobSnapshot, endpoint: Endpoint | None = None) -> GenBridgeError:
+    """A finished job that did not succeed: its cancel, or its first error that is not a cancel."""
+    if snapshot.cancelled:
+        return cancelled(endpoint, snapshot.job_id)
+    result = snapshot.result or JobResultRecord()
+    failed = [e for e in result.errors if not e.cancelled] or result.errors
+    first = failed[0] if failed else JobErrorRecord(message="the job ended without a result", stage="runtime")
+    return from_job_record(first.message, first.stage, endpoint, snapshot.job_id)
 
 
 def cancelled(endpoint: Endpoint | None = None, remote_id: str | None = None) -> GenBridgeError:

@@ -6,10 +6,17 @@ servers that add fields keep working.
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field
+
+from ...workflows.wan2gp_rules import (
+    RESOLUTION_MULTIPLE,
+    FrameRule,
+    ModelLimits,
+    nearest_resolution,
+    parse_resolution,
+)
 
 
 class _Loose(BaseModel):
@@ -118,8 +125,15 @@ class ModelSchema(_Loose):
     frames_minimum: int | None = None
     frames_steps: int | None = None
     frames_maximum: int | None = None
+    sliding_window: bool = False
     inputs: list[str] = Field(default_factory=list)
     media_inputs: dict[str, Any] = Field(default_factory=dict)
+    # Not in the 12.60 schema; read when a server gives them (names as WanGP's settings use them).
+    resolutions: list[str] = Field(
+        default_factory=list, validation_alias=AliasChoices("resolutions", "resolution_choices")
+    )
+    steps_minimum: int | None = Field(None, validation_alias=AliasChoices("steps_minimum", "num_inference_steps_min"))
+    steps_maximum: int | None = Field(None, validation_alias=AliasChoices("steps_maximum", "num_inference_steps_max"))
 
     @property
     def accepts_start_image(self) -> bool:
@@ -130,62 +144,37 @@ class ModelSchema(_Loose):
             return "start" in image
         return "image" in self.inputs
 
+    def limits(self) -> ModelLimits:
+        """The plain limits the WanGP model rules (`workflows.wan2gp_rules`) check a job against."""
+        return ModelLimits(
+            model_type=self.model_type,
+            name=self.name,
+            family=self.family,
+            frames_minimum=self.frames_minimum,
+            frames_steps=self.frames_steps,
+            frames_maximum=self.frames_maximum,
+            sliding_window=self.sliding_window,
+            resolutions=tuple(str(r) for r in self.resolutions),
+            steps_minimum=self.steps_minimum,
+            steps_maximum=self.steps_maximum,
+            accepts_start_image=self.accepts_start_image,
+        )
+
     def frame_rule(self) -> FrameRule:
-        return FrameRule.for_model(self)
+        return self.limits().frame_rule()
 
 
-class FrameRule(BaseModel):
-    """Valid frame counts are `minimum + k * step` (4k+1 for Wan and Hunyuan, 8k+1 for LTX)."""
-
-    model_config = ConfigDict(frozen=True)
-
-    step: int
-    minimum: int
-
-    @classmethod
-    def for_family(cls, family: str) -> FrameRule:
-        if family.lower().startswith("ltx"):
-            return cls(step=8, minimum=17)
-        return cls(step=4, minimum=5)
-
-    @classmethod
-    def for_model(cls, schema: ModelSchema) -> FrameRule:
-        if schema.frames_steps and schema.frames_minimum:
-            return cls(step=schema.frames_steps, minimum=schema.frames_minimum)
-        return cls.for_family(schema.family or schema.model_type)
-
-    @property
-    def text(self) -> str:
-        offset = self.minimum % self.step
-        return f"{self.step}k+{offset} (at least {self.minimum})" if offset else f"{self.minimum} + {self.step}k"
-
-    def snap(self, frames: int) -> int:
-        """The nearest valid count (ties go up, counts below the minimum go to the minimum)."""
-        if frames <= self.minimum:
-            return self.minimum
-        k = (frames - self.minimum + self.step // 2) // self.step
-        return self.minimum + k * self.step
-
-    def is_valid(self, frames: int) -> bool:
-        return frames >= self.minimum and (frames - self.minimum) % self.step == 0
-
-
-RESOLUTION_MULTIPLE = 16
-_RESOLUTION = re.compile(r"^\s*(\d+)\s*[xX×]\s*(\d+)\s*$")
-
-
-def parse_resolution(value: Any) -> tuple[int, int] | None:
-    """'832x480' -> (832, 480); None when it is not WxH."""
-    if not isinstance(value, str):
-        return None
-    match = _RESOLUTION.match(value)
-    return (int(match.group(1)), int(match.group(2))) if match else None
-
-
-def nearest_resolution(width: int, height: int) -> str:
-    """The closest WxH with both sides multiples of 16 (at least 16)."""
-
-    def snap(v: int) -> int:
-        return max(RESOLUTION_MULTIPLE, round(v / RESOLUTION_MULTIPLE) * RESOLUTION_MULTIPLE)
-
-    return f"{snap(width)}x{snap(height)}"
+__all__ = [
+    "RESOLUTION_MULTIPLE",
+    "DownloadTicket",
+    "FrameRule",
+    "JobErrorRecord",
+    "JobEventRecord",
+    "JobResultRecord",
+    "JobSnapshot",
+    "ModelSchema",
+    "UploadReceipt",
+    "UploadTicket",
+    "nearest_resolution",
+    "parse_resolution",
+]

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import aiohttp
 import pytest
-from genbridge.backends.wan2gp.client import Wan2GPClient, _error_from_record
+from genbridge.backends.wan2gp import errors
+from genbridge.backends.wan2gp.client import Wan2GPClient
 from genbridge.backends.wan2gp.contract import V1, V2, detect_contract
 from genbridge.backends.wan2gp.models import DownloadTicket, JobSnapshot, ModelSchema, UploadReceipt, UploadTicket
 from genbridge.backends.wan2gp.profiles import lightest_profile_for, memory_needs
@@ -76,7 +77,7 @@ def test_32_busy_refusal_is_recognised_as_busy():
 
 def test_30_direct_path_and_30b_bad_source_are_the_users_input_errors():
     for name in ("30_generate_direct_path_rejected.json", "30b_generate_bad_source_type.json"):
-        assert isinstance(Wan2GPClient._tool_error(tool_error(name)), RejectedInput)
+        assert isinstance(errors.from_tool(tool_error(name)), RejectedInput)
 
 
 def test_31_submit_reply_carries_the_job_id_and_is_running():
@@ -93,10 +94,10 @@ def test_33_final_failed_download_maps_to_a_server_error_about_weights():
 
 
 def test_35_stream_flood_yields_only_status_and_error_news():
-    from genbridge.backends.wan2gp.client import _ProgressTracker
+    from genbridge.backends.wan2gp.progress import ProgressTracker
 
     snap = JobSnapshot.model_validate(unwrap_structured(result_of("35_get_job_all_events.json")))
-    events = _ProgressTracker().feed(snap.events)
+    events = ProgressTracker().feed(snap.events)
     texts = [getattr(e, "phase", None) or getattr(e, "message", "") for e in events]
     assert texts[0] == "Loading model Wan2.1 Text2video 14B" and "generation" in texts[1]
     assert len(events) == 2  # 113 stream lines ignored
@@ -137,10 +138,8 @@ def test_20_22_transfer_tickets_and_receipt_parse():
 
 
 def test_out_of_memory_errors_map_to_out_of_memory():
-    from genbridge.backends.wan2gp.models import JobErrorRecord
-
-    error = _error_from_record(JobErrorRecord(message="CUDA out of memory. Tried to allocate", stage="generation"))
-    assert isinstance(error, OutOfMemory)
+    error = errors.from_job_record("CUDA out of memory. Tried to allocate", "generation", remote_id="abc")
+    assert isinstance(error, OutOfMemory) and error.remote_id == "abc"
 
 
 def test_profiles_give_the_router_vram_and_ram_needs():
