@@ -59,6 +59,15 @@ def _fail_unfinished(handles: list[Any], timeout: float | None) -> None:
             )
 
 
+def _timed_out(final: dict[str, Any], timeout: float | None) -> dict[str, Any]:
+    """A job cancelled because --timeout passed says it timed out, not that someone cancelled it."""
+    if final.get("state") != "cancelled":
+        return final
+    message = f"The job timed out: it did not finish within the {timeout or 0:g} s timeout, so it was cancelled."
+    hint = "Raise --timeout, or use a lighter model, fewer frames or steps."
+    return {**final, "phase": f"Timed out: {message}", "error": {"code": "timeout", "message": message, "hint": hint}}
+
+
 def run_jobs(
     specs: Iterable[Mapping[str, Any]],
     settings: Settings,
@@ -80,12 +89,14 @@ def run_jobs(
     handles = [runtime.submit(spec) for spec in specs]
     deadline = None if timeout is None else time.monotonic() + timeout
     give_up_at: float | None = None
+    timed_out = False
     try:
         while not all(h.done.done() for h in handles):
             if deadline is not None and time.monotonic() > deadline:
                 for h in handles:
                     h.cancel()
                 deadline, give_up_at = None, time.monotonic() + CANCEL_GRACE_S
+                timed_out = True
             if give_up_at is not None and time.monotonic() > give_up_at:
                 _fail_unfinished(handles, timeout)  # a cancel that never lands must not hang the command
                 break
@@ -100,7 +111,8 @@ def run_jobs(
                 on_event(events.get_nowait())
             except queue.Empty:
                 break
-        return [h.done.result() for h in handles]
+        finals = [h.done.result() for h in handles]
+        return [_timed_out(f, timeout) if timed_out else f for f in finals]
     except KeyboardInterrupt:
         for h in handles:
             h.cancel()
