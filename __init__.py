@@ -16,21 +16,23 @@ _registered: list[Any] = []
 def register() -> None:
     import bpy
 
-    from . import bridge, operators, preferences, ui
+    from . import blender, operators, preferences, ui
 
     for cls in (*preferences.CLASSES, *operators.classes(), *ui.classes()):
         bpy.utils.register_class(cls)
         _registered.append(cls)
+    operators.register()
     ui.register()
-    bridge.start(__package__)
+    blender.start(__package__, preferences.READERS)
 
 
 def unregister() -> None:
     import bpy
 
-    from . import bridge, ui
+    from . import blender, operators, ui
 
-    bridge.stop()
+    blender.stop()
     ui.unregister()
+    operators.unregister()
     while _registered:
         bpy.utils.unregister_class(_registered.pop())

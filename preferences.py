@@ -2,7 +2,9 @@
 
 Keys are PASSWORD properties in the user preferences (userpref.blend), never in .blend files; an environment
 variable (GENBRIDGE_<SERVICE>_KEY) overrides them. `snapshot()` turns the preferences into plain data on the
-main thread; the loop thread validates that data into `runtime.settings.Settings`.
+main thread; the loop thread validates that data into `runtime.settings.Settings`. The session reads the
+preferences only through `READERS` (passed to it at enable), so `blender` never imports this module; editing an
+endpoint calls `blender.preferences_changed()`, so the next request and check use the edit.
 """
 
 from __future__ import annotations
@@ -14,22 +16,33 @@ import bpy
 from bpy.props import BoolProperty, CollectionProperty, FloatProperty, IntProperty, StringProperty
 from bpy.types import AddonPreferences, PropertyGroup
 
+from . import blender
+from .blender.session import PreferenceReaders
 from .runtime.services import DEFAULT_URLS, SERVICE_TITLES, SERVICES, key_env_var
 
 ADDON_ID = __package__
 
 
+def _endpoint_changed(_self: Any, _context: Any) -> None:
+    blender.preferences_changed()
+
+
 class GENBRIDGE_PG_endpoint(PropertyGroup):
     """One server of one service."""
 
-    url: StringProperty(name="URL", description="Base URL of the service, e.g. http://127.0.0.1:8188")
+    url: StringProperty(
+        name="URL", description="Base URL of the service, e.g. http://127.0.0.1:8188", update=_endpoint_changed
+    )
     key: StringProperty(
         name="Key",
         description="API key or bearer token (optional)",
         subtype="PASSWORD",
+        update=_endpoint_changed,
     )
-    enabled: BoolProperty(name="Enabled", default=True)
-    label: StringProperty(name="Label", description="A short name shown in plans and the job list")
+    enabled: BoolProperty(name="Enabled", default=True, update=_endpoint_changed)
+    label: StringProperty(
+        name="Label", description="A short name shown in plans and the job list", update=_endpoint_changed
+    )
 
 
 class GENBRIDGE_AP_preferences(AddonPreferences):
@@ -84,18 +97,19 @@ class GENBRIDGE_AP_preferences(AddonPreferences):
         return getattr(self, f"{service}_endpoints")
 
     def draw(self, context: Any) -> None:
-        from . import bridge
         from .ui.draw import draw_dependency_problems
         from .ui.preferences_draw import draw_preferences
 
-        session = bridge.SESSION
+        session = blender.current()
+        width = context.region.width if context.region is not None else 0
         if session is not None:
-            draw_dependency_problems(self.layout, session.dependency_problems)
+            draw_dependency_problems(self.layout, session.dependency_problems, width=width)
         draw_preferences(
             self.layout,
             self,
             online_access=bpy.app.online_access,
             tests=session.endpoint_tests if session is not None else {},
+            width=width,
         )
 
 
@@ -144,5 +158,14 @@ def key_overridden(service: str) -> bool:
     return bool(os.environ.get(key_env_var(service)))
 
 
+def notify_options() -> tuple[bool, bool]:
+    """(report finished jobs, play a sound); failures are always reported."""
+    prefs = get()
+    if prefs is None:
+        return True, False
+    return bool(prefs.notify_on_finish), bool(prefs.notify_sound)
+
+
+READERS = PreferenceReaders(settings=snapshot, notify=notify_options)
 CLASSES = (GENBRIDGE_PG_endpoint, GENBRIDGE_AP_preferences)
 TITLES = SERVICE_TITLES

@@ -108,8 +108,8 @@ def tick_bench(zip_path: str) -> dict[str, float]:
         async def close(self):
             pass
 
-    gb.bridge.stop()
-    session = gb.bridge.start(gb.__name__, client_factory=ChattyClient)
+    gb.blender.stop()
+    session = gb.blender.start(gb.__name__, gb.preferences.READERS, client_factory=ChattyClient)
     for i in range(JOBS):
         session.submit({"task": "image", "inputs": {"prompt": f"p{i}"}, "requested_service": "comfyui"})
     costs: list[float] = []
@@ -122,7 +122,7 @@ def tick_bench(zip_path: str) -> dict[str, float]:
             break
         time.sleep(interval)
     done = sum(j["state"] == "done" for j in session.jobs.values())
-    gb.bridge.stop()
+    gb.blender.stop()
     unregister_ms = unregister_with_jobs_in_flight(gb, ChattyClient)
     costs.sort()
     return {
@@ -149,7 +149,7 @@ def unregister_with_jobs_in_flight(gb, client_class, jobs: int = 20) -> float:
 
     import addon_utils
 
-    session = gb.bridge.start(gb.__name__, client_factory=client_class)
+    session = gb.blender.start(gb.__name__, gb.preferences.READERS, client_factory=client_class)
     for i in range(jobs):
         session.submit({"task": "image", "inputs": {"prompt": f"p{i}"}, "requested_service": "comfyui"})
     deadline = time.monotonic() + 30

@@ -59,7 +59,7 @@ def configure(bpy: Any, config: dict[str, Any], out: Path) -> None:
 
 def run_storyboard(bpy: Any, gb: Any, config: dict[str, Any], out: Path, timings: dict[str, float]) -> int:
     configure(bpy, config, out)
-    session = gb.bridge.session()
+    session = gb.blender.running()
     session.runtime.update_settings()
     scene = bpy.context.scene
     scene.render.fps, scene.render.fps_base, scene.frame_start = 24, 1.0, 1

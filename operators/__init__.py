@@ -11,3 +11,14 @@ MODULES = (services, generate, jobs, endpoints, notify, storyboard_props, storyb
 
 def classes() -> list[Any]:
     return [cls for module in MODULES for cls in module.CLASSES]
+
+
+def register() -> None:
+    """After the classes: the storyboard's Scene properties and its job-state listener."""
+    storyboard_props.register()
+    storyboard.register()
+
+
+def unregister() -> None:
+    storyboard.unregister()
+    storyboard_props.unregister()

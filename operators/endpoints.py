@@ -8,7 +8,7 @@ from typing import Any
 import bpy
 from bpy.props import EnumProperty, IntProperty
 
-from .. import bridge, preferences
+from .. import blender, preferences
 from ..runtime.services import DEFAULT_URLS, SERVICE_TITLES, SERVICES
 
 SERVICE_ITEMS = [(s, SERVICE_TITLES[s], "") for s in SERVICES]
@@ -23,6 +23,7 @@ def _prefs_poll(cls: Any, context: Any) -> bool:
 
 def _mark_dirty(context: Any) -> None:
     context.preferences.is_dirty = True  # so auto-save preferences keeps the change
+    blender.preferences_changed()  # the next request and check use the new list
 
 
 class GENBRIDGE_OT_endpoint_add(bpy.types.Operator):
@@ -84,7 +85,7 @@ class GENBRIDGE_OT_endpoint_test(bpy.types.Operator):
 
     @classmethod
     def poll(cls, context: Any) -> bool:
-        if bridge.SESSION is None:
+        if blender.current() is None:
             cls.poll_message_set("GenBridge is not enabled: enable it in Preferences > Add-ons")
             return False
         return _prefs_poll(cls, context)
@@ -96,7 +97,7 @@ class GENBRIDGE_OT_endpoint_test(bpy.types.Operator):
             row = {"url": ep.url.strip(), "key": ep.key or None, "label": ep.label}
         else:
             row = {"url": DEFAULT_URLS[self.service], "key": None, "label": ""}
-        bridge.session().test_endpoint(self.service, row)
+        blender.running().test_endpoint(self.service, row)
         return {"FINISHED"}
 
 

@@ -7,8 +7,8 @@ from typing import Any
 import bpy
 from bpy.props import EnumProperty, IntProperty, StringProperty
 
-from .. import bridge
-from ..ui.choices import GENERATE_FIELDS, SERVICES, TASKS, TEXT_TASKS, VIDEO_TASKS
+from .. import blender
+from ..blender.choices import GENERATE_FIELDS, SERVICES, TASKS, TEXT_TASKS, VIDEO_TASKS
 
 
 def target_for(task: str, context: Any, name: str) -> dict[str, Any]:
@@ -92,7 +92,7 @@ class GENBRIDGE_OT_generate(bpy.types.Operator):
 
     @classmethod
     def poll(cls, context: Any) -> bool:
-        if bridge.SESSION is None:
+        if blender.current() is None:
             cls.poll_message_set("GenBridge is not enabled: enable it in Preferences > Add-ons")
             return False
         if context.scene is None:
@@ -114,7 +114,7 @@ class GENBRIDGE_OT_generate(bpy.types.Operator):
         if not values["prompt"].strip():
             self.report({"ERROR"}, "Write a prompt first: GenBridge has nothing to generate from")
             return {"CANCELLED"}
-        job_id = bridge.session().submit(job_spec(values, context))
+        job_id = blender.running().submit(job_spec(values, context))
         self.report({"INFO"}, f"GenBridge job {job_id[:8]} queued")
         return {"FINISHED"}
 

@@ -9,20 +9,20 @@ from typing import Any
 import bpy
 from bpy.props import StringProperty
 
-from .. import bridge
-from ..ui.draw import ACTIVE_STATES, RETRY_STATES
-from ..ui.props import active_job_id
+from .. import blender
+from ..blender.joblist import active_job_id
+from ..runtime.handoff import ACTIVE_STATES, FINISHED_STATES
 from .generate import free_channel
 
 
 def _jobs_where(predicate: Any) -> list[dict[str, Any]]:
-    session = bridge.SESSION
+    session = blender.current()
     return [job for job in session.jobs.values() if predicate(job)] if session else []
 
 
 def _chosen(op: Any, context: Any, predicate: Any) -> dict[str, Any] | None:
     """The job named by `job_id`, else the job list's active row, else the newest job matching `predicate`."""
-    jobs = bridge.session().jobs
+    jobs = blender.running().jobs
     for job_id in (op.job_id, active_job_id(context.window_manager)):
         if job_id and job_id in jobs and predicate(jobs[job_id]):
             return jobs[job_id]
@@ -31,7 +31,7 @@ def _chosen(op: Any, context: Any, predicate: Any) -> dict[str, Any] | None:
 
 
 def _poll_jobs(cls: Any, predicate: Any, message: str) -> bool:
-    if bridge.SESSION is None:
+    if blender.current() is None:
         cls.poll_message_set("GenBridge is not enabled: enable it in Preferences > Add-ons")
         return False
     if not _jobs_where(predicate):
@@ -45,7 +45,7 @@ def _is_active(job: dict[str, Any]) -> bool:
 
 
 def _is_finished(job: dict[str, Any]) -> bool:
-    return job.get("state") in RETRY_STATES
+    return job.get("state") in FINISHED_STATES
 
 
 def _has_outputs(job: dict[str, Any]) -> bool:
@@ -70,7 +70,7 @@ class GENBRIDGE_OT_cancel_job(bpy.types.Operator):
         return _poll_jobs(cls, _is_active, "No GenBridge job is queued or running")
 
     def execute(self, context: Any) -> set[str]:
-        session = bridge.session()
+        session = blender.running()
         if self.job_id:
             job_ids = [self.job_id] if _is_active(session.jobs.get(self.job_id, {})) else []
         else:
@@ -107,27 +107,27 @@ class GENBRIDGE_OT_retry_job(bpy.types.Operator):
             self.report({"WARNING"}, "Pick a finished, failed or cancelled job to retry")
             return {"CANCELLED"}
         spec = retry_spec(job)
-        new_id = bridge.session().submit(spec)
+        new_id = blender.running().submit(spec)
         self.report({"INFO"}, f"GenBridge job {job['id'][:8]} queued again as {new_id[:8]}")
         return {"FINISHED"}
 
 
 def retry_spec(job: dict[str, Any]) -> dict[str, Any]:
-    """The original spec; a strip lands again at the same frame, on a channel that is free now."""
-    fallback = {
-        "task": job.get("task", "image"),
-        "inputs": job.get("inputs", {}),
-        "template": job.get("template"),
-        "requested_service": job.get("requested_service"),
-    }
-    spec = dict(job.get("spec") or fallback)  # a re-attached job has no spec: rebuild it from its snapshot
-    target = dict(spec.get("target") or job.get("target") or {})
+    """The same request, read from the job's journaled snapshot (the one record of a job, also after a restart):
+    same task, inputs (with the seed it used), template, service and target; a strip lands again at the same
+    frame, on a channel that is free now."""
+    target = dict(job.get("target") or {})
     if target.get("kind") in ("movie_strip", "image_strip"):
         scene = bpy.data.scenes.get(target.get("scene", "")) or bpy.context.scene
         target["channel"] = free_channel(scene, int(target.get("frame_start", 1)))
-    spec["target"] = target
-    spec.pop("id", None)
-    return spec
+    return {
+        "task": job.get("task", "image"),
+        "inputs": dict(job.get("inputs") or {}),
+        "template": job.get("template"),
+        "requested_service": job.get("requested_service"),
+        "group": job.get("group"),
+        "target": target,
+    }
 
 
 def open_folder(path: str) -> None:
@@ -171,7 +171,7 @@ class GENBRIDGE_OT_clear_jobs(bpy.types.Operator):
         return _poll_jobs(cls, _is_finished, "No finished GenBridge job to clear")
 
     def execute(self, context: Any) -> set[str]:
-        removed = bridge.session().clear_finished()
+        removed = blender.running().clear_finished()
         self.report({"INFO"}, f"Removed {removed} GenBridge job(s) from the list")
         return {"FINISHED"}
 

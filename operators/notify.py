@@ -1,4 +1,4 @@
-"""Reports from the bridge: a timer cannot call `Operator.report`, so the bridge runs this tiny operator,
+"""Reports from the session: a timer cannot call `Operator.report`, so `blender.notify` runs this tiny operator,
 whose report goes to the status bar and the Info log like any other (it never blocks or opens a popup)."""
 
 from __future__ import annotations

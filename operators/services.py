@@ -6,7 +6,7 @@ from typing import Any
 
 import bpy
 
-from .. import bridge
+from .. import blender
 
 
 class GENBRIDGE_OT_check_services(bpy.types.Operator):
@@ -19,16 +19,16 @@ class GENBRIDGE_OT_check_services(bpy.types.Operator):
 
     @classmethod
     def poll(cls, context: Any) -> bool:
-        if bridge.SESSION is None:
+        if blender.current() is None:
             cls.poll_message_set("GenBridge is not enabled: enable it in Preferences > Add-ons")
             return False
-        if bridge.SESSION.services_checking:
+        if blender.current().services_checking:
             cls.poll_message_set("A check is already running: the results appear in the GenBridge panel")
             return False
         return True
 
     def execute(self, context: Any) -> set[str]:
-        bridge.session().check_services()
+        blender.running().check_services()
         self.report({"INFO"}, "Checking GenBridge services...")
         return {"FINISHED"}
 

@@ -18,12 +18,15 @@ from typing import Any
 import bpy
 from bpy.props import IntProperty, StringProperty
 
-from .. import bridge
+from .. import blender
+from ..blender.hooks import JOB_STATE_LISTENERS
+from ..blender.landing import strips_of
+from ..runtime.handoff import FINISHED_STATES
 from .storyboard_props import read_shots, write_shots
 
 log = logging.getLogger("genbridge.storyboard")
 
-TERMINAL = {"done", "failed", "cancelled", "interrupted"}
+TERMINAL = FINISHED_STATES
 
 
 def _options(board: Any) -> Any:
@@ -33,7 +36,7 @@ def _options(board: Any) -> Any:
 
 
 def _enabled(cls: Any) -> bool:
-    if bridge.SESSION is None:
+    if blender.current() is None:
         cls.poll_message_set("GenBridge is not enabled")
         return False
     return True
@@ -50,7 +53,7 @@ def board_of_group(group: str | None) -> tuple[Any, Any] | None:
     return None
 
 
-# -- following the jobs (main thread, from the bridge's state handler) ------------------------------------------------
+# -- following the jobs (main thread, from the session's state handler) ------------------------------------------------
 def on_job_state(row: dict[str, Any]) -> None:
     """Record a storyboard job's new state; when the shot list is done, submit every shot's jobs."""
     found = board_of_group(row.get("group"))
@@ -95,7 +98,7 @@ def _start_shots(scene: Any, board: Any, row: dict[str, Any]) -> None:
     specs = plan_storyboard(shots, group=board.group, scene=scene.name, options=_options(board))
     write_shots(board, shots)
     board.status = "generating"
-    session = bridge.session()
+    session = blender.running()
     for spec in specs:
         session.submit(spec)
     log.info("storyboard %s: %d shots, %d jobs submitted", board.group, len(shots), len(specs))
@@ -106,7 +109,7 @@ def apply_layout(scene: Any, board: Any, shots: list[Any]) -> None:
     from ..workflows.storyboard import layout, strip_places
 
     places = strip_places(shots, board.fps, board.start_frame)
-    strips = {s.get("genbridge_job_id"): s for s in bridge.strips_of(scene) if s.get("genbridge_job_id") in places}
+    strips = {s.get("genbridge_job_id"): s for s in strips_of(scene) if s.get("genbridge_job_id") in places}
     # Pass 1: every strip to its take's own channel pair (free by construction); pass 2: the chosen take down.
     for job_id, strip in strips.items():
         place = places[job_id]
@@ -175,7 +178,7 @@ class GENBRIDGE_OT_storyboard_from_logline(bpy.types.Operator):
         board.start_frame = scene.frame_start
         board.text_name = f"Shot List {board.group[:8]}"
         spec = shotlist_spec(logline, shots=self.shots, group=board.group, model=self.model, text_name=board.text_name)
-        board.shotlist_job = bridge.session().submit(spec)
+        board.shotlist_job = blender.running().submit(spec)
         board.status = "writing the shot list"
         self.report({"INFO"}, "GenBridge: writing the shot list...")
         return {"FINISHED"}
@@ -197,7 +200,7 @@ class GENBRIDGE_OT_storyboard_cancel(bpy.types.Operator):
         from ..workflows.storyboard import pending_job_ids
 
         board = context.scene.genbridge_storyboard
-        session = bridge.session()
+        session = blender.running()
         pending = pending_job_ids(read_shots(board))
         shotlist = session.jobs.get(board.shotlist_job, {})
         if board.shotlist_job and shotlist.get("state") not in TERMINAL:
@@ -260,7 +263,7 @@ class _ShotOperator:
             return {"CANCELLED"}
         write_shots(board, shots)
         board.status = "generating"
-        session = bridge.session()
+        session = blender.running()
         for spec in specs:
             session.submit(spec)
         take = len(shots[index].takes)
@@ -334,13 +337,11 @@ CLASSES = (
 
 
 def register() -> None:
-    """Listen to job state changes (the bridge calls listeners on the main thread)."""
-    listeners = getattr(bridge, "JOB_STATE_LISTENERS", None)
-    if listeners is not None and on_job_state not in listeners:
-        listeners.append(on_job_state)
+    """Listen to job state changes (the session calls listeners on the main thread)."""
+    if on_job_state not in JOB_STATE_LISTENERS:
+        JOB_STATE_LISTENERS.append(on_job_state)
 
 
 def unregister() -> None:
-    listeners = getattr(bridge, "JOB_STATE_LISTENERS", None)
-    while listeners is not None and on_job_state in listeners:
-        listeners.remove(on_job_state)
+    while on_job_state in JOB_STATE_LISTENERS:
+        JOB_STATE_LISTENERS.remove(on_job_state)

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .handoff import MainEvent
+
 log = logging.getLogger("genbridge.runtime")
 
 SettingsSource = Callable[[], Any]  # returns a Settings or a plain mapping (a Blender preferences snapshot)
@@ -30,22 +32,6 @@ class JobHandle:
 
     def cancel(self) -> None:
         self.runtime.cancel(self.job_id)
-
-
-@dataclass(frozen=True)
-class PlainEvent:
-    """A stdlib-only event (same attributes as `events.JobEvent`) for failures that happen before, or without,
-    pydantic: a missing dependency must still reach the UI as a failed job, not as a traceback."""
-
-    kind: str
-    job_id: str = ""
-    state: str | None = None
-    progress: float | None = None
-    phase: str | None = None
-    text: str | None = None
-    path: str | None = None
-    job: dict[str, Any] | None = None
-    problems: tuple[str, ...] = ()
 
 
 class Runtime:
@@ -117,7 +103,7 @@ class Runtime:
         if problems:
             self.dependency_problems = problems
             self._init_error = MissingDependency(" ".join(problems))
-            self._emit(PlainEvent(kind="dependencies", problems=tuple(problems)))
+            self._emit(MainEvent(kind="dependencies", problems=tuple(problems)))
             return
         try:
             from .journal import Journal
@@ -178,13 +164,15 @@ class Runtime:
         except Exception as exc:  # noqa: BLE001 - bad input gets a clear error and is not lost
             err = exc if isinstance(exc, GenBridgeError) else error_from_exception(exc)
             failed = {
+                # What was asked stays on the record (Retry reads it): the main thread keeps no copy of requests.
+                **{k: spec[k] for k in ("inputs", "target", "template", "requested_service", "group") if k in spec},
                 "id": spec["id"],
                 "task": spec.get("task", "?"),
                 "state": "failed",
                 "error": err.to_dict(),
                 "phase": f"Failed: {err.message}",
             }
-            self._emit(PlainEvent(kind="state", job_id=spec["id"], state="failed", phase=failed["phase"], job=failed))
+            self._emit(MainEvent(kind="state", job_id=spec["id"], state="failed", phase=failed["phase"], job=failed))
             done.set_result(failed)
             return
         self._service.submit(job, done)

@@ -44,6 +44,7 @@ class MainThreadDispatcher:
         is_busy: Callable[[], bool] | None = None,
         clock: Callable[[], float] = time.perf_counter,
         max_hold_s: float = 10.0,
+        after_drain: Callable[[int], None] | None = None,
     ) -> None:
         self._timers = timers
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
@@ -57,6 +58,7 @@ class MainThreadDispatcher:
         # timer runs means its end was missed (a failed save on a Blender without save_post_fail). 10 s is plenty.
         self.max_hold_s = max_hold_s
         self._holds: dict[str, tuple[float, float]] = {}  # reason -> (clock time it lapses, its length)
+        self._after_drain = after_drain  # called each tick with the number of events handled (e.g. to redraw)
         self.ticks = 0
         self.last_tick_at = 0.0
         # Timers match callbacks by identity: keep this one bound method for register/unregister/is_registered.
@@ -128,6 +130,8 @@ class MainThreadDispatcher:
             if self.holding() or self._is_busy():
                 return self.busy_interval
             handled = self.drain()
+            if self._after_drain is not None:
+                self._after_drain(handled)
         except Exception:
             log.exception("GenBridge timer tick failed")
             return self.busy_interval

@@ -1,31 +1,20 @@
 """Events that flow from the loop thread to Blender's main thread (and to the command line).
 
-Backends yield the small `Backend*` records; the job service turns them into `JobEvent`s, which carry plain
-data only, so the main thread can apply them without touching the loop thread's objects.
+Backends yield the small `Backend*` records (pydantic, loop thread only); the job service turns them into
+`MainEvent`s (`runtime.handoff`, a stdlib frozen dataclass), which carry plain data only, so the main thread can
+apply them without importing pydantic or touching the loop thread's objects.
 """
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-EventKind = Literal["state", "progress", "preview", "text", "output", "log"]
+from .handoff import MainEvent
 
-
-class JobEvent(BaseModel):
-    """One change to one job, as plain data. `job` is a full snapshot on `state` events."""
-
-    model_config = ConfigDict(frozen=True)
-
-    job_id: str
-    kind: EventKind
-    state: str | None = None
-    progress: float | None = None
-    phase: str | None = None
-    text: str | None = None  # a token batch for "text", a log line for "log"
-    path: str | None = None  # preview or output file
-    job: dict[str, Any] | None = None
+# The job service emits the one main-thread event type; `JobEvent` is its name on the loop-thread side.
+JobEvent = MainEvent
 
 
 class BackendProgress(BaseModel):
@@ -65,10 +54,6 @@ class BackendLog(BaseModel):
 BackendEvent = BackendProgress | BackendPreview | BackendText | BackendLog
 
 
-class ServicesEvent(BaseModel):
+def ServicesEvent(results: list[dict[str, Any]]) -> MainEvent:
     """Probe results of every endpoint, as plain data, for the status panel."""
-
-    model_config = ConfigDict(frozen=True)
-
-    kind: Literal["services"] = "services"
-    results: list[dict[str, Any]]
+    return MainEvent(kind="services", results=tuple(results))

@@ -76,15 +76,20 @@ TargetKind = Literal["none", "image", "image_strip", "movie_strip", "text", "fil
 
 
 class Target(BaseModel):
-    """Where the result should land in Blender, decided when the job was queued."""
+    """Where the result should land in Blender, decided when the job was queued.
 
-    model_config = ConfigDict(frozen=True)
+    This (journaled with the job) is the only record landing reads, also after a re-attach, so every field
+    landing needs is here and an unknown field is an error instead of being silently dropped.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
     kind: TargetKind = "none"
-    name: str = ""  # image or text block name
+    name: str = ""  # image, strip or text block name
     scene: str = ""
-    channel: int = 1
+    channel: int = Field(1, ge=1)
     frame_start: int = 1
+    duration: int = Field(0, ge=0)  # strip length in frames as planned (0: the file's own length)
     show_in_image_editor: bool = False
 
 

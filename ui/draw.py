@@ -1,7 +1,8 @@
 """Pure draw functions: `draw_x(layout, data)` with plain data, so tests call them with a recording layout.
 
-Nothing here imports bpy or does I/O: every value comes from the bridge's plain-data caches (filled on the
-main thread by the timer) or from property owners passed in (drawn with `layout.prop`).
+Nothing here imports bpy or does I/O: every value comes from the session's plain-data caches (filled on the
+main thread by the timer) or from property owners passed in (drawn with `layout.prop`). Long messages are
+wrapped to `chars` characters per line (worked out from the region width by the panel), so none is cut.
 """
 
 from __future__ import annotations
@@ -10,8 +11,10 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..blender.choices import TEXT_TASKS, VIDEO_TASKS, task_title
+from ..runtime.handoff import ACTIVE_STATES, FINISHED_STATES
 from ..runtime.services import SERVICE_TITLES
-from .choices import TASKS, TEXT_TASKS, VIDEO_TASKS
+from .wrap import DEFAULT_CHARS, draw_wrapped
 
 STATE_ICONS = {
     "queued": "TIME",
@@ -23,11 +26,9 @@ STATE_ICONS = {
     "cancelled": "CANCEL",
     "interrupted": "PAUSE",
 }
-ACTIVE_STATES = frozenset({"queued", "submitted", "running", "downloading"})
-RETRY_STATES = frozenset({"done", "failed", "cancelled", "interrupted"})
-TASK_TITLES = {key: title for key, title, _ in TASKS}
 NOTICE_SECONDS = 30.0  # how long the panel repeats the last notification
 JOB_LIST = "GENBRIDGE_UL_jobs"
+ROW_PHASE_CHARS = 18  # a job row's progress text; the full phase is in the detail box
 
 
 @dataclass
@@ -35,7 +36,8 @@ class PanelState:
     """Everything the GenBridge panel shows, gathered by the panel class from the session and the context."""
 
     enabled: bool = True
-    services: dict[str, dict[str, Any]] = field(default_factory=dict)
+    endpoints: dict[str, dict[str, Any]] = field(default_factory=dict)  # "service|url" -> configured endpoint
+    services: dict[str, dict[str, Any]] = field(default_factory=dict)  # "service|url" -> its latest check
     checking: bool = False
     jobs: dict[str, dict[str, Any]] = field(default_factory=dict)
     active_job_id: str | None = None
@@ -44,35 +46,50 @@ class PanelState:
     notice: dict[str, Any] | None = None
     now: float = 0.0
     dependency_problems: list[str] = field(default_factory=list)
+    chars: int = DEFAULT_CHARS  # characters per label line in this region
 
 
 def draw_panel(layout: Any, state: PanelState) -> None:
-    """The whole sidebar panel: notice, services, generate section, job list with the active job's details."""
-    if not state.enabled:
-        layout.label(text="GenBridge is not enabled", icon="ERROR")
+    """The whole panel in one column: notice, services, generate section, job list with the active job."""
+    if not draw_head(layout, state):
         return
-    draw_notice(layout, state.notice, state.now)
-    draw_dependency_problems(layout, state.dependency_problems)
-    draw_status(layout, state.services, state.checking)
+    draw_status(layout, state)
     if state.settings is not None:
         draw_generate(layout, state.settings)
     draw_jobs(layout, state)
 
 
-def draw_notice(layout: Any, notice: dict[str, Any] | None, now: float) -> None:
+def draw_head(layout: Any, state: PanelState) -> bool:
+    """The parent panel: "not enabled", else the last notice and missing dependencies. False if not enabled."""
+    if not state.enabled:
+        layout.label(text="GenBridge is not enabled", icon="ERROR")
+        return False
+    draw_notice(layout, state.notice, state.now, state.chars)
+    draw_dependency_problems(layout, state.dependency_problems, chars=state.chars)
+    return True
+
+
+def draw_notice(layout: Any, notice: dict[str, Any] | None, now: float, chars: int = DEFAULT_CHARS) -> None:
     if not notice or now - notice.get("at", 0.0) > NOTICE_SECONDS:
         return
-    layout.label(text=notice.get("text", ""), icon="ERROR" if notice.get("level") == "ERROR" else "INFO")
+    icon = "ERROR" if notice.get("level") == "ERROR" else "INFO"
+    draw_wrapped(layout, notice.get("text", ""), chars, icon)
 
 
-def draw_dependency_problems(layout: Any, problems: list[str]) -> None:
+def draw_dependency_problems(
+    layout: Any, problems: list[str], *, chars: int = DEFAULT_CHARS, width: float | None = None
+) -> None:
     """A missing or broken bundled library: say which and how to fix it, instead of a traceback."""
     if not problems:
         return
+    if width:
+        from .wrap import chars_per_line
+
+        chars = chars_per_line(width)
     box = layout.box()
     box.label(text="GenBridge cannot run jobs:", icon="ERROR")
     for problem in problems:
-        box.label(text=problem)
+        draw_wrapped(box, problem, chars)
 
 
 def checked_text(stamp: float | None) -> str:
@@ -88,46 +105,70 @@ def vram_text(result: dict[str, Any]) -> str:
     return f"{free:.1f}/{total:.1f} GB free" if total else f"{free:.1f} GB free"
 
 
-def draw_status(layout: Any, services: dict[str, dict[str, Any]], checking: bool) -> None:
-    """Service status: one line per endpoint (icon, name, version, VRAM, last check) and the Check button."""
+def check_ok(result: dict[str, Any]) -> bool:
+    """A check passed only if the server answered AND raised nothing (a refused key is not a green check)."""
+    return bool(result.get("reachable")) and not result.get("error")
+
+
+def status_rows(state: PanelState) -> list[tuple[dict[str, Any], dict[str, Any] | None]]:
+    """(endpoint, its latest check or None) for exactly the configured endpoints, in preferences order."""
+    if state.endpoints:
+        return [(ep, state.services.get(key)) for key, ep in state.endpoints.items()]
+    # No configuration known yet (first draw): the checked endpoints are all there is to show.
+    return [(result, result) for result in state.services.values()]
+
+
+def draw_status(layout: Any, state: PanelState) -> None:
+    """Service status: one block per configured endpoint (icon, name, version, VRAM, error, last check)."""
     box = layout.box()
     row = box.row()
     row.label(text="Services", icon="WORLD")
-    row.operator("genbridge.check_services", text="Checking..." if checking else "Check", icon="FILE_REFRESH")
-    if not services:
-        if checking:
+    row.operator("genbridge.check_services", text="Checking..." if state.checking else "Check", icon="FILE_REFRESH")
+    rows = status_rows(state)
+    if not any(result for _ep, result in rows):
+        if state.checking:
             box.label(text="Checking services...", icon="SORTTIME")
         else:
             box.label(text="Not checked yet: press Check", icon="INFO")
-        return
-    for result in services.values():
-        service = result.get("service", "")
-        name = result.get("label") or result.get("url", "")
-        ok = bool(result.get("reachable"))
-        col = box.column(align=True)
-        col.label(text=f"{SERVICE_TITLES.get(service, service)}  {name}", icon="CHECKMARK" if ok else "ERROR")
-        if ok:
-            col.label(text=f"{result.get('version') or 'version ?'}  {vram_text(result)}", icon="BLANK1")
-        error = result.get("error") or {}
-        if error.get("message"):
-            col.label(text=error["message"], icon="BLANK1")
-        if error.get("hint"):
-            col.label(text=error["hint"], icon="INFO")
-        col.label(text=checked_text(result.get("checked_at")), icon="BLANK1")
-    if checking:
+        if not rows:
+            return
+    for endpoint, result in rows:
+        draw_endpoint_status(box, endpoint, result, state)
+    if state.checking and any(result for _ep, result in rows):
         box.label(text="Checking again...", icon="SORTTIME")
+
+
+def draw_endpoint_status(
+    layout: Any, endpoint: dict[str, Any], result: dict[str, Any] | None, state: PanelState
+) -> None:
+    service = endpoint.get("service", "")
+    name = endpoint.get("label") or endpoint.get("url", "")
+    col = layout.column(align=True)
+    title = f"{SERVICE_TITLES.get(service, service)}  {name}"
+    if result is None:
+        draw_wrapped(col, title, state.chars, "SORTTIME" if state.checking else "QUESTION")
+        col.label(text="checking..." if state.checking else "not checked yet", icon="BLANK1")
+        return
+    ok = check_ok(result)
+    draw_wrapped(col, title, state.chars, "CHECKMARK" if ok else "ERROR")
+    if ok:
+        col.label(text=f"{result.get('version') or 'version ?'}  {vram_text(result)}", icon="BLANK1")
+    error = result.get("error") or {}
+    if error.get("message"):
+        draw_wrapped(col, error["message"], state.chars, "BLANK1")
+    if error.get("hint"):
+        draw_wrapped(col, error["hint"], state.chars, "INFO")
+    col.label(text=checked_text(result.get("checked_at")), icon="BLANK1")
 
 
 def draw_generate(layout: Any, settings: Any) -> None:
     """The generate inputs (only those that matter for the chosen task) and the one Generate button."""
-    box = layout.box()
-    box.label(text="Generate", icon="RENDER_STILL")
-    col = box.column(align=False)
+    col = layout.column(align=False)
     col.prop(settings, "task")
     col.prop(settings, "prompt")
     task = getattr(settings, "task", "image")
     if task not in TEXT_TASKS:
-        col.prop(settings, "negative_prompt")
+        col.prop(settings, "negative_prompt", text="Negative")  # the full name is in the tooltip
     col.prop(settings, "template")
     if task not in TEXT_TASKS:
         size = col.row(align=True)
@@ -138,66 +179,82 @@ def draw_generate(layout: Any, settings: Any) -> None:
         col.prop(settings, "steps")
         col.prop(settings, "seed")
     col.prop(settings, "service")
-    col.prop(settings, "result_name")
-    button = box.row()
+    col.prop(settings, "result_name", text="Name")
+    button = layout.row()
     button.scale_y = 1.4
     button.operator("genbridge.generate", text="Generate", icon="PLAY")
 
 
 def job_title(job: dict[str, Any]) -> str:
-    task = job.get("task", "")
-    return f"{TASK_TITLES.get(task, task)} {job.get('id', '')[:8]}"
+    """ "Keyframe: Shot 01 key T1" or "Image 1a2b3c4d": the task's title, then the result's name or the id."""
+    title = task_title(job.get("task", ""))
+    name = (job.get("target") or {}).get("name")
+    return f"{title}: {name}" if name else f"{title} {job.get('id', '')[:8]}"
 
 
 def backend_text(job: dict[str, Any]) -> str:
-    """Which service runs the job (or will), and why: the reason of the plan's first step."""
+    """Which service runs the job (or will): "ComfyUI at gpu-box" (plan labels already name the service)."""
     plan = job.get("plan") or []
     service = job.get("service") or (plan[0].get("service") if plan else "")
     if not service:
         return "Not routed yet"
     title = SERVICE_TITLES.get(service, service)
-    label = plan[0].get("label") if plan else ""
+    step = next((s for s in plan if s.get("instance") == job.get("instance")), plan[0] if plan else {})
+    label = step.get("label") or ""
+    if label.lower().startswith(title.lower()):
+        return label
     return f"{title} {label}".strip()
 
 
+def row_phase(job: dict[str, Any]) -> str:
+    """A job row's short progress text: the state for a finished job, else the phase (the detail box has all)."""
+    state = job.get("state", "queued")
+    if state in FINISHED_STATES:
+        return state.capitalize()
+    phase = job.get("phase") or state.capitalize()
+    return phase if len(phase) <= ROW_PHASE_CHARS else phase[: ROW_PHASE_CHARS - 1] + "…"
+
+
 def draw_job_item(layout: Any, job: dict[str, Any] | None) -> None:
-    """One job list row: state icon, title, progress bar with the phase, and Cancel or Retry."""
+    """One job list row: state icon, title, progress bar with a short phase, and Cancel or Retry."""
     if job is None:
         layout.label(text="(job gone)", icon="QUESTION")
         return
     state = job.get("state", "queued")
     row = layout.row(align=True)
     row.label(text=job_title(job), icon=STATE_ICONS.get(state, "QUESTION"))
-    row.progress(factor=float(job.get("progress") or 0.0), type="BAR", text=job.get("phase") or state)
+    row.progress(factor=float(job.get("progress") or 0.0), type="BAR", text=row_phase(job))
     if state in ACTIVE_STATES:
         row.operator("genbridge.cancel_job", text="", icon="X").job_id = job["id"]
-    elif state in RETRY_STATES:
+    elif state in FINISHED_STATES:
         row.operator("genbridge.retry_job", text="", icon="FILE_REFRESH").job_id = job["id"]
 
 
-def draw_job_detail(layout: Any, job: dict[str, Any]) -> None:
+def draw_job_detail(layout: Any, job: dict[str, Any], chars: int = DEFAULT_CHARS) -> None:
     """The active job: progress, phase, backend and why, error with its hint, actions, and the step preview."""
     state = job.get("state", "queued")
     box = layout.box()
-    box.label(text=f"{job_title(job)}: {state}", icon=STATE_ICONS.get(state, "QUESTION"))
-    box.progress(factor=float(job.get("progress") or 0.0), type="BAR", text=job.get("phase") or state)
-    box.label(text=backend_text(job), icon="NETWORK_DRIVE")
+    draw_wrapped(box, f"{job_title(job)}: {state}", chars, STATE_ICONS.get(state, "QUESTION"))
+    box.progress(factor=float(job.get("progress") or 0.0), type="BAR", text=row_phase(job))
+    if state in ACTIVE_STATES and len(job.get("phase") or "") > ROW_PHASE_CHARS:
+        draw_wrapped(box, job["phase"], chars, "BLANK1")
+    draw_wrapped(box, backend_text(job), chars, "NETWORK_DRIVE")
     plan = job.get("plan") or []
     if plan and plan[0].get("reason"):
-        box.label(text=plan[0]["reason"], icon="FORWARD")
+        draw_wrapped(box, plan[0]["reason"], chars, "FORWARD")
     for change in plan[0].get("changes", ()) if plan else ():
-        box.label(text=change, icon="MODIFIER")
+        draw_wrapped(box, change, chars, "MODIFIER")
     error = job.get("error") or {}
     if state == "failed" and error:
-        box.label(text=error.get("message", "Failed"), icon="ERROR")
+        draw_wrapped(box, error.get("message", "Failed"), chars, "ERROR")
         if error.get("hint"):
-            box.label(text=error["hint"], icon="INFO")
+            draw_wrapped(box, error["hint"], chars, "INFO")
     for note in (job.get("notes") or [])[-2:]:
-        box.label(text=note, icon="TEXT")
+        draw_wrapped(box, note, chars, "TEXT")
     actions = box.row(align=True)
     if state in ACTIVE_STATES:
         actions.operator("genbridge.cancel_job", text="Cancel", icon="X").job_id = job["id"]
-    if state in RETRY_STATES:
+    if state in FINISHED_STATES:
         actions.operator("genbridge.retry_job", text="Retry", icon="FILE_REFRESH").job_id = job["id"]
     if job.get("outputs"):
         actions.operator("genbridge.open_output", text="Open Output", icon="FILE_FOLDER").job_id = job["id"]
@@ -207,15 +264,16 @@ def draw_job_detail(layout: Any, job: dict[str, Any]) -> None:
 
 def draw_jobs(layout: Any, state: PanelState) -> None:
     """The job list (a UIList over the WindowManager rows) and the details of its active job."""
-    box = layout.box()
-    header = box.row()
+    header = layout.row()
     header.label(text="Jobs", icon="SEQ_STRIP_DUPLICATE")
     if not state.jobs:
-        box.label(text="No jobs yet")
+        layout.label(text="No jobs yet")
         return
     header.operator("genbridge.clear_jobs", text="", icon="TRASH")
     if state.list_owner is not None:
-        box.template_list(JOB_LIST, "", state.list_owner, "genbridge_jobs", state.list_owner, "genbridge_job_index")
+        layout.template_list(
+            JOB_LIST, "", state.list_owner, "genbridge_jobs", state.list_owner, "genbridge_job_index", rows=3
+        )
     job = state.jobs.get(state.active_job_id or "")
     if job is not None:
-        draw_job_detail(box, job)
+        draw_job_detail(layout, job, state.chars)

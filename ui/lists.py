@@ -1,4 +1,4 @@
-"""The job list: a UIList over the WindowManager's rows; each row is drawn from the bridge's job cache."""
+"""The job list: a UIList over the WindowManager's rows; each row is drawn from the session's job cache."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from typing import Any
 
 import bpy
 
-from .. import bridge
+from .. import blender
 from .draw import draw_job_item
 
 
@@ -27,7 +27,7 @@ class GENBRIDGE_UL_jobs(bpy.types.UIList):
         index: int = 0,
         flt_flag: int = 0,
     ) -> None:
-        session = bridge.SESSION
+        session = blender.current()
         draw_job_item(layout, session.jobs.get(item.job_id) if session else None)
 
 

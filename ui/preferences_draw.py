@@ -7,16 +7,14 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
+from ..blender.probes import endpoint_key
 from ..runtime.errors import ConfigError
 from ..runtime.netpolicy import is_loopback
 from ..runtime.services import DEFAULT_URLS, SERVICE_TITLES, SERVICES, key_env_var
+from .wrap import DEFAULT_CHARS, chars_per_line, draw_wrapped
 
 ONLINE_OFF = "Online access is off: only servers on this computer (127.0.0.1, localhost) can be used."
 ONLINE_HOW = "To use a server on another computer: Preferences > System > Network > Allow Online Access."
-
-
-def endpoint_key(service: str, url: str) -> str:
-    return f"{service}|{url.strip().rstrip('/')}"
 
 
 def url_problem(url: str, online_access: bool) -> str:
@@ -30,26 +28,33 @@ def url_problem(url: str, online_access: bool) -> str:
     return ""
 
 
-def draw_test_result(layout: Any, result: dict[str, Any] | None) -> None:
+def draw_test_result(layout: Any, result: dict[str, Any] | None, chars: int = DEFAULT_CHARS) -> None:
     """The last Test answer for one endpoint, from the cache (the probe itself ran on the loop thread)."""
     if not result:
         return
     if result.get("checking"):
         layout.label(text="Testing...", icon="SORTTIME")
         return
-    if result.get("reachable"):
+    error = result.get("error") or {}
+    if result.get("reachable") and not error:
         free = result.get("vram_free_gb")
         vram = f", {free:.1f} GB free" if free is not None else ""
         layout.label(text=f"OK: {result.get('version') or 'version ?'}{vram}", icon="CHECKMARK")
         return
-    error = result.get("error") or {}
-    layout.label(text=error.get("message") or "Not reachable", icon="ERROR")
+    draw_wrapped(layout, error.get("message") or "Not reachable", chars, "ERROR")
     if error.get("hint"):
-        layout.label(text=error["hint"], icon="INFO")
+        draw_wrapped(layout, error["hint"], chars, "INFO")
 
 
 def draw_endpoints(
-    layout: Any, prefs: Any, service: str, *, online_access: bool, env: Mapping[str, str], tests: Mapping[str, Any]
+    layout: Any,
+    prefs: Any,
+    service: str,
+    *,
+    online_access: bool,
+    env: Mapping[str, str],
+    tests: Mapping[str, Any],
+    chars: int = DEFAULT_CHARS,
 ) -> None:
     box = layout.box()
     head = box.row()
@@ -62,7 +67,7 @@ def draw_endpoints(
         line.label(text=f"Default: {DEFAULT_URLS[service]}")
         test = line.operator("genbridge.endpoint_test", text="Test", icon="FILE_REFRESH")
         test.service, test.index = service, -1
-        draw_test_result(box, tests.get(endpoint_key(service, DEFAULT_URLS[service])))
+        draw_test_result(box, tests.get(endpoint_key(service, DEFAULT_URLS[service])), chars)
     for index, ep in enumerate(rows):
         col = box.column(align=True)
         row = col.row(align=True)
@@ -78,8 +83,8 @@ def draw_endpoints(
         key_row.prop(ep, "key", text="Key")
         problem = url_problem(ep.url, online_access) if ep.url.strip() else "Enter the server's URL."
         if problem:
-            col.label(text=problem, icon="ERROR")
-        draw_test_result(col, tests.get(endpoint_key(service, ep.url)))
+            draw_wrapped(col, problem, chars, "ERROR")
+        draw_test_result(col, tests.get(endpoint_key(service, ep.url)), chars)
     if key_from_env:
         box.label(text=f"The environment variable {key_env_var(service)} overrides these keys", icon="LOCKED")
 
@@ -91,9 +96,11 @@ def draw_preferences(
     online_access: bool,
     env: Mapping[str, str] | None = None,
     tests: Mapping[str, Any] | None = None,
+    width: float = 0,
 ) -> None:
     env = os.environ if env is None else env
     tests = tests or {}
+    chars = chars_per_line(width) if width else 90  # the preferences window is wide
     if online_access:
         layout.label(text="Online access is on: servers on other computers may be used.", icon="WORLD")
     else:
@@ -101,7 +108,7 @@ def draw_preferences(
         col.label(text=ONLINE_OFF, icon="INFO")
         col.label(text=ONLINE_HOW, icon="BLANK1")
     for service in SERVICES:
-        draw_endpoints(layout, prefs, service, online_access=online_access, env=env, tests=tests)
+        draw_endpoints(layout, prefs, service, online_access=online_access, env=env, tests=tests, chars=chars)
     box = layout.box()
     box.label(text="Output and Resources", icon="FILE_FOLDER")
     box.prop(prefs, "output_dir")

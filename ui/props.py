@@ -1,15 +1,13 @@
 """Properties the panels draw: generate settings on the Scene (saved with the .blend, never keys) and the job
-list rows on the WindowManager (session-only; each row names a job in the bridge's plain-data cache)."""
+list rows on the WindowManager (session-only; each row names a job in the session's plain-data cache)."""
 
 from __future__ import annotations
-
-from typing import Any
 
 import bpy
 from bpy.props import CollectionProperty, EnumProperty, IntProperty, PointerProperty, StringProperty
 from bpy.types import PropertyGroup
 
-from .choices import SERVICES, TASKS
+from ..blender.choices import SERVICES, TASKS
 
 
 class GENBRIDGE_PG_generate(PropertyGroup):
@@ -29,7 +27,7 @@ class GENBRIDGE_PG_generate(PropertyGroup):
 
 
 class GENBRIDGE_PG_job_row(PropertyGroup):
-    """One row of the job list: only the job id; everything else comes from the bridge's cache at draw time."""
+    """One row of the job list: only the job id; everything else comes from the session's cache at draw time."""
 
     job_id: StringProperty(name="Job ID")
 
@@ -51,12 +49,3 @@ def unregister() -> None:
     ):
         if hasattr(owner, name):
             delattr(owner, name)
-
-
-def active_job_id(wm: Any) -> str | None:
-    """The job id of the list's active row, or None."""
-    rows = getattr(wm, "genbridge_jobs", None)
-    if not rows:
-        return None
-    index = min(max(wm.genbridge_job_index, 0), len(rows) - 1)
-    return rows[index].job_id or None

@@ -49,12 +49,12 @@ def restart_session(gb):
     """Restart the add-on's session with an injected client factory (the backends are tested elsewhere)."""
 
     def restart(factory):
-        gb.bridge.stop()
-        return gb.bridge.start(PKG, client_factory=factory)
+        gb.blender.stop()
+        return gb.blender.start(PKG, gb.preferences.READERS, client_factory=factory)
 
     yield restart
-    gb.bridge.stop()
-    gb.bridge.start(PKG)
+    gb.blender.stop()
+    gb.blender.start(PKG, gb.preferences.READERS)
 
 
 def pump(session, until, timeout: float = 10.0) -> None:

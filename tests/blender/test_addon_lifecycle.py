@@ -24,7 +24,7 @@ def test_enabled_extension_has_the_extension_package_name(gb):
 
 
 def test_enabling_starts_no_thread_and_registers_a_persistent_timer(gb):
-    session = gb.bridge.session()
+    session = gb.blender.running()
     assert not session.runtime.started
     assert bpy.app.timers.is_registered(session.dispatcher.timer_callback)
     # Re-attaching to earlier jobs waits for a one-shot timer, never runs inside register().

@@ -30,8 +30,8 @@ def own_journal(gb):
     """The journal lives in the shared extension user folder: set other tests' jobs aside, restore them after."""
     from pathlib import Path
 
-    gb.bridge.stop()  # a running session would journal its jobs into our file
-    gb.bridge.start(PKG)
+    gb.blender.stop()  # a running session would journal its jobs into our file
+    gb.blender.start(PKG, gb.preferences.READERS)
     journal = Path(bpy.utils.extension_path_user(PKG, create=True)) / "journal.jsonl"
     saved = journal.read_bytes() if journal.exists() else None
     journal.unlink(missing_ok=True)
@@ -49,13 +49,13 @@ def test_a_job_running_when_the_add_on_restarts_lands_after_re_enabling(
     endpoint = prefs.comfyui_endpoints.add()
     endpoint.url, endpoint.label = slow_comfyui.url, "stand-in"
     try:
-        gb.bridge.stop()
-        session = gb.bridge.start(PKG)  # the real clients
+        gb.blender.stop()
+        session = gb.blender.start(PKG, gb.preferences.READERS)  # the real clients
         with editor("VIEW_3D"):
             bpy.ops.genbridge.generate(
                 task="image", prompt="a paper boat", result_name="Reattached Boat", service="comfyui", steps=3
             )
-        job_id = next(i for i, row in session.jobs.items() if row["target"].get("name") == "Reattached Boat")
+        (job_id,) = session.jobs
         pump_until(session, lambda: session.jobs[job_id]["state"] == "running", timeout=30)
 
         addon_utils.disable(PKG, default_set=True, handle_error=_raise)  # Blender closes: the job is interrupted
@@ -63,9 +63,9 @@ def test_a_job_running_when_the_add_on_restarts_lands_after_re_enabling(
         last = [json.loads(line)["job"] for line in own_journal.read_text().splitlines() if job_id in line][-1]
         assert last["state"] == "interrupted" and last["remote_ids"], last
         addon_utils.enable(PKG, default_set=True, handle_error=_raise)
-        session = importlib.import_module(PKG).bridge.session()
+        session = importlib.import_module(PKG).blender.running()
         assert job_id not in session.jobs and not session.runtime.started
-        # What the bridge does after enabling (never inside register()): start, so journaled jobs re-attach.
+        # What the session does after enabling (never inside register()): start, so journaled jobs re-attach.
         assert session.runtime.resume()
 
         pump_until(session, lambda: session.jobs.get(job_id, {}).get("state") in ("done", "failed"), timeout=60)
@@ -80,9 +80,9 @@ def test_a_job_running_when_the_add_on_restarts_lands_after_re_enabling(
         assert image["genbridge_service"] == "comfyui"
         assert any(r.job_id == job_id for r in bpy.context.window_manager.genbridge_jobs), "listed again"
     finally:
-        current = importlib.import_module(PKG).bridge
+        current = importlib.import_module(PKG)
         if PKG in bpy.context.preferences.addons:
             bpy.context.preferences.addons[PKG].preferences.comfyui_endpoints.clear()
         bpy.context.window_manager.genbridge_jobs.clear()
-        current.stop()  # before the fixture restores the journal: nothing may write to it after that
-        current.start(PKG)
+        current.blender.stop()  # before the fixture restores the journal: nothing may write to it after that
+        current.blender.start(PKG, current.preferences.READERS)

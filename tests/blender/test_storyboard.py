@@ -37,17 +37,17 @@ def services(proxy, monkeypatch, *, clip_step_delay: float):
             rows.clear()
             rows.add().url = url
         prefs.text_model = "storyboard-mock"
-        bridge = importlib.import_module(f"{PKG}.bridge")
-        bridge.stop()
-        session = bridge.start(PKG)
+        gb = importlib.import_module(PKG)
+        gb.blender.stop()
+        session = gb.blender.start(PKG, gb.preferences.READERS)
         try:
             yield session, wan
         finally:
-            bridge.stop()
+            gb.blender.stop()
             for service in ("comfyui", "wan2gp", "litellm"):
                 prefs.endpoints(service).clear()
             prefs.text_model = ""
-            bridge.start(PKG)
+            gb.blender.start(PKG, gb.preferences.READERS)
 
 
 def strips(scene):

@@ -73,9 +73,10 @@ def test_video_job_lands_as_a_movie_strip_at_the_channel_and_frame_planned_at_qu
     with editor("SEQUENCE_EDITOR"):
         assert bpy.ops.genbridge.generate(task="final_video", prompt="a boat", service="wan2gp") == {"FINISHED"}
     job_id = only_job(session)
+    scene.frame_current = 60  # moving the playhead after queuing must not move the result
+    pump_until(session, lambda: "target" in session.jobs[job_id])  # the journaled job is the one record
     target = session.jobs[job_id]["target"]
     assert (target["kind"], target["channel"], target["frame_start"]) == ("movie_strip", 2, 17)
-    scene.frame_current = 60  # moving the playhead after queuing must not move the result
     pump_until(session, lambda: session.jobs[job_id]["state"] == "done" and len(strips(scene)) == 2, timeout=30)
     strip = next(s for s in strips(scene) if s.get("genbridge_job_id") == job_id)
     assert strip.type == "MOVIE"
@@ -89,6 +90,7 @@ def test_image_started_from_the_image_editor_is_shown_there_with_provenance(sess
     with editor("IMAGE_EDITOR") as area:
         bpy.ops.genbridge.generate(task="image", prompt="a lighthouse", result_name="Lighthouse", service="comfyui")
         job_id = only_job(session)
+        pump_until(session, lambda: "target" in session.jobs[job_id])
         assert session.jobs[job_id]["target"]["show_in_image_editor"] is True
         pump_until(session, lambda: "Lighthouse" in bpy.data.images)
         image = bpy.data.images["Lighthouse"]
@@ -98,7 +100,7 @@ def test_image_started_from_the_image_editor_is_shown_there_with_provenance(sess
     assert image["genbridge_task"] == "image"
 
 
-def test_generate_without_arguments_sends_the_scene_panel_settings(session, editor):
+def test_generate_without_arguments_sends_the_scene_panel_settings(session, editor, pump_until):
     settings = bpy.context.scene.genbridge
     settings.task, settings.prompt, settings.negative_prompt = "quick_preview", "a storm", "blurry"
     settings.width, settings.height, settings.frames, settings.steps, settings.seed = 640, 384, 17, 8, 42
@@ -106,7 +108,11 @@ def test_generate_without_arguments_sends_the_scene_panel_settings(session, edit
     try:
         with editor("VIEW_3D"):
             assert bpy.ops.genbridge.generate() == {"FINISHED"}
-        spec = session.jobs[only_job(session)]["spec"]
+        rows = bpy.context.window_manager.genbridge_jobs
+        assert [r.job_id for r in rows] == [only_job(session)], "the job list shows the job at once"
+        # What was sent is read from the job's journaled snapshot (the main thread keeps no copy of requests).
+        pump_until(session, lambda: "inputs" in session.jobs[only_job(session)])
+        spec = session.jobs[only_job(session)]
         assert spec["task"] == "quick_preview" and spec["requested_service"] == "comfyui"
         assert spec["inputs"] == {
             "prompt": "a storm",
@@ -117,8 +123,6 @@ def test_generate_without_arguments_sends_the_scene_panel_settings(session, edit
             "steps": 8,
             "frames": 17,
         }
-        rows = bpy.context.window_manager.genbridge_jobs
-        assert [r.job_id for r in rows] == [only_job(session)], "the job list shows the job at once"
     finally:
         settings.property_unset("prompt")
         for name in ("task", "negative_prompt", "width", "height", "frames", "steps", "seed", "service"):
@@ -149,8 +153,8 @@ def test_failed_job_shows_its_hint_in_the_row_and_as_a_notice(session, media_cli
     with editor("VIEW_3D"):
         assert bpy.ops.genbridge.retry_job(job_id=job_id) == {"FINISHED"}
     (new_id,) = set(session.jobs) - {job_id}
-    assert session.jobs[new_id]["spec"]["inputs"]["prompt"] == "x"
     pump_until(session, lambda: session.jobs[new_id]["state"] == "done")
+    assert session.jobs[new_id]["inputs"]["prompt"] == "x"
     assert session.notice["level"] == "INFO"
 
 
@@ -223,7 +227,7 @@ def test_testing_a_remote_endpoint_explains_that_online_access_is_off(gb, restar
 def test_report_operator_runs_from_the_bridge_without_blocking(gb, session):
     with bpy.context.temp_override(window=bpy.context.window_manager.windows[0]):
         assert bpy.ops.genbridge.report(message="hello", level="WARNING") == {"FINISHED"}
-    gb.bridge.report("GenBridge: done", "INFO")  # what the timer calls; must not raise
+    gb.blender.notify.report("GenBridge: done", "INFO")  # what the timer calls; must not raise
 
 
 def test_every_public_operator_is_in_a_genbridge_submenu_of_registered_editor_menus(gb, fake_layout):
@@ -285,9 +289,17 @@ def draw_everything(gb, fake_layout, monkeypatch) -> list:
     wm = context.window_manager
     layouts = []
     with no_io(monkeypatch):
-        for name in ("GENBRIDGE_PT_view3d", "GENBRIDGE_PT_sequencer", "GENBRIDGE_PT_image"):
+        panels = [*gb.ui.panels.CLASSES, *gb.ui.storyboard.CLASSES]
+        for space in ("view3d", "sequencer", "image"):
+            # The parent panel and its sub-panels, into one layout (what the sidebar shows, top to bottom).
             layouts.append(fake_layout())
-            getattr(bpy.types, name).draw(SimpleNamespace(layout=layouts[-1]), context)
+            for cls in panels:
+                if (
+                    cls.bl_idname == f"GENBRIDGE_PT_{space}"
+                    or getattr(cls, "bl_parent_id", "") == f"GENBRIDGE_PT_{space}"
+                ):
+                    if cls.poll(context) if hasattr(cls, "poll") else True:
+                        getattr(bpy.types, cls.bl_idname).draw(SimpleNamespace(layout=layouts[-1]), context)
         for row in wm.genbridge_jobs:
             layouts.append(fake_layout())
             bpy.types.GENBRIDGE_UL_jobs.draw_item(

@@ -26,7 +26,7 @@ def test_generate_through_the_real_client_against_the_comfyui_standin(gb, restar
         with editor("VIEW_3D"):
             assert bpy.ops.genbridge.check_services() == {"FINISHED"}
         pump_until(session, lambda: not session.services_checking, timeout=30)
-        status = session.services[comfyui.url]
+        status = session.services[f"comfyui|{comfyui.url}"]
         assert status["reachable"] and status["version"] == "0.3.64"
         with editor("VIEW_3D"):
             bpy.ops.genbridge.generate(

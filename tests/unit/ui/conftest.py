@@ -39,6 +39,10 @@ class FakeLayout:
     def labels(self) -> list[str]:
         return [kwargs.get("text", "") for _args, kwargs in self.calls("label")]
 
+    def text(self) -> str:
+        """Every label's text joined with spaces: what a user reads, however the lines were wrapped."""
+        return " ".join(self.labels())
+
     def operators(self) -> list[str]:
         return [args[0] for args, _kwargs in self.calls("operator")]
 

@@ -1,4 +1,4 @@
-"""Choices shown in the generate section and the Generate operator (stdlib only, shared by both)."""
+"""Choices shown in the generate section and sent by the Generate operator (stdlib only, shared by both)."""
 
 from __future__ import annotations
 
@@ -31,3 +31,16 @@ GENERATE_FIELDS = (
     "service",
     "result_name",
 )
+# Titles for every task a job can carry, also those only the storyboard sends (the job list shows titles, not ids).
+TASK_TITLES = {
+    **{key: title for key, title, _ in TASKS},
+    "keyframe": "Keyframe",
+    "shotlist": "Shot List",
+    "prompt": "Prompt",
+    "video": "Video",
+}
+
+
+def task_title(task: str) -> str:
+    """The title of a task id ("shotlist" -> "Shot List"); unknown ids read as words ("my_task" -> "My Task")."""
+    return TASK_TITLES.get(task) or task.replace("_", " ").title() or "Job"

@@ -1,0 +1,39 @@
+"""Long messages over several lines, as Blender's own panels do (a label never wraps by itself: it is cut in
+the middle with "..."). Pure: the width in characters is worked out from the region width by the caller.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from typing import Any
+
+DEFAULT_CHARS = 34  # the default sidebar (about 280 px wide at scale 1) when the region is unknown
+CHAR_PX = 7.0  # an average character of Blender's UI font at scale 1, rounded up so lines are never cut
+MARGIN_PX = 48.0  # panel margins, box padding and the icon column
+
+
+def chars_per_line(region_width: float, ui_scale: float = 1.0) -> int:
+    """How many characters fit on one label line of a region `region_width` pixels wide."""
+    if region_width <= 1:
+        return DEFAULT_CHARS
+    scale = ui_scale if ui_scale > 0 else 1.0
+    return max(12, int((region_width - MARGIN_PX * scale) / (CHAR_PX * scale)))
+
+
+def wrap(text: str, chars: int) -> list[str]:
+    """Split on words into lines of at most `chars` characters (a longer word, e.g. a URL, is split too)."""
+    lines: list[str] = []
+    for paragraph in str(text).splitlines() or [""]:
+        lines += textwrap.wrap(paragraph, width=max(chars, 8), break_on_hyphens=False) or [""]
+    return lines
+
+
+def draw_wrapped(layout: Any, text: str, chars: int, icon: str = "NONE") -> None:
+    """The text as labels of at most `chars` characters, the icon on the first and the rest aligned under it."""
+    lines = wrap(text, chars)
+    if len(lines) == 1:
+        layout.label(text=lines[0], icon=icon)
+        return
+    col = layout.column(align=True)
+    for index, line in enumerate(lines):
+        col.label(text=line, icon=icon if index == 0 else ("BLANK1" if icon != "NONE" else "NONE"))
