@@ -433,6 +433,11 @@ class ComfyUIClient:
             await self._ensure_server()
             await status.cancel(self.http, pid, jobs_api=self.jobs_api, wait_s=self.settings.timeouts.request)
 
+    async def withdraw(self, job: Job) -> bool:
+        """Take back our prompt if the server has not started it (the router moves it to a faster server)."""
+        with self._located(prompt_id_for(job.id)):
+            return await status.withdraw(self.http, prompt_id_for(job.id))
+
     async def free_memory(self, unload_models: bool = True, free_memory: bool = True) -> None:
         """POST /free: unload models and/or free memory (also resets ComfyUI's node cache)."""
         with self._located():

@@ -133,6 +133,19 @@ async def cancel(http: ComfyHTTP, prompt_id: str, *, jobs_api: bool, wait_s: flo
     await _wait_gone(http, prompt_id, wait_s, jobs_api=False)
 
 
+async def withdraw(http: ComfyHTTP, prompt_id: str) -> bool:
+    """Take back a prompt the server has not started (to run it elsewhere): True when it will not run here.
+
+    A prompt that starts between the queue read and the delete keeps running and we say False; the second read
+    tells the two apart. Works on every version: the jobs API cancel would also interrupt a running prompt.
+    """
+    if prompt_id not in (await queue(http)).pending_ids():
+        return False
+    await http.request("POST", "/queue", json={"delete": [prompt_id]})
+    q = await queue(http)
+    return prompt_id not in q.running_ids() and prompt_id not in q.pending_ids()
+
+
 async def _wait_gone(http: ComfyHTTP, prompt_id: str, wait_s: float, *, jobs_api: bool) -> None:
     deadline = time.monotonic() + wait_s
     while time.monotonic() < deadline:

@@ -246,8 +246,12 @@ class _Run:
             width = as_int(find_upstream(graph, nid, ("width",)), 64)
             height = as_int(find_upstream(graph, nid, ("height",)), 64)
             preview = placeholder_png(f"step preview {cls}", max(8, width // 8), max(8, height // 8))
+            # Steps keep their own clock, as a GPU does: event-loop lateness (messages, other prompts' requests)
+            # must not stretch the configured work.
+            clock = asyncio.get_running_loop().time
+            began = clock()
             for i in range(1, steps + 1):
-                await asyncio.sleep(s.step_delay)
+                await asyncio.sleep(max(0.0, began + i * s.step_delay - clock()))
                 await self.step(nid, i, steps, preview if self.previews else None)
                 if s._interrupt == pid:
                     break

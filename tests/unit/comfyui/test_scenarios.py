@@ -202,3 +202,21 @@ async def test_binary_preview_frame_becomes_a_preview_file(client, settings):
     event = apply_message(track, kind, data, endpoint=client.base, data_path=settings.data_path)
     assert event is not None and open(event.path, "rb").read() == b"\x89PNG preview"
     assert track.ws_files == []  # a sampler preview is not an output
+
+
+async def test_a_queued_prompt_is_withdrawn_and_a_running_one_is_kept(client, server, helpers):
+    # The router moves a prompt the server has not started to a faster server; a started one must stay.
+    server.node_delay = 0.3
+    first = Job(task="image", inputs={"workflow": helpers.graph(color=51)})
+    second = Job(task="image", inputs={"workflow": helpers.graph(color=52)})
+    await client.submit(first)
+    await client.submit(second)
+    for _ in range(50):
+        if server.running is not None:
+            break
+        await asyncio.sleep(0.02)
+    assert await client.withdraw(second) is True
+    assert second.id not in {item[1] for item in server.queue}
+    assert await client.withdraw(first) is False
+    events = [ev async for ev in client.events(first)]
+    assert events  # the running prompt went on and finished
