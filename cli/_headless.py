@@ -59,6 +59,22 @@ def _fail_unfinished(handles: list[Any], timeout: float | None) -> None:
             )
 
 
+class _RepeatFilter:
+    """True for a state event that repeats the job's last one (the journal re-records a job with its remote id)."""
+
+    def __init__(self) -> None:
+        self._last: dict[str, tuple[Any, Any]] = {}
+
+    def __call__(self, event: Any) -> bool:
+        if getattr(event, "kind", None) != "state":
+            return False
+        key = (event.state, event.phase)
+        if self._last.get(event.job_id) == key:
+            return True
+        self._last[event.job_id] = key
+        return False
+
+
 def _timed_out(final: dict[str, Any], timeout: float | None) -> dict[str, Any]:
     """A job cancelled because --timeout passed says it timed out, not that someone cancelled it."""
     if final.get("state") != "cancelled":
@@ -87,6 +103,7 @@ def run_jobs(
         reattach=False,
     )
     handles = [runtime.submit(spec) for spec in specs]
+    repeated = _RepeatFilter()
     deadline = None if timeout is None else time.monotonic() + timeout
     give_up_at: float | None = None
     timed_out = False
@@ -104,11 +121,13 @@ def run_jobs(
                 event = events.get(timeout=0.1)
             except queue.Empty:
                 continue
-            if on_event is not None:
+            if on_event is not None and not repeated(event):
                 on_event(event)
         while on_event is not None:
             try:
-                on_event(events.get_nowait())
+                event = events.get_nowait()
+                if not repeated(event):
+                    on_event(event)
             except queue.Empty:
                 break
         finals = [h.done.result() for h in handles]

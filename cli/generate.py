@@ -20,8 +20,22 @@ from typing import Any
 from ..runtime.errors import ConfigError, RejectedInput
 
 
+def _wan2gp_help() -> str | None:
+    """The WanGP settings per model family (from cli/generate_wan2gp.py), when that part is in this build."""
+    try:
+        module = importlib.import_module(".generate_wan2gp", __package__)
+    except ImportError:
+        return None
+    return str(module.help_epilog())
+
+
 def add_parser(subparsers: Any) -> None:
-    p = subparsers.add_parser("generate", help="run one generation headless and print the output paths")
+    p = subparsers.add_parser(
+        "generate",
+        help="run one generation headless and print the output paths",
+        epilog=_wan2gp_help(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("--service", required=True, choices=["comfyui", "wan2gp"])
     p.add_argument(
         "--workflow", help="ComfyUI API-format workflow JSON (or a template: a JSON with a sidecar, or a template name)"

@@ -14,6 +14,9 @@ from typing import Any
 from ..runtime.errors import ConfigError
 from ._headless import load_settings, print_progress, run_jobs, with_url
 
+# Inputs that, once the user sets them, the router's degradation leaves alone (runtime.jobs.Job.chosen).
+CHOSEN_KEYS = frozenset({"model", "resolution", "width", "height", "frames", "steps"})
+
 JOB_KEYS = (
     "resolution",
     "frames",
@@ -62,14 +65,29 @@ def build_inputs(args: Any) -> dict[str, Any]:
     return inputs
 
 
+def help_epilog() -> str:
+    """What `generate --help` lists for Wan2GP: its settings, per model family."""
+    from ..workflows.wan2gp_rules import help_text
+
+    return help_text()
+
+
 def run_wan2gp(args: Any) -> int:
     """Run one Wan2GP job to the end; 0 and the output paths on success, 1 with the reason otherwise."""
     inputs = build_inputs(args)
     settings = with_url(
         load_settings(args, output_dir=getattr(args, "output", None)), "wan2gp", getattr(args, "url", None)
     )
-    spec = {"task": "video", "requested_service": "wan2gp", "inputs": inputs, "service": "wan2gp"}
+    spec = {
+        "task": "video",
+        "requested_service": "wan2gp",
+        "inputs": inputs,
+        "service": "wan2gp",
+        "chosen": sorted(CHOSEN_KEYS & set(inputs)),  # what the user set is never swapped silently
+    }
     (final,) = run_jobs([spec], settings, print_progress, timeout=getattr(args, "timeout", None))
+    for change in final.get("adjustments") or []:
+        print(f"changed: {change}", file=sys.stderr)
     if final.get("state") != "done":
         error = final.get("error") or {}
         print(f"error: {error.get('message', final.get('phase'))}\n  {error.get('hint', '')}", file=sys.stderr)

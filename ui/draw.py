@@ -244,6 +244,11 @@ def draw_job_detail(layout: Any, job: dict[str, Any], chars: int = DEFAULT_CHARS
         draw_wrapped(box, plan[0]["reason"], chars, "FORWARD")
     for change in plan[0].get("changes", ()) if plan else ():
         draw_wrapped(box, change, chars, "MODIFIER")
+    # Changes the job itself records (a frame count snapped to the model's grid, a degradation that ran).
+    shown = set(plan[0].get("changes", ())) if plan else set()
+    for change in job.get("adjustments") or ():
+        if not any(change.startswith(c) for c in shown):
+            draw_wrapped(box, change, chars, "MODIFIER")
     error = job.get("error") or {}
     if state == "failed" and error:
         draw_wrapped(box, error.get("message", "Failed"), chars, "ERROR")
