@@ -20,6 +20,7 @@ from ..runtime.errors import RejectedInput
 from .template import UPLOAD_META_KEY
 
 LOAD_IMAGE_PREFIX = "LoadImage"  # LoadImage, LoadImageMask, LoadImageOutput
+DYNAMIC_COMBO = "COMFY_DYNAMICCOMBO_V3"
 
 
 def prepare_graph(task: str, template: str | None, inputs: dict[str, Any], settings: Any = None) -> dict[str, Any]:
@@ -78,16 +79,46 @@ def _mark_local_paths(graph: dict[str, Any]) -> None:
 def adapt_to_server(graph: dict[str, Any], object_info: dict[str, Any]) -> dict[str, Any]:
     """Fit version-dependent inputs to the server's schemas (in place; returns `graph`).
 
-    SaveVideo: ComfyUI 0.38 made `format` a dynamic combo whose codec is sent as `format.codec`; 0.3.x servers
-    take a flat `codec`. The flat value is kept either way (0.38 still accepts it as a hidden legacy input).
+    ComfyUI 0.38 made some combos dynamic (V3 `COMFY_DYNAMICCOMBO_V3`): the chosen option brings its own
+    sub-inputs, sent as `"<input>.<sub>"`, and required ones must be present. SaveVideo is the one that matters:
+    `format` became dynamic with the codec under `format.codec` (and its `crf` below that), while 0.3.x servers
+    take a flat `codec`. A sub-input missing from the graph takes the flat value of the same name (the template's
+    `codec`), else the schema's default. The flat values stay: 0.38 still accepts them as hidden legacy inputs.
     """
-    schema = object_info.get("SaveVideo") if isinstance(object_info, dict) else None
-    spec = ((schema or {}).get("input") or {}).get("required", {}).get("format") if isinstance(schema, dict) else None
-    if not (isinstance(spec, list) and spec and spec[0] == "COMFY_DYNAMICCOMBO_V3"):
-        return graph
     for node in graph.values():
-        if isinstance(node, dict) and node.get("class_type") == "SaveVideo":
-            inputs = node.setdefault("inputs", {})
-            if "codec" in inputs and "format.codec" not in inputs:
-                inputs["format.codec"] = inputs["codec"]
+        if not isinstance(node, dict):
+            continue
+        schema = object_info.get(str(node.get("class_type", ""))) if isinstance(object_info, dict) else None
+        required = ((schema or {}).get("input") or {}).get("required") if isinstance(schema, dict) else None
+        if not isinstance(required, dict):
+            continue
+        inputs = node.setdefault("inputs", {})
+        for name, spec in required.items():
+            if _is_dynamic_combo(spec) and name in inputs:
+                _fill_dynamic(inputs, name, spec)
     return graph
+
+
+def _is_dynamic_combo(spec: Any) -> bool:
+    return isinstance(spec, list) and len(spec) > 1 and spec[0] == DYNAMIC_COMBO and isinstance(spec[1], dict)
+
+
+def _fill_dynamic(inputs: dict[str, Any], name: str, spec: list[Any]) -> None:
+    chosen = inputs.get(name)
+    option = next((o for o in spec[1].get("options") or [] if isinstance(o, dict) and o.get("key") == chosen), None)
+    subs = ((option or {}).get("inputs") or {}).get("required") or {}
+    for sub, sub_spec in subs.items() if isinstance(subs, dict) else ():
+        dotted = f"{name}.{sub}"
+        if dotted not in inputs:
+            default = sub_spec[1].get("default") if isinstance(sub_spec, list) and len(sub_spec) > 1 else None
+            if isinstance(default, dict):
+                default = None
+            if sub in inputs:
+                inputs[dotted] = inputs[sub]
+            elif default is not None:
+                inputs[dotted] = default
+            elif _is_dynamic_combo(sub_spec):
+                first = next(iter(sub_spec[1].get("options") or []), None)
+                inputs[dotted] = first.get("key") if isinstance(first, dict) else first
+        if _is_dynamic_combo(sub_spec) and dotted in inputs:
+            _fill_dynamic(inputs, dotted, sub_spec)

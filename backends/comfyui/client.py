@@ -45,6 +45,7 @@ from .upload import upload_image
 MIN_VERSION = (0, 3, 45)  # first release that accepts a client-assigned prompt_id
 CACHE_HIT = "ComfyUI reused its cached results: these are the files of an earlier run with the same inputs."
 MODEL_FOLDERS = ("checkpoints", "diffusion_models", "loras", "vae", "text_encoders", "upscale_models")
+DYNAMIC_CLASSES = frozenset({"SaveVideo"})  # core nodes whose inputs differ by version (0.38 dynamic combos)
 _OBJECT_INFO: dict[str, dict[str, Any]] = {}  # per server URL: fetched once, it is large (~500 KB)
 
 
@@ -218,7 +219,7 @@ class ComfyUIClient:
                 by_path[upload.local_path] = await self._upload(Path(upload.local_path))
             names[node_id] = by_path[upload.local_path]
         graph = wf.apply_uploaded_names(graph, names)
-        if any(isinstance(n, dict) and n.get("class_type") == "SaveVideo" for n in graph.values()):
+        if any(isinstance(n, dict) and n.get("class_type") in DYNAMIC_CLASSES for n in graph.values()):
             adapt_to_server(graph, await self.object_info())
         return graph
 

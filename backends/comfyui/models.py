@@ -89,6 +89,7 @@ def output_files(outputs: dict[str, Any]) -> list[OutputFile]:
     is a bare 3D file name (optionally "name [output]") is a 3D model in the output folder.
     """
     found: list[OutputFile] = []
+    seen: set[tuple[str, str, str]] = set()
     for ui in outputs.values():
         if not isinstance(ui, dict):
             continue
@@ -104,7 +105,12 @@ def output_files(outputs: dict[str, Any]) -> list[OutputFile]:
                     model = _model_file(item)
                     if model is not None:
                         found.append(model)
-    return found
+    unique = []  # one file once: the jobs API lists a 3D `result` string under `3d` as well
+    for f in found:
+        if (f.subfolder, f.filename, f.type) not in seen:
+            seen.add((f.subfolder, f.filename, f.type))
+            unique.append(f)
+    return unique
 
 
 def _model_file(text: str) -> OutputFile | None:
