@@ -115,8 +115,9 @@ class GENBRIDGE_AP_preferences(AddonPreferences):
 
 def get(context: Any = None) -> GENBRIDGE_AP_preferences | None:
     """The preferences of this add-on, or None when it is not enabled."""
-    addon = (context or bpy.context).preferences.addons.get(ADDON_ID)
-    return addon.preferences if addon else None
+    user_prefs = (context or bpy.context).preferences
+    addon = user_prefs.addons.get(ADDON_ID) if user_prefs is not None else None
+    return addon.preferences if addon else None  # type: ignore[return-value]
 
 
 def endpoint_rows(prefs: Any, service: str) -> list[dict[str, Any]]:

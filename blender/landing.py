@@ -106,10 +106,12 @@ def land_strip(row: dict[str, Any], path: str, target: dict[str, Any], *, movie:
 
 def show_in_image_editor(image: Any) -> None:
     """Show the image in the first Image Editor of any window (no editor open: nothing to do)."""
-    for window in bpy.context.window_manager.windows:
+    wm = bpy.context.window_manager
+    for window in wm.windows if wm is not None else ():
         for area in window.screen.areas:
-            if area.type == "IMAGE_EDITOR":
-                area.spaces.active.image = image
+            space = area.spaces.active
+            if area.type == "IMAGE_EDITOR" and isinstance(space, bpy.types.SpaceImageEditor):
+                space.image = image
                 return
 
 

@@ -24,11 +24,12 @@ def report(message: str, level: str = "INFO") -> None:
         log.log(logging.WARNING if level in ("WARNING", "ERROR") else logging.INFO, "%s", message)
         return
     wm = bpy.context.window_manager
-    if wm is None or not wm.windows or not hasattr(bpy.ops.genbridge, "report"):
+    ops = getattr(bpy.ops, "genbridge", None)  # our operators: registered at runtime, unknown to the stubs
+    if wm is None or not wm.windows or ops is None or not hasattr(ops, "report"):
         return
     try:
         with bpy.context.temp_override(window=wm.windows[0]):
-            bpy.ops.genbridge.report(message=message[:1000], level=level)
+            ops.report(message=message[:1000], level=level)
     except (RuntimeError, TypeError) as exc:
         log.debug("could not report %r: %s", message, exc)
 

@@ -180,7 +180,8 @@ class Session:
         return handlers
 
     def _blender_busy(self) -> bool:
-        return any(bpy.app.is_job_running(kind) for kind in ("RENDER", "COMPOSITE", "OBJECT_BAKE"))
+        running = bpy.app.is_job_running  # the stubs claim it returns None; it returns a bool
+        return any(running(kind) for kind in ("RENDER", "COMPOSITE", "OBJECT_BAKE"))  # type: ignore[func-returns-value]
 
     # -- settings (main thread) ---------------------------------------------------------------------------------
     def _read_settings(self) -> dict[str, Any]:

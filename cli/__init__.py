@@ -17,7 +17,7 @@ from ..runtime.redact import install_log_redaction
 
 
 def _command_modules() -> list[object]:
-    modules = []
+    modules: list[object] = []
     for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
         if info.name.startswith("_"):
             continue

@@ -9,6 +9,7 @@ import bpy
 from bpy.props import EnumProperty, IntProperty
 
 from .. import blender, preferences
+from ..blender.bpytypes import OperatorResult
 from ..runtime.services import DEFAULT_URLS, SERVICE_TITLES, SERVICES
 
 SERVICE_ITEMS = [(s, SERVICE_TITLES[s], "") for s in SERVICES]
@@ -19,6 +20,14 @@ def _prefs_poll(cls: Any, context: Any) -> bool:
         cls.poll_message_set("GenBridge is not enabled: enable it in Preferences > Add-ons")
         return False
     return True
+
+
+def _prefs(context: Any) -> Any:
+    """The preferences (the operators' polls made sure the add-on is enabled)."""
+    prefs = preferences.get(context)
+    if prefs is None:
+        raise RuntimeError("GenBridge is not enabled")
+    return prefs
 
 
 def _mark_dirty(context: Any) -> None:
@@ -40,8 +49,8 @@ class GENBRIDGE_OT_endpoint_add(bpy.types.Operator):
     def poll(cls, context: Any) -> bool:
         return _prefs_poll(cls, context)
 
-    def execute(self, context: Any) -> set[str]:
-        prefs = preferences.get(context)
+    def execute(self, context: Any) -> OperatorResult:
+        prefs = _prefs(context)
         row = prefs.endpoints(self.service).add()
         row.url = DEFAULT_URLS[self.service]
         _mark_dirty(context)
@@ -63,8 +72,8 @@ class GENBRIDGE_OT_endpoint_remove(bpy.types.Operator):
     def poll(cls, context: Any) -> bool:
         return _prefs_poll(cls, context)
 
-    def execute(self, context: Any) -> set[str]:
-        rows = preferences.get(context).endpoints(self.service)
+    def execute(self, context: Any) -> OperatorResult:
+        rows = _prefs(context).endpoints(self.service)
         if self.index >= len(rows):
             return {"CANCELLED"}
         rows.remove(self.index)
@@ -90,8 +99,8 @@ class GENBRIDGE_OT_endpoint_test(bpy.types.Operator):
             return False
         return _prefs_poll(cls, context)
 
-    def execute(self, context: Any) -> set[str]:
-        rows = preferences.get(context).endpoints(self.service)
+    def execute(self, context: Any) -> OperatorResult:
+        rows = _prefs(context).endpoints(self.service)
         if 0 <= self.index < len(rows):
             ep = rows[self.index]
             row = {"url": ep.url.strip(), "key": ep.key or None, "label": ep.label}

@@ -8,6 +8,7 @@ import bpy
 from bpy.props import EnumProperty, IntProperty, StringProperty
 
 from .. import blender
+from ..blender.bpytypes import OperatorResult
 from ..blender.choices import GENERATE_FIELDS, SERVICES, TASKS, TEXT_TASKS, VIDEO_TASKS
 
 
@@ -100,7 +101,7 @@ class GENBRIDGE_OT_generate(bpy.types.Operator):
             return False
         return True
 
-    def values(self, context: Any) -> dict[str, Any]:
+    def gathered(self, context: Any) -> dict[str, Any]:
         settings = getattr(context.scene, "genbridge", None)
         return {
             name: getattr(self, name)
@@ -109,8 +110,8 @@ class GENBRIDGE_OT_generate(bpy.types.Operator):
             for name in GENERATE_FIELDS
         }
 
-    def execute(self, context: Any) -> set[str]:
-        values = self.values(context)
+    def execute(self, context: Any) -> OperatorResult:
+        values = self.gathered(context)
         if not values["prompt"].strip():
             self.report({"ERROR"}, "Write a prompt first: GenBridge has nothing to generate from")
             return {"CANCELLED"}

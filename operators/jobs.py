@@ -10,6 +10,7 @@ import bpy
 from bpy.props import StringProperty
 
 from .. import blender
+from ..blender.bpytypes import OperatorResult
 from ..blender.joblist import active_job_id
 from ..runtime.handoff import ACTIVE_STATES, FINISHED_STATES
 from .generate import free_channel
@@ -69,7 +70,7 @@ class GENBRIDGE_OT_cancel_job(bpy.types.Operator):
     def poll(cls, context: Any) -> bool:
         return _poll_jobs(cls, _is_active, "No GenBridge job is queued or running")
 
-    def execute(self, context: Any) -> set[str]:
+    def execute(self, context: Any) -> OperatorResult:
         session = blender.running()
         if self.job_id:
             job_ids = [self.job_id] if _is_active(session.jobs.get(self.job_id, {})) else []
@@ -101,7 +102,7 @@ class GENBRIDGE_OT_retry_job(bpy.types.Operator):
     def poll(cls, context: Any) -> bool:
         return _poll_jobs(cls, _is_finished, "No finished, failed or cancelled GenBridge job to retry")
 
-    def execute(self, context: Any) -> set[str]:
+    def execute(self, context: Any) -> OperatorResult:
         job = _chosen(self, context, _is_finished)
         if job is None:
             self.report({"WARNING"}, "Pick a finished, failed or cancelled job to retry")
@@ -149,7 +150,7 @@ class GENBRIDGE_OT_open_output(bpy.types.Operator):
     def poll(cls, context: Any) -> bool:
         return _poll_jobs(cls, _has_outputs, "No GenBridge job has output files yet")
 
-    def execute(self, context: Any) -> set[str]:
+    def execute(self, context: Any) -> OperatorResult:
         job = _chosen(self, context, _has_outputs)
         if job is None:
             self.report({"WARNING"}, "This job has no output files yet")
@@ -170,7 +171,7 @@ class GENBRIDGE_OT_clear_jobs(bpy.types.Operator):
     def poll(cls, context: Any) -> bool:
         return _poll_jobs(cls, _is_finished, "No finished GenBridge job to clear")
 
-    def execute(self, context: Any) -> set[str]:
+    def execute(self, context: Any) -> OperatorResult:
         removed = blender.running().clear_finished()
         self.report({"INFO"}, f"Removed {removed} GenBridge job(s) from the list")
         return {"FINISHED"}

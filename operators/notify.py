@@ -8,6 +8,8 @@ from typing import Any
 import bpy
 from bpy.props import EnumProperty, StringProperty
 
+from ..blender.bpytypes import OperatorResult
+
 LEVELS = [("INFO", "Info", ""), ("WARNING", "Warning", ""), ("ERROR", "Error", "")]
 
 
@@ -22,7 +24,7 @@ class GENBRIDGE_OT_report(bpy.types.Operator):
     message: StringProperty(name="Message")
     level: EnumProperty(name="Level", items=LEVELS, default="INFO")
 
-    def execute(self, context: Any) -> set[str]:
+    def execute(self, context: Any) -> OperatorResult:
         self.report({self.level}, self.message)
         return {"FINISHED"}
 

@@ -7,6 +7,7 @@ from typing import Any
 import bpy
 
 from .. import blender
+from ..blender.bpytypes import OperatorResult
 
 
 class GENBRIDGE_OT_check_services(bpy.types.Operator):
@@ -19,15 +20,16 @@ class GENBRIDGE_OT_check_services(bpy.types.Operator):
 
     @classmethod
     def poll(cls, context: Any) -> bool:
-        if blender.current() is None:
+        session = blender.current()
+        if session is None:
             cls.poll_message_set("GenBridge is not enabled: enable it in Preferences > Add-ons")
             return False
-        if blender.current().services_checking:
+        if session.services_checking:
             cls.poll_message_set("A check is already running: the results appear in the GenBridge panel")
             return False
         return True
 
-    def execute(self, context: Any) -> set[str]:
+    def execute(self, context: Any) -> OperatorResult:
         blender.running().check_services()
         self.report({"INFO"}, "Checking GenBridge services...")
         return {"FINISHED"}

@@ -13,12 +13,13 @@ from __future__ import annotations
 import logging
 import uuid
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import bpy
 from bpy.props import IntProperty, StringProperty
 
 from .. import blender
+from ..blender.bpytypes import OperatorResult
 from ..blender.hooks import JOB_STATE_LISTENERS
 from ..blender.landing import strips_of
 from ..runtime.handoff import FINISHED_STATES
@@ -156,13 +157,13 @@ class GENBRIDGE_OT_storyboard_from_logline(bpy.types.Operator):
     def poll(cls, context: Any) -> bool:
         return _enabled(cls)
 
-    def invoke(self, context: Any, event: Any) -> set[str]:
+    def invoke(self, context: Any, event: Any) -> OperatorResult:
         board = context.scene.genbridge_storyboard
         self.logline = self.logline or board.logline
         self.shots = board.shot_count if board.shot_count else self.shots
         return context.window_manager.invoke_props_dialog(self, width=480)
 
-    def execute(self, context: Any) -> set[str]:
+    def execute(self, context: Any) -> OperatorResult:
         from ..workflows.storyboard import shotlist_spec
 
         logline = self.logline.strip()
@@ -196,7 +197,7 @@ class GENBRIDGE_OT_storyboard_cancel(bpy.types.Operator):
     def poll(cls, context: Any) -> bool:
         return _enabled(cls) and bool(context.scene.genbridge_storyboard.group)
 
-    def execute(self, context: Any) -> set[str]:
+    def execute(self, context: Any) -> OperatorResult:
         from ..workflows.storyboard import pending_job_ids
 
         board = context.scene.genbridge_storyboard
@@ -212,8 +213,11 @@ class GENBRIDGE_OT_storyboard_cancel(bpy.types.Operator):
         return {"FINISHED"}
 
 
-class _ShotOperator:
+class _ShotOperator(bpy.types.Operator):
     """Acts on `shot_index`, or with -1 (the default, as from F3 search) on the shot under the playhead."""
+
+    if TYPE_CHECKING:  # each operator declares it as a Blender property
+        shot_index: int
 
     @classmethod
     def poll(cls, context: Any) -> bool:
@@ -228,19 +232,19 @@ class _ShotOperator:
         """The shot to act on; reports and returns None when there is none."""
         from ..workflows.storyboard import shot_at_frame
 
-        index = self.shot_index
-        if index < 0:
+        index: int | None = self.shot_index
+        if index is not None and index < 0:
             board = context.scene.genbridge_storyboard
             index = shot_at_frame(shots, context.scene.frame_current, board.fps, board.start_frame)
-            if index is None:
-                self.report({"ERROR"}, "GenBridge: put the playhead over a storyboard shot first")
-                return None
+        if index is None:
+            self.report({"ERROR"}, "GenBridge: put the playhead over a storyboard shot first")
+            return None
         if not 0 <= index < len(shots):
             self.report({"ERROR"}, f"There is no shot {index + 1}")
             return None
         return index
 
-    def _regenerate(self, context: Any, *, reuse_keyframe: bool) -> set[str]:
+    def _regenerate(self, context: Any, *, reuse_keyframe: bool) -> OperatorResult:
         from ..workflows.storyboard import plan_take
 
         scene = context.scene
@@ -271,7 +275,7 @@ class _ShotOperator:
         return {"FINISHED"}
 
 
-class GENBRIDGE_OT_storyboard_regenerate_keyframe(_ShotOperator, bpy.types.Operator):
+class GENBRIDGE_OT_storyboard_regenerate_keyframe(_ShotOperator):
     """Make a new take of this shot: a new keyframe and a new clip from it (earlier takes are kept)"""
 
     bl_idname = "genbridge.storyboard_regenerate_keyframe"
@@ -280,11 +284,11 @@ class GENBRIDGE_OT_storyboard_regenerate_keyframe(_ShotOperator, bpy.types.Opera
 
     shot_index: IntProperty(name="Shot", min=-1, default=-1, description="Which shot (0-based; -1: under the playhead)")
 
-    def execute(self, context: Any) -> set[str]:
+    def execute(self, context: Any) -> OperatorResult:
         return self._regenerate(context, reuse_keyframe=False)
 
 
-class GENBRIDGE_OT_storyboard_regenerate_clip(_ShotOperator, bpy.types.Operator):
+class GENBRIDGE_OT_storyboard_regenerate_clip(_ShotOperator):
     """Make a new take of this shot: a new clip from the shown take's keyframe (earlier takes are kept)"""
 
     bl_idname = "genbridge.storyboard_regenerate_clip"
@@ -293,11 +297,11 @@ class GENBRIDGE_OT_storyboard_regenerate_clip(_ShotOperator, bpy.types.Operator)
 
     shot_index: IntProperty(name="Shot", min=-1, default=-1, description="Which shot (0-based; -1: under the playhead)")
 
-    def execute(self, context: Any) -> set[str]:
+    def execute(self, context: Any) -> OperatorResult:
         return self._regenerate(context, reuse_keyframe=True)
 
 
-class GENBRIDGE_OT_storyboard_pick_take(_ShotOperator, bpy.types.Operator):
+class GENBRIDGE_OT_storyboard_pick_take(_ShotOperator):
     """Show this take of the shot in the Sequencer; the other takes stay, muted"""
 
     bl_idname = "genbridge.storyboard_pick_take"
@@ -308,7 +312,7 @@ class GENBRIDGE_OT_storyboard_pick_take(_ShotOperator, bpy.types.Operator):
 
     take_index: IntProperty(name="Take", min=-1, default=-1, description="Which take (0-based; -1: the next one)")
 
-    def execute(self, context: Any) -> set[str]:
+    def execute(self, context: Any) -> OperatorResult:
         scene = context.scene
         board = scene.genbridge_storyboard
         shots = read_shots(board)

@@ -66,7 +66,10 @@ CLASSES = (GENBRIDGE_PG_sb_take, GENBRIDGE_PG_sb_shot, GENBRIDGE_PG_storyboard)
 
 
 def register() -> None:
-    bpy.types.Scene.genbridge_storyboard = PointerProperty(type=GENBRIDGE_PG_storyboard)
+    # Properties added at runtime (unknown to the stubs, whose property functions claim to return None).
+    bpy.types.Scene.genbridge_storyboard = PointerProperty(  # type: ignore[attr-defined,func-returns-value]
+        type=GENBRIDGE_PG_storyboard
+    )
 
 
 def unregister() -> None:

@@ -163,7 +163,7 @@ class Runtime:
             job = Job.model_validate(spec)
         except Exception as exc:  # noqa: BLE001 - bad input gets a clear error and is not lost
             err = exc if isinstance(exc, GenBridgeError) else error_from_exception(exc)
-            failed = {
+            failed: dict[str, Any] = {
                 # What was asked stays on the record (Retry reads it): the main thread keeps no copy of requests.
                 **{k: spec[k] for k in ("inputs", "target", "template", "requested_service", "group") if k in spec},
                 "id": spec["id"],

@@ -189,15 +189,16 @@ class JobService:
         """A journaled job that no longer validates: journal and show it as failed, once, saying why."""
         error = GenBridgeError(UNREADABLE, "Generate it again.")
         task = snapshot.get("task")
+        phase = f"Failed: {UNREADABLE}"
         failed = {
             "id": job_id,
             "task": task if isinstance(task, str) else "?",
             "state": "failed",
-            "phase": f"Failed: {UNREADABLE}",
+            "phase": phase,
             "error": error.to_dict(),
         }
         self.journal.append(failed)
-        self.emit(JobEvent(job_id=job_id, kind="state", state="failed", phase=failed["phase"], job=failed))
+        self.emit(JobEvent(job_id=job_id, kind="state", state="failed", phase=phase, job=failed))
 
     def cancel(self, job_id: str) -> bool:
         """Cancel a job in any state; False if unknown or already finished."""

@@ -17,18 +17,18 @@ class GENBRIDGE_UL_jobs(bpy.types.UIList):
 
     def draw_item(
         self,
-        context: Any,
-        layout: Any,
-        data: Any,
-        item: Any,
-        icon: int,
+        context: bpy.types.Context,
+        layout: bpy.types.UILayout,
+        data: Any | None,
+        item: Any | None,
+        icon: int | None,
         active_data: Any,
-        active_property: str,
-        index: int = 0,
-        flt_flag: int = 0,
+        active_property: str | None,
+        index: int | None = 0,
+        flt_flag: int | None = 0,
     ) -> None:
         session = blender.current()
-        draw_job_item(layout, session.jobs.get(item.job_id) if session else None)
+        draw_job_item(layout, session.jobs.get(item.job_id) if session and item is not None else None)
 
 
 CLASSES = (GENBRIDGE_UL_jobs,)

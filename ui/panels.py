@@ -50,17 +50,23 @@ def region_chars(context: Any) -> int:
     return chars_per_line(region.width if region is not None else 0, scale)
 
 
-def _enabled_poll(cls: Any, context: Any) -> bool:
-    return blender.current() is not None
+class _Section(bpy.types.Panel):
+    """Not registered itself: each editor gets its own subclasses (see `panel_classes`)."""
 
-
-class _Section:
     bl_region_type = "UI"
     bl_category = CATEGORY
+
+    @classmethod
+    def poll(cls, context: Any) -> bool:
+        return blender.current() is not None
 
 
 class _Main(_Section):
     bl_label = "GenBridge"
+
+    @classmethod
+    def poll(cls, context: Any) -> bool:
+        return True  # says "not enabled" itself
 
     def draw(self, context: Any) -> None:
         draw_head(self.layout, panel_state(context))
@@ -68,7 +74,6 @@ class _Main(_Section):
 
 class _Services(_Section):
     bl_label = "Services"
-    poll = classmethod(_enabled_poll)
 
     def draw(self, context: Any) -> None:
         draw_status(self.layout, panel_state(context))
@@ -76,7 +81,6 @@ class _Services(_Section):
 
 class _Generate(_Section):
     bl_label = "Generate"
-    poll = classmethod(_enabled_poll)
 
     def draw(self, context: Any) -> None:
         settings = getattr(context.scene, "genbridge", None)
@@ -86,7 +90,6 @@ class _Generate(_Section):
 
 class _Jobs(_Section):
     bl_label = "Jobs"
-    poll = classmethod(_enabled_poll)
 
     def draw(self, context: Any) -> None:
         draw_jobs(self.layout, panel_state(context))
@@ -97,7 +100,7 @@ def _panel(space: str, suffix: str, base: type, parent: str | None) -> type:
     attrs: dict[str, Any] = {"bl_space_type": space, "bl_idname": name}
     if parent:
         attrs["bl_parent_id"] = parent
-    return type(name, (base, bpy.types.Panel), attrs)
+    return type(name, (base,), attrs)
 
 
 def panel_classes() -> list[type]:

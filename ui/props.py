@@ -36,9 +36,13 @@ CLASSES = (GENBRIDGE_PG_generate, GENBRIDGE_PG_job_row)
 
 
 def register() -> None:
-    bpy.types.Scene.genbridge = PointerProperty(type=GENBRIDGE_PG_generate)
-    bpy.types.WindowManager.genbridge_jobs = CollectionProperty(type=GENBRIDGE_PG_job_row)
-    bpy.types.WindowManager.genbridge_job_index = IntProperty(name="Active Job", default=0, min=0)
+    # Properties added at runtime (unknown to the stubs, whose property functions claim to return None).
+    bpy.types.Scene.genbridge = PointerProperty(type=GENBRIDGE_PG_generate)  # type: ignore[attr-defined,func-returns-value]
+    wm = bpy.types.WindowManager
+    wm.genbridge_jobs = CollectionProperty(type=GENBRIDGE_PG_job_row)  # type: ignore[attr-defined,func-returns-value]
+    wm.genbridge_job_index = IntProperty(  # type: ignore[attr-defined,func-returns-value]
+        name="Active Job", default=0, min=0
+    )
 
 
 def unregister() -> None:

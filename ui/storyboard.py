@@ -89,7 +89,7 @@ def _job_ids(board: Any) -> list[str]:
     return ids
 
 
-class _StoryboardPanel:
+class _StoryboardPanel(bpy.types.Panel):
     """A sub-panel of the GenBridge panel (so Blender stacks it below Jobs instead of over another section)."""
 
     bl_region_type = "UI"
@@ -108,13 +108,13 @@ class _StoryboardPanel:
         draw_storyboard(self.layout, board, session.jobs, region_chars(context))
 
 
-class GENBRIDGE_PT_storyboard_sequencer(_StoryboardPanel, bpy.types.Panel):
+class GENBRIDGE_PT_storyboard_sequencer(_StoryboardPanel):
     bl_space_type = "SEQUENCE_EDITOR"
     bl_idname = "GENBRIDGE_PT_storyboard_sequencer"
     bl_parent_id = "GENBRIDGE_PT_sequencer"
 
 
-class GENBRIDGE_PT_storyboard_view3d(_StoryboardPanel, bpy.types.Panel):
+class GENBRIDGE_PT_storyboard_view3d(_StoryboardPanel):
     bl_space_type = "VIEW_3D"
     bl_idname = "GENBRIDGE_PT_storyboard_view3d"
     bl_parent_id = "GENBRIDGE_PT_view3d"
