@@ -45,7 +45,9 @@ def run(args: argparse.Namespace) -> int:
     runtime = Runtime(settings=lambda: settings, emit=events.put, journal_path=journal, monitor_health=True)
     try:
         runtime.resume()
-        runtime.run(_started).result(60)  # the service exists, and has taken the journal's jobs up, once this returns
+        problems = runtime.run(_journal_problems).result(60)  # the service exists and has taken the jobs up
+        if problems:
+            print(f"The journal {journal} has damaged lines, skipped: {'; '.join(problems)}", file=sys.stderr)
         ids = list(runtime.resumed)
         if not ids:
             print(f"Nothing to resume: every job in {journal} has finished.", file=sys.stderr)
@@ -60,8 +62,8 @@ def run(args: argparse.Namespace) -> int:
     return _report(ids, finals)
 
 
-async def _started(service: Any) -> None:
-    return None
+async def _journal_problems(service: Any) -> list[str]:
+    return list(service.journal.problems)
 
 
 def _wait(events: Any, ids: set[str], timeout: float | None, on_event: Any) -> dict[str, dict[str, Any]]:

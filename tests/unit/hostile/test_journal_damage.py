@@ -204,3 +204,41 @@ def test_a_timeout_returns_even_when_the_cancel_never_lands(tmp_path, scripted, 
     )
     assert final["state"] == "failed"
     assert final["error"]["message"].startswith("The job did not finish within the 0.2 s timeout")
+
+
+def test_a_runtime_with_re_attach_on_starts_and_probes_despite_invalid_utf8(tmp_path, scripted):
+    from genbridge.runtime import Runtime
+
+    settings = settings_for(tmp_path)
+    path = settings.data_path / "journal.jsonl"
+    path.parent.mkdir(parents=True)
+    path.write_bytes(b"\xff\xfe" + SECRET.encode() + b"\n" + good_line(state=JobState.DONE))
+    runtime = Runtime(settings=lambda: settings, emit=lambda e: None, client_factory=lambda ep, s: scripted(ep, s))
+    try:
+        assert runtime.resume()
+        results = runtime.run(lambda service: service.probe_all()).result(10)
+        assert results and all(r.reachable for r in results)
+        problems = runtime.run(_problems).result(10)
+        assert problems == ["line 1: not valid UTF-8"]
+    finally:
+        assert runtime.shutdown(2.0)
+
+
+async def _problems(service) -> list[str]:
+    return list(service.journal.problems)
+
+
+def test_resume_names_the_damaged_lines_without_quoting_them(tmp_path, monkeypatch, capsys):
+    from genbridge.cli import main
+
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "journal.jsonl").write_bytes(b"not json " + SECRET.encode() + b"\n" + good_line(state=JobState.DONE))
+    monkeypatch.setenv("GENBRIDGE_DATA_DIR", str(data))
+    monkeypatch.setenv("GENBRIDGE_COMFYUI_URLS", URL)
+    monkeypatch.delenv("GENBRIDGE_CONFIG", raising=False)
+    monkeypatch.chdir(tmp_path)
+    assert main(["resume"]) == 0
+    err = capsys.readouterr().err
+    assert "has damaged lines, skipped: line 1: not JSON" in err
+    assert SECRET not in err
