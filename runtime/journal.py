@@ -71,11 +71,15 @@ class Journal:
         max_bytes: int = 8 * MB,
         keep_finished: int = DEFAULT_KEEP_FINISHED,
         max_line_bytes: int = 4 * MB,
+        max_kept_bytes: int = 32 * MB,
     ) -> None:
         self.path = Path(path)
         self.max_bytes = max_bytes
         self.keep_finished = max(0, keep_finished)
         self.max_line_bytes = max_line_bytes
+        # What the index may hold in memory: past it the oldest finished jobs go first, then (a journal no real
+        # session writes) the oldest unfinished ones, reported.
+        self.max_kept_bytes = max(max_kept_bytes, max_line_bytes)
         self.problems: list[str] = []  # damaged lines found by the last read: "line 12: not valid UTF-8"
         self.damaged_lines = 0
         self.write_failures = 0
@@ -161,6 +165,17 @@ class Journal:
                     self._kept_bytes -= len(gone)
         else:
             self._finished.pop(job_id, None)
+        while self._kept_bytes > self.max_kept_bytes and self._lines:
+            if self._finished:
+                dropped, _ = self._finished.popitem(last=False)
+            else:
+                dropped = next(iter(self._lines))
+                self._damaged(
+                    "the journal", f"holds more than {_size(self.max_kept_bytes)}; an old unfinished job was dropped"
+                )
+            gone = self._lines.pop(dropped, None)
+            if gone is not None:
+                self._kept_bytes -= len(gone)
 
     def _compact_locked(self) -> None:
         """Rewrite the file with the kept lines only (from memory); the next compaction waits for as much growth."""

@@ -242,3 +242,17 @@ def test_resume_names_the_damaged_lines_without_quoting_them(tmp_path, monkeypat
     err = capsys.readouterr().err
     assert "has damaged lines, skipped: line 1: not JSON" in err
     assert SECRET not in err
+
+
+def test_what_the_journal_keeps_in_memory_is_bounded(tmp_path):
+    path = tmp_path / "journal.jsonl"
+    with path.open("wb") as fh:
+        for i in range(60):  # 3 MB of finished jobs, then 3 MB of unfinished ones
+            state = JobState.DONE if i < 30 else JobState.INTERRUPTED
+            fh.write(good_line(state=state, text="t" * 100_000))
+    journal = Journal(path, max_line_bytes=256 * 1024, max_kept_bytes=1024 * 1024, keep_finished=100)
+    latest = journal.latest()
+    assert journal._kept_bytes <= 1024 * 1024
+    assert all(j["state"] == "interrupted" for j in latest.values()), "finished jobs go first"
+    assert 0 < len(latest) <= 10
+    assert "an old unfinished job was dropped" in journal.problems[0]
