@@ -172,6 +172,8 @@ class _Walker:
                 details = f"{custom[0]} - {custom[1].format(value)}"
                 extra = {"input_name": custom[0]}
                 errors.append(err("custom_validation_failed", "Custom validation failed for node", details, extra))
+        if nid in self.validated:  # marked while its inputs were walked: it closes a dependency loop
+            errors = self.validated[nid][1] + errors
         ret = (not errors and valid, errors)
         self.validated[nid] = ret
         return ret

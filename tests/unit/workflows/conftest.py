@@ -1,16 +1,13 @@
-"""Node schemas for workflow tests: the captured /object_info entries plus the core nodes the capture lacks."""
+"""Node schemas for workflow tests: the real `/object_info` of the captured ComfyUI 0.3.64 (all 478 classes)."""
 
 from __future__ import annotations
 
-import json
-import re
 from pathlib import Path
 from typing import Any
 
 import pytest
+from genbridge.standins.comfyui.schema import full_object_info
 from genbridge.standins.fixtures import load_fixture
-
-HERE = Path(__file__).resolve().parent
 
 
 def captured_object_info() -> dict[str, Any]:
@@ -23,38 +20,21 @@ def captured_object_info() -> dict[str, Any]:
     return out
 
 
-def captured_class_names() -> set[str]:
-    """All 478 node class names the capture's notes list (the full /object_info body was not stored)."""
-    for note in load_fixture("comfyui", "01_endpoints.json")["notes"]:
-        text = note.get("note", "")
-        if text.startswith("all node classes: "):
-            return {n.strip() for n in re.split(r", (?=[A-Za-z])", text.removeprefix("all node classes: "))}
-    raise AssertionError("class list not found in the capture")
-
-
-def core_object_info() -> dict[str, Any]:
-    return json.loads((HERE / "core_node_schemas.json").read_text(encoding="utf-8"))["object_info"]
-
-
 @pytest.fixture(scope="session")
 def captured() -> dict[str, Any]:
     return captured_object_info()
 
 
 @pytest.fixture(scope="session")
-def core() -> dict[str, Any]:
-    return core_object_info()
-
-
-@pytest.fixture(scope="session")
 def class_names() -> set[str]:
-    return captured_class_names()
+    """All node classes of the captured server."""
+    return set(full_object_info())
 
 
 @pytest.fixture(scope="session")
 def object_info() -> dict[str, Any]:
-    """Captured entries win over the hand-written core schemas."""
-    return {**core_object_info(), **captured_object_info()}
+    """The complete captured `/object_info` (its model combos are empty: the server had no model files)."""
+    return full_object_info()
 
 
 # The model files the bundled templates name by default, as a server would list them per folder.

@@ -63,7 +63,7 @@ def test_missing_models_are_all_named_with_their_folder_and_node(object_info: di
     workflow = {
         "1": {"class_type": "CheckpointLoaderSimple", "inputs": {"ckpt_name": "dreamshaper_8.safetensors"}},
         "2": {"class_type": "UpscaleModelLoader", "inputs": {"model_name": "4x-UltraSharp.pth"}},
-        "3": {"class_type": "VAELoader", "inputs": {"vae_name": "taesd"}},  # a built-in, not a file
+        "3": {"class_type": "VAELoader", "inputs": {"vae_name": "pixel_space"}},  # a built-in, not a file
         "4": {"class_type": "LoadImage", "inputs": {"image": "mine.png"}},
         "5": {"class_type": "SaveImage", "inputs": {"images": ["4", 0], "filename_prefix": "x"}},
     }

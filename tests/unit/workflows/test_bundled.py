@@ -1,4 +1,5 @@
-"""Every bundled template loads, validates against the node schemas and a model list, and picks the right defaults."""
+"""Every bundled template loads, validates against the real node schemas (the captured 478-class `/object_info`,
+with and without the model files it names) and picks the right defaults."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ import json
 from typing import Any
 
 import pytest
+from genbridge.standins.comfyui.schema import MODEL_COMBOS, build_object_info
+from genbridge.standins.comfyui.validation import validate_prompt
 from genbridge.workflows import (
     DEFAULT_TEMPLATES,
     apply_uploaded_names,
@@ -38,6 +41,12 @@ def _defaults(name: str, image: str) -> dict[str, Any]:
     return params
 
 
+def _as_sent(name: str, image: str) -> dict[str, Any]:
+    """The graph as GenBridge posts it: local images replaced by the name the server gave the upload."""
+    workflow = get_template(name).customize(**_defaults(name, image))
+    return apply_uploaded_names(workflow, {node_id: "ref.png" for node_id in image_uploads(workflow)})
+
+
 def test_every_bundled_template_is_listed_without_error() -> None:
     infos = {i.name: i for i in list_templates()}
     assert set(BUNDLED) <= set(infos)
@@ -63,6 +72,27 @@ def test_bundled_template_reports_each_of_its_models_missing_on_an_empty_server(
     }
     problems = preflight(workflow, object_info, empty)
     assert problems and all(p.fix and p.fix["kind"] == "missing_model" for p in problems)
+
+
+@pytest.mark.parametrize("version", ["0.3.64", "0.38"])
+@pytest.mark.parametrize("name", BUNDLED)
+def test_bundled_template_passes_the_servers_own_validation_with_its_models(
+    name: str, version: str, models: dict[str, list[str]], ref_image: str
+) -> None:
+    workflow = _as_sent(name, ref_image)
+    schemas = build_object_info(version, models)
+    verdict = validate_prompt(workflow, schemas, None, v038=version == "0.38", file_exists=lambda n: n == "ref.png")
+    assert (verdict.ok, verdict.node_errors) == (True, {})
+
+
+@pytest.mark.parametrize("name", BUNDLED)
+def test_bundled_template_is_rejected_like_a_server_without_its_models(name: str, ref_image: str) -> None:
+    workflow = _as_sent(name, ref_image)
+    verdict = validate_prompt(workflow, build_object_info("0.3.64", None), None, file_exists=lambda n: True)
+    model_inputs = {name for pairs in MODEL_COMBOS.values() for _, name in pairs}
+    errors = [e for entry in verdict.node_errors.values() for e in entry["errors"]]
+    assert not verdict.ok and errors
+    assert all(e["type"] == "value_not_in_list" and e["extra_info"]["input_name"] in model_inputs for e in errors)
 
 
 @pytest.mark.parametrize("name", BUNDLED)

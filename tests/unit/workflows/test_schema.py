@@ -44,8 +44,9 @@ def test_numeric_ranges_and_optional_inputs_are_kept(captured: dict[str, Any]) -
     assert schemas["CreateVideo"].outputs == ("VIDEO",)
 
 
-def test_hand_written_core_schemas_never_override_a_capture_and_name_real_classes(
-    captured: dict[str, Any], core: dict[str, Any], class_names: set[str]
+def test_each_captured_class_entry_matches_the_full_object_info(
+    captured: dict[str, Any], object_info: dict[str, Any]
 ) -> None:
-    assert not set(core) & set(captured)
-    assert set(core) <= class_names
+    # LoadImage lists the input folder, which held example.png when the entry was captured.
+    assert captured["LoadImage"]["input"]["required"]["image"][0] == ["example.png"]
+    assert all(object_info[cls] == entry for cls, entry in captured.items() if cls != "LoadImage")
