@@ -126,7 +126,7 @@ def set_file_options(info: dict[str, Any], cls: str, name: str, files: list[str]
 
 def _codec_combo(options: list[str]) -> list[Any]:
     crf = ["INT", {"default": 23, "min": 0, "max": 63, "step": 1, "tooltip": "Constant rate factor."}]
-    keyed = [{"key": opt, "inputs": {"required": {"crf": crf}} if opt != "auto" else {}} for opt in options]
+    keyed = [{"key": opt, "inputs": {"optional": {"crf": crf}} if opt != "auto" else {}} for opt in options]
     return [DYNAMIC_COMBO, {"options": keyed, "tooltip": "The codec to use for the video."}]
 
 

@@ -118,10 +118,16 @@ def validate_prompt(
     for out in outputs:
         try:
             valid, reasons = walker.node(out, ())
-        except _LinkException as exc:
+        except (_LinkException, RecursionError) as exc:
+            # A very deep graph exhausts Python's stack on the server too; it reports that for the output.
+            kind, text, where = (
+                (exc.kind, exc.text, exc.where)
+                if isinstance(exc, _LinkException)
+                else ("RecursionError", "maximum recursion depth exceeded", _TB_INNER)
+            )
             valid = False
-            extra = {"exception_type": exc.kind, "traceback": [_TB_PROMPT, exc.where]}
-            reasons = [err("exception_during_validation", "Exception when validating node", exc.text, extra)]
+            extra = {"exception_type": kind, "traceback": [_TB_PROMPT, where]}
+            reasons = [err("exception_during_validation", "Exception when validating node", text, extra)]
             walker.validated[out] = (False, reasons)
         if valid:
             good.append(out)
