@@ -113,14 +113,12 @@ async def test_view_download_can_be_cut_and_resumed_with_range(server):
     assert status == 206 and data[:1000] + rest == data
 
 
-async def test_the_client_download_resumes_through_real_cuts(server, client, tmp_path):
-    from genbridge.backends.comfyui.download import download
+async def test_the_clients_downloads_resume_through_real_cuts(server, client, helpers, tmp_path):
+    from genbridge.runtime.jobs import Job
 
-    data = bytes(range(256)) * 4000
-    (server.output_dir / "clip.mp4").write_bytes(data)
-    server.faults.cut_view_after, server.faults.cut_view_times = 300_000, 2
-    params = {"filename": "clip.mp4", "subfolder": "", "type": "output"}
-    target = tmp_path / "d" / "clip.mp4"
-    await download(client._http(), f"{server.url}/view", params, target, limit_bytes=10**7, timeout=client._dl_timeout)
-    ranges = [p for m, p in server.requests if p == "/view"]
-    assert target.read_bytes() == data and len(ranges) == 3
+    server.faults.cut_view_after, server.faults.cut_view_times = 100, 2  # each PNG is a few hundred bytes
+    job = Job(task="image", inputs={"workflow": helpers.graph(color=77, prefix="cut/img")})
+    _, paths = await helpers.run(client, job, tmp_path / "dest")
+    assert [p.name for p in paths] == ["img_00001_.png", "img_00002_.png"]
+    assert all(p.read_bytes() == (server.output_dir / "cut" / p.name).read_bytes() for p in paths)
+    assert server.faults.cut_view_times == 0 and sum(1 for _, p in server.requests if p == "/view") >= 4
