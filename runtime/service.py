@@ -524,7 +524,7 @@ class JobService:
             event = self._finished.get(dep_id)
             if event is None:
                 raise RejectedInput(f"This job waits for job {dep_id}, which GenBridge does not know.")
-            if not self.jobs[dep_id].state.terminal:
+            if not event.is_set():  # not `state.terminal`: a re-attached parent is `interrupted` until it runs
                 job.phase = "Waiting for an earlier step"
                 self.emit(JobEvent(job_id=job.id, kind="progress", progress=0.0, phase=job.phase))
                 await event.wait()
