@@ -89,10 +89,11 @@ def output_files(outputs: dict[str, Any]) -> list[OutputFile]:
     is a bare 3D file name (optionally "name [output]") is a 3D model in the output folder.
     """
     found: list[OutputFile] = []
-    seen: set[tuple[str, str, str]] = set()
     for ui in outputs.values():
         if not isinstance(ui, dict):
             continue
+        listed: list[OutputFile] = []
+        models: list[OutputFile] = []
         for key, items in ui.items():
             if key in NOT_FILES or not isinstance(items, list):
                 continue
@@ -100,17 +101,13 @@ def output_files(outputs: dict[str, Any]) -> list[OutputFile]:
                 if isinstance(item, dict):
                     name = item.get("filename")
                     if isinstance(name, str) and name and item.get("type", "output") != "input":
-                        found.append(OutputFile.model_validate(item))
-                elif key == "result" and isinstance(item, str):
-                    model = _model_file(item)
-                    if model is not None:
-                        found.append(model)
-    unique = []  # one file once: the jobs API lists a 3D `result` string under `3d` as well
-    for f in found:
-        if (f.subfolder, f.filename, f.type) not in seen:
-            seen.add((f.subfolder, f.filename, f.type))
-            unique.append(f)
-    return unique
+                        listed.append(OutputFile.model_validate(item))
+                elif key == "result" and isinstance(item, str) and (model := _model_file(item)) is not None:
+                    models.append(model)
+        # The jobs API lists a 3D `result` string under `3d` too: the same file, taken once.
+        have = {(f.subfolder, f.filename, f.type) for f in listed}
+        found += listed + [m for m in models if (m.subfolder, m.filename, m.type) not in have]
+    return found
 
 
 def _model_file(text: str) -> OutputFile | None:
