@@ -7,7 +7,9 @@ nested or invalid bodies become one clear error instead of a RecursionError or a
 
 from __future__ import annotations
 
+import contextlib
 import json
+from collections.abc import AsyncIterator
 from typing import Any
 
 from ..runtime.errors import (
@@ -33,14 +35,20 @@ async def read_capped(resp: Any, limit: int = DEFAULT_REPLY_LIMIT, *, service: s
     declared = resp.content_length
     if declared is not None and declared > limit:
         raise _too_large(service, what, limit)
+    import aiohttp
+
     chunks: list[bytes] = []
     size = 0
-    async for chunk in resp.content.iter_chunked(64 * 1024):
-        size += len(chunk)
-        if size > limit:
-            resp.release()
-            raise _too_large(service, what, limit)
-        chunks.append(chunk)
+    try:
+        async for chunk in resp.content.iter_chunked(64 * 1024):
+            size += len(chunk)
+            if size > limit:
+                resp.release()
+                raise _too_large(service, what, limit)
+            chunks.append(chunk)
+    except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+        # A body cut off or stalled midway gets the same clear message as a failed request.
+        raise map_transport_error(exc, service=service, url=str(getattr(resp, "url", "") or "")) from None
     return b"".join(chunks)
 
 
@@ -138,3 +146,54 @@ def _not_http(exc: Any) -> bool:
 
     cause = exc.__cause__ or exc.__context__
     return isinstance(cause, HttpProcessingError) or "Bad status line" in str(exc.message)
+
+
+def too_many_redirects(service: str, url: str) -> ServerError:
+    """The error for a server that keeps redirecting (a loop, or a chain longer than MAX_REDIRECTS hops)."""
+    from ..runtime.netpolicy import MAX_REDIRECTS
+
+    title = SERVICE_TITLES.get(service, service) or "The service"
+    return ServerError(
+        f"{title} at {redact_url(url)} redirected more than {MAX_REDIRECTS} times (a redirect loop); "
+        "GenBridge stopped following.",
+        "Point GenBridge at the final address of the service, and check the service's proxy settings.",
+        service=service,
+    )
+
+
+@contextlib.asynccontextmanager
+async def request_following_redirects(
+    session: Any, method: str, url: str, *, online_access: bool, service: str = "", **kwargs: Any
+) -> AsyncIterator[Any]:
+    """`session.request(...)` that follows redirects itself, each hop through the host policy.
+
+    Yields the final (non-redirect) response. A hop to another computer with online access off, a hop with user
+    info and more than MAX_REDIRECTS hops raise before anything is sent there. 307/308 resend the same request;
+    301/302/303 turn it into a body-less GET, as browsers do. Transport failures become GenBridgeErrors through
+    `map_transport_error`.
+    """
+    import aiohttp
+
+    from ..runtime.netpolicy import MAX_REDIRECTS, REDIRECT_STATUSES, ensure_allowed, follow_redirect
+
+    ensure_allowed(url, online_access, service=service)
+    current = url
+    for _hop in range(MAX_REDIRECTS + 1):
+        try:
+            resp = await session.request(method, current, allow_redirects=False, **kwargs)
+        except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+            raise map_transport_error(exc, service=service, url=current) from None
+        if resp.status not in REDIRECT_STATUSES:
+            try:
+                yield resp
+            finally:
+                resp.release()
+            return
+        location = resp.headers.get("Location")
+        resp.release()
+        current = follow_redirect(current, location, online_access, service=service)
+        if resp.status in (301, 302, 303) and method.upper() != "HEAD":
+            method = "GET"
+            for body in ("json", "data"):
+                kwargs.pop(body, None)
+    raise too_many_redirects(service, url)

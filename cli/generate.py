@@ -84,6 +84,10 @@ def _parse_value(text: str) -> Any:
         return json.loads(text)
     except ValueError:
         return text
+    except RecursionError:
+        raise ConfigError(
+            f"A --set value is nested too deeply to read ({len(text)} characters).", "Give a plain value."
+        ) from None
 
 
 def _parse_sets(sets: list[str], *, option: str = "--set", raw: bool = False) -> dict[str, Any]:
@@ -135,15 +139,11 @@ def build_workflow(path: str, params: dict[str, Any], settings: Any = None) -> d
     if named or not is_file:
         workflow = _load_template(path, settings).customize(**named)
     if workflow is None:
-        try:
-            workflow = json.loads(Path(path).expanduser().read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            raise ConfigError(f"Could not read the workflow {path}: {exc}.") from None
-    if not isinstance(workflow, dict) or not all(isinstance(n, dict) and "class_type" in n for n in workflow.values()):
-        raise RejectedInput(
-            f"{path} is not an API-format ComfyUI workflow.",
-            "In ComfyUI use Workflow > Export (API) and pass that file.",
-        )
+        from ..workflows.importing import load_workflow_file
+
+        # Every check a workflow file gets (JSON, nesting, node shapes) lives there, so --set never meets a
+        # node whose inputs are a list.
+        workflow = load_workflow_file(Path(path).expanduser())
     return _apply_node_sets(workflow, direct)
 
 

@@ -28,10 +28,12 @@ from .backend import BackendClient, ClientFactory, ProbeResult
 from .errors import (
     Cancelled,
     GenBridgeError,
+    LocalProblem,
     RejectedInput,
     ServiceTimeout,
     Unreachable,
     error_from_exception,
+    local_problem,
     should_fall_back,
 )
 from .events import BackendLog, BackendPreview, BackendProgress, BackendText, JobEvent, ServicesEvent
@@ -257,6 +259,22 @@ class JobService:
     def output_dir(self, job: Job) -> Path:
         return self.settings.output_path / f"{job.task}-{job.id}"
 
+    def _prepare_output_dir(self, job: Job) -> None:
+        """Create the job's output folder, or raise LocalProblem naming what is wrong with it."""
+        folder = self.output_dir(job)
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            problem = local_problem(exc) or LocalProblem(f"GenBridge could not create {folder}: {exc}.")
+            blocker = next((p for p in (folder, *folder.parents) if p.exists() and not p.is_dir()), None)
+            if blocker is not None:
+                problem = LocalProblem(
+                    f"The output folder cannot be created: {blocker} is a file, not a folder.",
+                    "Choose another output folder (GenBridge preferences > Output Folder, or output_dir in "
+                    "genbridge.toml), or move that file away.",
+                )
+            raise problem from None
+
     # -- running ------------------------------------------------------------------------------------------------
     async def _run(self, job: Job, *, reattach: bool = False) -> None:
         step: PlanStep | None = None
@@ -292,7 +310,8 @@ class JobService:
                             return
                         except GenBridgeError as exc:
                             has_next = index < len(job.plan) - 1
-                            self._tell_router(self.router.record_failure, step.instance, exc)
+                            if not isinstance(exc, LocalProblem):  # this computer's fault, not the server's
+                                self._tell_router(self.router.record_failure, step.instance, exc)
                             if not should_fall_back(exc, has_next):
                                 raise
                             nxt = job.plan[index + 1]
@@ -333,7 +352,11 @@ class JobService:
         async for event in client.events(job):
             self._apply(job, event)
         self._move(job, JobState.DOWNLOADING, "Downloading results")
-        paths = await client.fetch_outputs(job, self.output_dir(job))
+        try:
+            paths = await client.fetch_outputs(job, self.output_dir(job))
+        except OSError as exc:
+            # Disk full, a name too long, a folder that is a file: this computer's problem, never a fallback.
+            raise local_problem(exc) or error_from_exception(exc, service=step.service) from None
         job.outputs = [str(p) for p in paths]
         for path in job.outputs:
             self.emit(JobEvent(job_id=job.id, kind="output", path=path))
@@ -381,6 +404,7 @@ class JobService:
 
     async def _submit_on(self, job: Job, step: PlanStep, client: BackendClient) -> None:
         """Validate, then send the job; its remote id is journaled at once."""
+        self._prepare_output_dir(job)  # before any GPU time is spent: a bad folder fails at once, on every plan step
         if step.free_vram_first and hasattr(client, "free_memory"):
             try:
                 await client.free_memory()

@@ -209,9 +209,14 @@ def read_toml(path: Path) -> dict[str, Any]:
 def validation_problems(exc: ValidationError) -> str:
     """A pydantic error as "field: problem; ..." without the rejected values (they may hold a password)."""
     return "; ".join(
-        f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}"
+        f"{'.'.join(str(p) for p in err['loc'])}: {_plain(err['msg'])}"
         for err in exc.errors(include_url=False, include_input=False)
     )
+
+
+def _plain(message: str) -> str:
+    # Our own validators' messages are full sentences: drop pydantic's "Value error, " and the final period.
+    return message.removeprefix("Value error, ").rstrip(".")
 
 
 def _endpoint_rows(service: str, value: Any, source: str) -> list[dict[str, Any]]:

@@ -61,7 +61,22 @@ def check_api_format(data: Any, source: str = "the workflow") -> dict[str, Any]:
             f"{source} has nodes without a class_type: {', '.join(bad)}.",
             "Export the workflow again with Workflow > Export (API).",
         )
+    # Every later step reads node["inputs"] and node["_meta"] as objects: a list or a number there is a broken
+    # file, said here once instead of failing somewhere deep inside.
+    for key, node in data.items():
+        for part in ("inputs", "_meta"):
+            value = node.get(part)
+            if value is not None and not isinstance(value, dict):
+                raise RejectedInput(
+                    f'{source}: node {key} ({node["class_type"]}) has "{part}" as a {_json_kind(value)}, '
+                    "not an object of names and values.",
+                    "Export the workflow again with Workflow > Export (API).",
+                )
     return {str(k): v for k, v in data.items()}
+
+
+def _json_kind(value: Any) -> str:
+    return {list: "list", str: "text", bool: "true/false", int: "number", float: "number"}.get(type(value), "value")
 
 
 def load_workflow_file(path: str | Path) -> dict[str, Any]:
@@ -71,8 +86,14 @@ def load_workflow_file(path: str | Path) -> dict[str, Any]:
         data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise RejectedInput(f"The workflow file {path} does not exist.", "Check the path.") from None
+    except IsADirectoryError:
+        raise RejectedInput(f"The workflow {path} is a folder, not a file.", "Name its .json file.") from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise RejectedInput(f"The workflow file {path} is not valid JSON: {exc}.", "Fix or re-export it.") from None
+    except RecursionError:
+        raise RejectedInput(
+            f"The workflow file {path} is nested too deeply to read.", "It is damaged: re-export it from ComfyUI."
+        ) from None
     return check_api_format(data, source=f"The workflow {path.name}")
 
 

@@ -273,6 +273,13 @@ def load_template(path: str | Path) -> Template:
         meta = tomllib.loads(text) if sidecar.suffix == ".toml" else json.loads(text)
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, json.JSONDecodeError) as exc:
         raise RejectedInput(f"The template sidecar {sidecar.name} cannot be read: {exc}.", "Fix the file.") from None
+    except RecursionError:
+        raise RejectedInput(f"The template sidecar {sidecar.name} is nested too deeply.", "Fix the file.") from None
+    if not isinstance(meta, dict):
+        raise RejectedInput(
+            f"The template sidecar {sidecar.name} must hold a table of settings, not a {type(meta).__name__}.",
+            "See the template documentation (workflows/template.py) for the layout.",
+        )
     return template_from_metadata(workflow, meta, default_name=json_path.stem, path=json_path)
 
 
@@ -282,12 +289,14 @@ def template_from_metadata(
     """Build a template from a workflow and its parsed sidecar, checking every binding."""
     workflow = check_api_format(workflow, source=f'The template "{default_name}"')
     name = str(meta.get("name") or default_name)
-    errors: list[str] = []
+    errors = sidecar_shape_errors(meta)
+    if errors:
+        raise RejectedInput(
+            f'The template "{name}" has a malformed .params file: ' + "; ".join(errors) + ".",
+            "Fix the values named above in the template's .params file.",
+        )
     params: dict[str, ParamSpec] = {}
     for pname, raw in (meta.get("params") or {}).items():
-        if not isinstance(raw, dict):
-            errors.append(f'parameter "{pname}" must be a table')
-            continue
         ptype = raw.get("type", "string")
         if ptype not in PARAM_TYPES:
             errors.append(f'parameter "{pname}" has unknown type "{ptype}" (use one of {", ".join(PARAM_TYPES)})')
@@ -331,6 +340,66 @@ def template_from_metadata(
         tasks=tuple(meta.get("tasks") or ()),
         path=path,
     )
+
+
+# The value kinds a sidecar may hold, checked before use: a hand-written file is user input, and a wrong kind
+# (params = "x", choices = 5, min = "abc") must be a message naming it, not a TypeError deep inside.
+_NUMBER = (int, float)
+_PARAM_FIELDS: dict[str, tuple[tuple[type, ...], str]] = {
+    "type": ((str,), "text"),
+    "bind": ((str, list), "a text or a list of texts"),
+    "required": ((bool,), "true or false"),
+    "min": (_NUMBER, "a number"),
+    "max": (_NUMBER, "a number"),
+    "choices": ((list,), "a list"),
+    "description": ((str,), "text"),
+    "random": ((bool,), "true or false"),
+}
+_TOP_FIELDS: dict[str, tuple[tuple[type, ...], str]] = {
+    "name": ((str,), "text"),
+    "kind": ((str,), "text"),
+    "description": ((str,), "text"),
+    "tasks": ((list,), "a list of texts"),
+    "params": ((dict,), "a table of parameters ([params.<name>])"),
+}
+
+
+def sidecar_shape_errors(meta: dict[str, Any]) -> list[str]:
+    """Every value of a parsed sidecar whose kind is wrong, as "where: must be ..." texts (empty when fine)."""
+    errors = [
+        f'"{key}" must be {what}, not {_kind(meta[key])}'
+        for key, (kinds, what) in _TOP_FIELDS.items()
+        if key in meta and not _is(meta[key], kinds)
+    ]
+    if isinstance(meta.get("tasks"), list) and not all(isinstance(t, str) for t in meta["tasks"]):
+        errors.append('"tasks" must be a list of texts')
+    params = meta.get("params")
+    if not isinstance(params, dict):
+        return errors
+    for pname, raw in params.items():
+        if not isinstance(raw, dict):
+            errors.append(f'parameter "{pname}" must be a table ([params.{pname}]), not {_kind(raw)}')
+            continue
+        for key, (kinds, what) in _PARAM_FIELDS.items():
+            if key in raw and not _is(raw[key], kinds):
+                errors.append(f'parameter "{pname}": "{key}" must be {what}, not {_kind(raw[key])}')
+        if isinstance(raw.get("bind"), list) and not all(isinstance(b, str) for b in raw["bind"]):
+            errors.append(f'parameter "{pname}": "bind" must be a text or a list of texts')
+        choices = raw.get("choices")
+        if isinstance(choices, list) and not all(isinstance(c, (str, int, float, bool)) for c in choices):
+            errors.append(f'parameter "{pname}": "choices" must list plain values (texts, numbers, true/false)')
+    return errors
+
+
+def _is(value: Any, kinds: tuple[type, ...]) -> bool:
+    # bool is an int in Python, but `min = true` is not a number to a person.
+    return isinstance(value, kinds) and not (isinstance(value, bool) and bool not in kinds)
+
+
+def _kind(value: Any) -> str:
+    names = {str: "text", bool: "true/false", int: "a number", float: "a number", list: "a list", dict: "a table"}
+    shown = repr(value) if isinstance(value, (str, int, float, bool)) and len(repr(value)) < 40 else ""
+    return f"{names.get(type(value), type(value).__name__)} {shown}".strip()
 
 
 def resolve_binding(workflow: dict[str, Any], target: str) -> tuple[Binding | None, str | None]:
