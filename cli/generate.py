@@ -136,6 +136,11 @@ def build_workflow(path: str, params: dict[str, Any], settings: Any = None) -> d
     direct = {k: v for k, v in params.items() if "." in k}
     workflow: dict[str, Any] | None = None
     is_file = Path(path).expanduser().is_file()
+    if Path(path).expanduser().is_dir():
+        raise RejectedInput(
+            f"The workflow {path} is a folder, not a file.",
+            "Name its .json file, or a template by name (python -m genbridge templates list).",
+        )
     if named or not is_file:
         workflow = _load_template(path, settings).customize(**named)
     if workflow is None:
