@@ -45,6 +45,21 @@ def _raise(exc: BaseException) -> None:
 
 
 @pytest.fixture
+def own_journal(gb):
+    """The journal lives in the shared extension user folder: set other tests' jobs aside, restore them after."""
+    gb.blender.stop()  # a running session would journal its jobs into our file
+    gb.blender.start(PKG, gb.preferences.READERS)
+    journal = Path(bpy.utils.extension_path_user(PKG, create=True)) / "journal.jsonl"
+    saved = journal.read_bytes() if journal.exists() else None
+    journal.unlink(missing_ok=True)
+    yield journal
+    if saved is None:
+        journal.unlink(missing_ok=True)
+    else:
+        journal.write_bytes(saved)
+
+
+@pytest.fixture
 def restart_session(gb):
     """Restart the add-on's session with an injected client factory (the backends are tested elsewhere)."""
 

@@ -25,23 +25,6 @@ def _raise(exc: BaseException) -> None:
     raise exc
 
 
-@pytest.fixture
-def own_journal(gb):
-    """The journal lives in the shared extension user folder: set other tests' jobs aside, restore them after."""
-    from pathlib import Path
-
-    gb.blender.stop()  # a running session would journal its jobs into our file
-    gb.blender.start(PKG, gb.preferences.READERS)
-    journal = Path(bpy.utils.extension_path_user(PKG, create=True)) / "journal.jsonl"
-    saved = journal.read_bytes() if journal.exists() else None
-    journal.unlink(missing_ok=True)
-    yield journal
-    if saved is None:
-        journal.unlink(missing_ok=True)
-    else:
-        journal.write_bytes(saved)
-
-
 def test_a_job_running_when_the_add_on_restarts_lands_after_re_enabling(
     gb, own_journal, slow_comfyui, editor, pump_until
 ):
