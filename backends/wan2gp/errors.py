@@ -12,12 +12,15 @@ from typing import Any
 from ...runtime.errors import (
     AuthError,
     Cancelled,
+    DownloadTooLarge,
     GenBridgeError,
     IncompatibleServer,
     OutOfMemory,
     RejectedInput,
     ReplyTooLarge,
     ServerError,
+    ServiceTimeout,
+    Unreachable,
 )
 from ...runtime.netpolicy import redact_url
 from ...runtime.settings import Endpoint
@@ -230,3 +233,44 @@ def upload_refused(name: str, status: int, body: Any) -> GenBridgeError:
         service="wan2gp",
         detail=str(body)[:300],
     )
+
+
+# -- media transfers -------------------------------------------------------------------------------------------------
+def transfer_lost(action: str, name: str, exc: BaseException, endpoint: Endpoint) -> GenBridgeError:
+    return tag(Unreachable(f"Lost Wan2GP while {action} {name}.", service="wan2gp", detail=repr(exc)), endpoint)
+
+
+def transfer_timeout(what: str, name: str, endpoint: Endpoint) -> GenBridgeError:
+    return tag(ServiceTimeout(f"Wan2GP did not finish the {what} of {name} in time.", service="wan2gp"), endpoint)
+
+
+def upload_too_large(name: str, max_bytes: int, endpoint: Endpoint) -> GenBridgeError:
+    return tag(RejectedInput(f"{name} is larger than Wan2GP accepts ({max_bytes} bytes).", service="wan2gp"), endpoint)
+
+
+def upload_without_id(endpoint: Endpoint) -> GenBridgeError:
+    return tag(IncompatibleServer("Wan2GP accepted an upload but returned no media id.", service="wan2gp"), endpoint)
+
+
+def output_too_large(name: str, size: int, limit: int) -> GenBridgeError:
+    return DownloadTooLarge(
+        f"The Wan2GP output {name} is {size / 1e6:.0f} MB, over the {limit / 1e6:.0f} MB limit.", service="wan2gp"
+    )
+
+
+def download_refused(name: str, status: int, text: str, endpoint: Endpoint) -> GenBridgeError:
+    reason = _reason(text)
+    return tag(
+        ServerError(f"Wan2GP refused the download of {name} ({status}): {reason}", service="wan2gp", detail=text[:300]),
+        endpoint,
+    )
+
+
+def download_short(name: str, written: int, size: int, endpoint: Endpoint) -> GenBridgeError:
+    return tag(
+        ServerError(f"The download of {name} stopped early ({written} of {size} bytes).", service="wan2gp"), endpoint
+    )
+
+
+def bad_transfer_url(url: str) -> GenBridgeError:
+    return IncompatibleServer(f"Wan2GP gave an unexpected transfer URL '{url[:200]}'.", service="wan2gp")

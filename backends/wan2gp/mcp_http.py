@@ -84,7 +84,7 @@ class McpHttp:
     def resolve(self, relative_url: str) -> str:
         """Transfer URLs are relative to the server origin; refuse anything that leaves it."""
         if not relative_url.startswith("/wangp_api/gallery/") or ".." in relative_url:
-            raise IncompatibleServer(f"Wan2GP gave an unexpected transfer URL '{relative_url}'.", service="wan2gp")
+            raise errors.tag(errors.bad_transfer_url(relative_url), self.endpoint)
         return self.origin + relative_url
 
     # -- the protocol ----------------------------------------------------------------------------------------------

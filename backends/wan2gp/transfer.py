@@ -13,14 +13,7 @@ from typing import Any
 
 import aiohttp
 
-from ...runtime.errors import (
-    DownloadTooLarge,
-    IncompatibleServer,
-    RejectedInput,
-    ServerError,
-    ServiceTimeout,
-    Unreachable,
-)
+from ...runtime.errors import GenBridgeError, ServerError
 from ...runtime.paths import safe_output_path
 from ..http import decode_json, read_capped
 from . import errors
@@ -38,7 +31,7 @@ async def upload_file(rpc: McpRpc, contract: Contract, path: Path) -> UploadRece
     ticket = UploadTicket.model_validate(await rpc.call_tool(tool, args))
     size = path.stat().st_size
     if ticket.max_bytes is not None and size > ticket.max_bytes:
-        raise RejectedInput(f"{path.name} is larger than Wan2GP accepts ({ticket.max_bytes} bytes).", service="wan2gp")
+        raise errors.upload_too_large(path.name, ticket.max_bytes, rpc.endpoint)
     headers = rpc.headers(json_body=False, mcp=False)
     headers["Content-Type"] = "application/octet-stream"
     timeout = aiohttp.ClientTimeout(total=rpc.settings.timeouts.download, connect=rpc.settings.timeouts.connect)
@@ -50,19 +43,19 @@ async def upload_file(rpc: McpRpc, contract: Contract, path: Path) -> UploadRece
                 raw = await read_capped(resp, rpc.reply_limit, service=SERVICE, what="upload reply")
                 status = resp.status
     except aiohttp.ClientConnectionError as exc:
-        raise Unreachable(f"Lost Wan2GP while uploading {path.name}.", service="wan2gp", detail=repr(exc)) from None
+        raise errors.transfer_lost("uploading", path.name, exc, rpc.endpoint) from None
     except TimeoutError:
-        raise ServiceTimeout(f"Wan2GP did not take the upload of {path.name} in time.", service="wan2gp") from None
+        raise errors.transfer_timeout("upload", path.name, rpc.endpoint) from None
     if status != 200:
         try:
             body: Any = decode_json(raw, service=SERVICE, what="upload reply")
         except ServerError:
             body = raw[:300].decode("utf-8", "replace")
-        raise errors.upload_refused(path.name, status, body)
+        raise errors.tag(errors.upload_refused(path.name, status, body), rpc.endpoint)
     body = decode_json(raw, service=SERVICE, what="upload reply")
     receipt = UploadReceipt.model_validate(body)
     if not receipt.id:
-        raise IncompatibleServer("Wan2GP accepted an upload but returned no media id.", service="wan2gp")
+        raise errors.upload_without_id(rpc.endpoint)
     return receipt
 
 
@@ -70,10 +63,8 @@ def _limit_bytes(rpc: McpRpc) -> int:
     return rpc.settings.download_limit_mb * 1024 * 1024
 
 
-def _too_large(name: str, size: int, limit: int) -> DownloadTooLarge:
-    return DownloadTooLarge(
-        f"The Wan2GP output {name} is {size / 1e6:.0f} MB, over the {limit / 1e6:.0f} MB limit.", service="wan2gp"
-    )
+def _too_large(name: str, size: int, limit: int) -> GenBridgeError:
+    return errors.output_too_large(name, size, limit)
 
 
 async def copy_shared(rpc: McpRpc, fd: int, source: Path, dest_dir: Path, taken: set[str] | None = None) -> Path:
@@ -128,9 +119,7 @@ async def download_media(
                 text = (await read_capped(resp, 64 * 1024, service=SERVICE, what="download reply")).decode(
                     "utf-8", "replace"
                 )
-                raise ServerError(
-                    f"Wan2GP refused the download of {name} ({resp.status}).", service="wan2gp", detail=text[:300]
-                )
+                raise errors.download_refused(name, resp.status, text, rpc.endpoint)
             with partial.open("wb") as out:
                 async for chunk in resp.content.iter_chunked(CHUNK):
                     written += len(chunk)
@@ -139,12 +128,12 @@ async def download_media(
                     out.write(chunk)
     except aiohttp.ClientConnectionError as exc:
         partial.unlink(missing_ok=True)
-        raise Unreachable(f"Lost Wan2GP while downloading {name}.", service="wan2gp", detail=repr(exc)) from None
+        raise errors.transfer_lost("downloading", name, exc, rpc.endpoint) from None
     except BaseException:
         partial.unlink(missing_ok=True)
         raise
     if ticket.size is not None and written != ticket.size:
         partial.unlink(missing_ok=True)
-        raise ServerError(f"The download of {name} stopped early ({written} of {ticket.size} bytes).", service="wan2gp")
+        raise errors.download_short(name, written, ticket.size, rpc.endpoint)
     partial.replace(target)
     return target
