@@ -41,6 +41,7 @@ from .jobs import Job, JobErrorInfo, JobState, PlanStep
 from .journal import Journal
 from .redact import redact, redact_data
 from .routing_api import JobRouter
+from .services import SERVICE_TITLES
 from .settings import Endpoint, Settings
 
 log = logging.getLogger("genbridge.jobs")
@@ -439,7 +440,7 @@ class JobService:
 
     async def _reattach_on(self, job: Job, step: PlanStep, client: BackendClient) -> None:
         """Tell the user and the router where the job is followed, and let the client pick it up."""
-        where = step.label or step.service
+        where = self._where(step)
         self._log(job, f"{REATTACHED}: following it on {where} ({step.instance}).")
         self._tell_router(self.router.job_sent, job.id, step.instance)
         reattach = getattr(client, "reattach", None)  # optional: clients that need set-up for a foreign job
@@ -448,7 +449,7 @@ class JobService:
 
     async def _received_before_restart(self, job: Job, step: PlanStep) -> bool:
         """For a job cut off while being sent: does the server have it under the id journaled before the request?"""
-        where = step.label or step.service
+        where = self._where(step)
         planned = job.sending.get(step.instance, "")
         has_job = getattr(self.client_for(self._endpoint(step)), "has_job", None)
         if not planned or has_job is None:
@@ -470,7 +471,7 @@ class JobService:
     async def _until_back(self, job: Job, step: PlanStep, attempt: Callable[[], Awaitable[Any]]) -> Any:
         """Run `attempt`, retrying with backoff while the server is unreachable, for `timeouts.reattach` seconds;
         meanwhile the job shows "Waiting for <server> to come back". Then fail its job saying so."""
-        where = step.label or self._endpoint(step).name or step.service
+        where = self._where(step)
         limit = self.settings.timeouts.reattach
         started, delay = self._clock(), REATTACH_FIRST_DELAY
         while True:
@@ -491,6 +492,10 @@ class JobService:
                 self.emit(JobEvent(job_id=job.id, kind="progress", progress=job.progress, phase=phase))
                 await self._sleep(delay)
                 delay = min(delay * 2, REATTACH_MAX_DELAY)
+
+    def _where(self, step: PlanStep) -> str:
+        """The server as the user knows it: the plan's label, else "ComfyUI at host:port"."""
+        return step.label or f"{SERVICE_TITLES.get(step.service, step.service)} at {self._endpoint(step).name}"
 
     def _reattach_step(self, job: Job) -> PlanStep:
         """The plan step the job ran on before the restart (its instance, else the one that holds its remote id)."""

@@ -197,7 +197,7 @@ def test_re_attach_waits_for_a_server_that_comes_back(tmp_path):
     assert final_state(events, job["id"])["state"] == "done"
     assert fake.sleeps == [0.5, 1.0, 2.0, 4.0], "backoff doubles between tries"
     phases = {e.phase for e in events if e.job_id == job["id"] and e.kind == "progress"}
-    assert "Waiting for 127.0.0.1:9 to come back" in phases
+    assert "Waiting for ComfyUI at 127.0.0.1:9 to come back" in phases
     notes = [e.text for e in events if e.job_id == job["id"] and e.kind == "log"]
     assert sum("not reachable yet" in n for n in notes) == 1, "said once, not on every try"
 
@@ -210,7 +210,7 @@ def test_re_attach_gives_up_after_the_bounded_wait_and_says_so(tmp_path):
     _, events = run_service(settings, clock=fake.clock, sleep=fake.sleep)
     final = final_state(events, job["id"])
     assert final["state"] == "failed"
-    assert final["error"]["message"].startswith("127.0.0.1:9 did not come back within 30 s after the restart")
+    assert final["error"]["message"].startswith("ComfyUI at 127.0.0.1:9 did not come back within 30 s after the restart")
     assert "Retry" in final["error"]["hint"]
     assert sum(fake.sleeps) <= 30 and max(fake.sleeps) <= 10
 
@@ -258,5 +258,40 @@ def test_a_job_cut_off_while_being_sent_is_found_or_sent_again(tmp_path, comfyui
         notes = " ".join(e.text or "" for e in recorder.of(job.id, "log"))
         assert ("received this job just before Blender closed" in notes) == received
         assert ("never received it; sending it again" in notes) == (not received)
+    finally:
+        assert runtime.shutdown(2.0)
+
+
+def test_re_attach_reaches_a_real_comfyui_that_starts_late(tmp_path):
+    import socket
+    import time
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    url = f"http://127.0.0.1:{port}"
+    settings = make_settings(tmp_path, comfyui=[Endpoint(service="comfyui", url=url)])
+    job = journal_job(
+        settings,
+        task="image",
+        service="comfyui",
+        instance=url,
+        remote_ids={url: "5a0e4d2c-0000-4000-8000-00000000000a"},
+        state=JobState.RUNNING,
+    )
+    recorder = Recorder()
+    runtime = start_runtime(settings, recorder)  # ComfyUI is not up yet
+    try:
+        deadline = time.monotonic() + 20
+        while not any("to come back" in (e.phase or "") for e in recorder.of(job["id"], "progress")):
+            assert time.monotonic() < deadline, "never said it was waiting"
+            time.sleep(0.02)
+        with ComfyUIStandIn(root=tmp_path / "comfy", port=port).running_in_thread():
+            final = recorder.wait_state(job["id"], TERMINAL, timeout=30).job
+        phases = [e.phase for e in recorder.of(job["id"], "progress")]
+        assert f"Waiting for ComfyUI at 127.0.0.1:{port} to come back" in phases
+        # It got through once the server was up: a fresh server never had the job, and says so.
+        assert final["state"] == "failed"
+        assert final["error"]["message"] == "ComfyUI was restarted and lost this job; generate again."
     finally:
         assert runtime.shutdown(2.0)
