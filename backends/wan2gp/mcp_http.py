@@ -244,7 +244,7 @@ class EventStream:
 
     def __init__(self, limit: int, *, what: str = "event stream") -> None:
         self.limit, self.what = limit, what
-        self._pending = bytearray()  # bytes after the last line break
+        self._pending: list[bytes] = []  # pieces of the line after the last line break
         self._data: list[str] = []
         self._size = 0
         self._total = 0
@@ -254,23 +254,25 @@ class EventStream:
         self._total += len(chunk)
         if self._total > self.limit:
             raise errors.reply_too_large(self.what, self.limit)
-        self._pending += chunk
         events: list[str] = []
         start = 0
-        while (end := self._pending.find(b"\n", start)) >= 0:
-            line = bytes(self._pending[start:end]).rstrip(b"\r")
+        # Only the new bytes are searched, and a long line's pieces are joined once: linear in the input.
+        while (end := chunk.find(b"\n", start)) >= 0:
+            piece = bytes(chunk[start:end])
+            if self._pending:
+                piece, self._pending = b"".join([*self._pending, piece]), []
             start = end + 1
-            done = self._line(line)
+            done = self._line(piece.rstrip(b"\r"))
             if done is not None:
                 events.append(done)
-        del self._pending[:start]
+        if start < len(chunk):
+            self._pending.append(bytes(chunk[start:]))
         return events
 
     def close(self) -> list[str]:
         """A last event the server did not end with a blank line."""
-        tail = [d for d in (self._line(bytes(self._pending)), self._line(b"")) if d is not None]
-        self._pending.clear()
-        return tail
+        tail_line, self._pending = b"".join(self._pending), []
+        return [d for d in (self._line(tail_line.rstrip(b"\r")), self._line(b"")) if d is not None]
 
     def _line(self, line: bytes) -> str | None:
         if not line:
