@@ -204,3 +204,40 @@ async def test_a_4xx_names_the_servers_reason(status, tmp_path):
 
     error, _ = await run_against(handler, tmp_path)
     assert isinstance(error, IncompatibleServer) and "unsupported protocol version" in error.message
+
+
+async def test_a_server_that_refuses_every_session_says_so_after_one_new_one(tmp_path):
+    initializations = []
+
+    async def handler(request):
+        body = await request.json()
+        if body.get("method") == "initialize":
+            initializations.append(1)
+            resp = answer(body, INIT)
+            resp.headers["Mcp-Session-Id"] = f"s{len(initializations)}"
+            return resp
+        if "id" not in body:
+            return web.Response(status=202)
+        return web.json_response(
+            {"jsonrpc": "2.0", "id": "server-error", "error": {"message": "Not Found"}}, status=404
+        )
+
+    error, _ = await run_against(handler, tmp_path)
+    assert isinstance(error, IncompatibleServer)
+    assert "requires a session and refused ours" in error.message and len(initializations) == 2
+
+
+async def test_a_stateful_server_that_gives_no_session_is_named_as_such(tmp_path):
+    async def handler(request):
+        body = await request.json()
+        if "id" not in body:
+            return web.Response(status=202)
+        if body.get("method") == "initialize":
+            return answer(body, INIT)
+        return web.json_response(
+            {"jsonrpc": "2.0", "id": "server-error", "error": {"message": "Bad Request: Missing session ID"}},
+            status=400,
+        )
+
+    error, _ = await run_against(handler, tmp_path)
+    assert isinstance(error, IncompatibleServer) and "requires a session but gave none" in error.message
