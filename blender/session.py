@@ -20,7 +20,7 @@ import bpy
 from ..runtime import Runtime
 from ..runtime.dispatcher import MainThreadDispatcher
 from ..runtime.handoff import FINISHED_STATES, MainEvent
-from ..runtime.services import SERVICES
+from ..runtime.services import DEFAULT_URLS, SERVICES
 from .hooks import JOB_STATE_LISTENERS
 from .joblist import sync_job_list
 from .landing import append_text, land_output, load_image, text_block_for
@@ -43,10 +43,12 @@ class PreferenceReaders:
 
 
 def configured_endpoints(snapshot: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """The enabled endpoints of a settings snapshot, keyed like the status rows ("service|url"), in order."""
+    """The enabled endpoints of a settings snapshot, keyed like the status rows ("service|url"), in order.
+
+    As in `Settings`: a service missing from the snapshot has its default local URL; an empty list turns it off."""
     rows: dict[str, dict[str, Any]] = {}
     for service in SERVICES:
-        for row in snapshot.get(service) or ():
+        for row in snapshot.get(service, [{"url": DEFAULT_URLS[service]}]):
             if row.get("enabled", True) and str(row.get("url", "")).strip():
                 url = str(row["url"]).strip().rstrip("/")
                 rows[endpoint_key(service, url)] = {

@@ -94,7 +94,10 @@ class JobService:
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._finished: dict[str, asyncio.Event] = {}
         self._waiters: dict[str, list[concurrent.futures.Future[dict[str, Any]]]] = {}
-        self._clients: dict[tuple[str, str], BackendClient] = {}
+        # One client per endpoint *as configured*: a changed key or label gives a new client for the next request
+        # (a client keeps its endpoint, so reusing it would keep sending the old key).
+        self._clients: dict[tuple[str, str, str, str], BackendClient] = {}
+        self._closing: set[asyncio.Task[None]] = set()
         self._moving: dict[str, str] = {}  # job id -> endpoint URL it was taken back for (see `_take_back`)
         self._side_tasks: set[asyncio.Task[None]] = set()
         self._shutting_down = False
@@ -216,6 +219,23 @@ class JobService:
     def update_settings(self, settings: Settings) -> None:
         self.settings = settings
         self.router.update_settings(settings)
+        self._retire_stale_clients()
+
+    def _retire_stale_clients(self) -> None:
+        """Close clients of endpoints that changed or went away, unless a job still runs on them (it keeps
+        its client to the end; the next request gets a fresh one)."""
+        current = {client_key(ep) for ep in self.settings.all_endpoints(enabled_only=False)}
+        for key, client in list(self._clients.items()):
+            busy = any(j.active and (j.service, j.instance) == key[:2] for j in self.jobs.values())
+            if key in current or busy:
+                continue
+            del self._clients[key]
+            try:
+                task = asyncio.get_running_loop().create_task(client.close())
+            except RuntimeError:  # no loop (a headless caller outside the loop): nothing was opened on one
+                continue
+            self._closing.add(task)
+            task.add_done_callback(self._closing.discard)
 
     def start_health_monitor(self) -> None:
         """Let the router probe every endpoint in the background (loop thread), off the decision path."""
@@ -251,7 +271,8 @@ class JobService:
         return list(results)
 
     def client_for(self, endpoint: Endpoint) -> BackendClient:
-        key = (endpoint.service, endpoint.url)
+        """The client of this endpoint as configured now (URL, key and label)."""
+        key = client_key(endpoint)
         client = self._clients.get(key)
         if client is None:
             client = self._clients[key] = self.client_factory(endpoint, self.settings)
@@ -657,3 +678,8 @@ class JobService:
         for fut in self._waiters.pop(job.id, []):
             if not fut.done():
                 fut.set_result(job.snapshot())
+
+
+def client_key(endpoint: Endpoint) -> tuple[str, str, str, str]:
+    """What makes two endpoints the same client: service, URL, the key in effect (environment included), label."""
+    return (endpoint.service, endpoint.url, endpoint.api_key or "", endpoint.label)

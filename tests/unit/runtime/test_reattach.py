@@ -168,7 +168,8 @@ def test_a_wan2gp_job_is_re_attached_by_its_server_job_id_and_completes(tmp_path
                 "task": "video",
                 "requested_service": "wan2gp",
                 "inputs": {"model": "t2v", "prompt": "a paper boat", "steps": 40, "frames": 17},
-                "target": {"kind": "movie_strip", "channel": 3, "frame_start": 25},
+                # A storyboard clip: its planned length (frames) must survive the restart (issue 23.1).
+                "target": {"kind": "movie_strip", "channel": 3, "frame_start": 25, "duration": 48},
             }
         )
         first.wait_state(handle.job_id, ("running",))
@@ -182,6 +183,7 @@ def test_a_wan2gp_job_is_re_attached_by_its_server_job_id_and_completes(tmp_path
             final = second.wait_state(handle.job_id, TERMINAL, timeout=30).job
             assert final["state"] == "done", final.get("error")
             assert final["target"]["channel"] == 3 and final["target"]["frame_start"] == 25
+            assert final["target"]["duration"] == 48, "landing reads the planned length from the journaled job"
             (output,) = [Path(e.path) for e in second.of(handle.job_id, "output")]
             assert output.suffix == ".mp4" and output.stat().st_size > 0
             assert len(standin.generate_calls()) == 1, "re-attaching polls the job; it never generates it again"
