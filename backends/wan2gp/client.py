@@ -302,7 +302,8 @@ class Wan2GPClient:
             yield event
         assert run.snapshot is not None
         run.done.set()
-        self._raise_for_result(run.snapshot)
+        if not run.snapshot.succeeded:
+            raise errors.from_snapshot(run.snapshot, self.endpoint)
 
     async def _poll(self, run: _Run, contract: Contract, tracker: ProgressTracker) -> AsyncIterator[BackendEvent]:
         """Poll until the server says done; a dropped poll is retried (and said so), not a failed job."""
