@@ -148,6 +148,13 @@ def _not_http(exc: Any) -> bool:
     return isinstance(cause, HttpProcessingError) or "Bad status line" in str(exc.message)
 
 
+def _origin(url: str) -> tuple[str, str, int | None]:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    return parts.scheme, (parts.hostname or "").lower(), parts.port
+
+
 def too_many_redirects(service: str, url: str) -> ServerError:
     """The error for a server that keeps redirecting (a loop, or a chain longer than MAX_REDIRECTS hops)."""
     from ..runtime.netpolicy import MAX_REDIRECTS
@@ -191,7 +198,10 @@ async def request_following_redirects(
             return
         location = resp.headers.get("Location")
         resp.release()
-        current = follow_redirect(current, location, online_access, service=service)
+        previous, current = current, follow_redirect(current, location, online_access, service=service)
+        if _origin(previous) != _origin(current) and kwargs.get("headers"):
+            # The key belongs to the configured server: never hand it to another host or port a redirect names.
+            kwargs["headers"] = {k: v for k, v in kwargs["headers"].items() if k.lower() != "authorization"}
         if resp.status in (301, 302, 303) and method.upper() != "HEAD":
             method = "GET"
             for body in ("json", "data"):

@@ -159,3 +159,14 @@ def test_common_failures_become_clear_errors_not_bugs(exc, kind, words):
 def test_local_problems_never_fall_back_to_another_backend():
     err = map_transport_error(OSError(28, "No space left on device", "/out/a.png"), service="comfyui")
     assert isinstance(err, LocalProblem) and not err.fallback_ok
+
+
+async def test_the_key_is_not_handed_to_another_port_a_redirect_names(hostile, scripts):
+    target = hostile(scripts.answer(200, b"{}", {"Content-Type": "application/json"}))
+    server = hostile(scripts.redirect_to(f"{target.url}/elsewhere", status=307))
+    async with aiohttp.ClientSession() as session:
+        async with request_following_redirects(
+            session, "GET", f"{server.url}/x", online_access=False, headers={"Authorization": "Bearer sk-k3y-xyz"}
+        ) as resp:
+            assert resp.status == 200
+    assert b"sk-k3y-xyz" in server.requests[0] and b"sk-k3y-xyz" not in target.requests[0]
