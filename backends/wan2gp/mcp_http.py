@@ -89,8 +89,11 @@ class McpHttp:
 
     # -- the protocol ----------------------------------------------------------------------------------------------
     async def initialize(self) -> dict[str, Any]:
-        """The MCP handshake: keep the session id and protocol version, then send `notifications/initialized`."""
-        self.session_id, self._initialized = None, False
+        """The MCP handshake: keep the session id and protocol version, then send `notifications/initialized`.
+
+        A session we still hold is ended first (a probe initializes again each time: no session left behind).
+        """
+        await self._end_session()
         params = {
             "protocolVersion": PROTOCOL_VERSION,
             "capabilities": {},
@@ -119,6 +122,7 @@ class McpHttp:
         if status == 404 and self.session_id:
             # The server forgot our session (restarted, or expired it): start a new one once.
             log.info("Wan2GP at %s dropped MCP session; initializing again", self.endpoint.name)
+            self.session_id = None  # already gone on the server: nothing to DELETE
             await self.initialize()
             status, _, reply = await self._exchange(method, params, rpc_id=next(self._ids))
             if status == 404 and self.session_id:
@@ -129,6 +133,13 @@ class McpHttp:
 
     async def close(self) -> None:
         """End the session (DELETE) when the server gave one, then close the HTTP session."""
+        await self._end_session()
+        if self._http is not None and not self._http.closed:
+            await self._http.close()
+        self._http = None
+
+    async def _end_session(self) -> None:
+        """DELETE the session the server gave us, if any (best effort: a server may have dropped it already)."""
         if self.session_id and self._http is not None and not self._http.closed:
             try:
                 async with self._http.delete(self.url, headers=self.headers(json_body=False), allow_redirects=False):
@@ -136,9 +147,6 @@ class McpHttp:
             except (aiohttp.ClientError, TimeoutError) as exc:
                 log.info("Could not end the MCP session with %s: %r", self.endpoint.name, exc)
         self.session_id, self._initialized = None, False
-        if self._http is not None and not self._http.closed:
-            await self._http.close()
-        self._http = None
 
     # -- one POST, its redirects and its reply ---------------------------------------------------------------------
     async def _exchange(

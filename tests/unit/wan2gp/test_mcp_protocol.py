@@ -182,3 +182,25 @@ async def test_requests_without_our_session_are_refused_by_a_stateful_server(sta
         http.post(stateful_url, json={"jsonrpc": "2.0", "id": 9, "method": "tools/list"}, headers=headers) as resp,
     ):
         assert resp.status == 400
+
+
+async def test_initializing_again_ends_the_previous_session_first(stateful_url, tmp_path):
+    rpc = _rpc(stateful_url, tmp_path)
+    try:
+        await rpc.initialize()
+        first = rpc.session_id
+        await rpc.initialize()  # what every probe does
+        assert rpc.session_id != first and await rpc.list_tools()
+    finally:
+        await rpc.close()
+    headers = {
+        "Accept": "application/json, text/event-stream",
+        "Content-Type": "application/json",
+        "Mcp-Session-Id": first,
+        "MCP-Protocol-Version": "2025-06-18",
+    }
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(stateful_url, json={"jsonrpc": "2.0", "id": 9, "method": "tools/list"}, headers=headers) as resp,
+    ):
+        assert resp.status == 404  # no session left behind on the server
