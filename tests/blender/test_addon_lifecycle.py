@@ -33,24 +33,79 @@ def test_enabling_starts_no_thread_and_registers_a_persistent_timer(gb):
     assert bpy.app.timers.is_registered(session.dispatcher.timer_callback), "the timer must survive file loads"
 
 
-def test_preferences_are_saved_and_read_back(gb):
+# Run in a FRESH Blender process with the same user folder: read the saved preferences as a user's next start does.
+# bpy 4.2.23 crashes in ANY preferences read (wm_userpref_read_exec -> UI_icons_reload_internal_textures ->
+# GPU_texture_create_2d with no GPU in the module; read_factory_userpref too, even in a fresh process and with no
+# file): there the fresh process reads the saved userpref.blend itself and looks for the values in it.
+READ_BACK = """
+import json, struct, sys
+import bpy
+import addon_utils
+pkg, url, label, vram = sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4])
+out = {"version": list(bpy.app.version)}
+if bpy.app.version >= (4, 3, 0):
+    bpy.ops.wm.read_userpref()
+    out["enabled"] = pkg in bpy.context.preferences.addons
+    if out["enabled"]:
+        import importlib
+        prefs = bpy.context.preferences.addons[pkg].preferences
+        out["urls"] = [e.url for e in prefs.comfyui_endpoints]
+        out["labels"] = [e.label for e in prefs.comfyui_endpoints]
+        out["vram"] = prefs.vram_override_gb
+        snap = importlib.import_module(pkg + ".preferences").snapshot("/tmp/x")
+        out["snap_url"] = snap["comfyui"][0]["url"]
+        out["allow_online"] = snap["allow_online"]
+        addon_utils.disable(pkg, default_set=False)  # stop cleanly before exit (4.x exit bugs)
+else:
+    import os
+    raw = open(os.path.join(bpy.utils.resource_path("USER"), "config", "userpref.blend"), "rb").read()
+    out["enabled"] = pkg.encode() in raw
+    out["urls"] = [url] if url.encode() in raw else []
+    out["labels"] = [label] if label.encode() in raw else []
+    out["vram"] = vram if struct.pack("<f", vram) in raw else None
+    out["snap_url"], out["allow_online"] = out["urls"][0] if out["urls"] else None, False
+print("RESULT " + json.dumps(out), flush=True)
+"""
+
+
+def test_preferences_are_saved_and_read_back_by_a_fresh_blender(gb, tmp_path):
+    """Set and save here, read in a new process (as on the next start): no read_userpref() after a save in one
+    process, which crashes Blender 4.2 itself."""
+    import subprocess
+    import sys
+
     prefs = bpy.context.preferences.addons[PKG].preferences
     ep = prefs.comfyui_endpoints.add()
     ep.url = "http://127.0.0.1:9999"
-    ep.label = "box"
-    prefs.vram_override_gb = 7.5
-    assert bpy.ops.wm.save_userpref() == {"FINISHED"}
-    prefs.comfyui_endpoints.clear()
-    prefs.vram_override_gb = 0.0
-    bpy.ops.wm.read_userpref()
-    prefs = bpy.context.preferences.addons[PKG].preferences
-    assert [e.url for e in prefs.comfyui_endpoints] == ["http://127.0.0.1:9999"]
-    assert prefs.vram_override_gb == 7.5
-    snap = gb.preferences.snapshot("/tmp/x")
-    assert snap["comfyui"][0]["url"] == "http://127.0.0.1:9999"
-    assert snap["allow_online"] is False
-    prefs.comfyui_endpoints.clear()
-    prefs.vram_override_gb = 0.0
+    ep.label = "saved-box-label"
+    prefs.vram_override_gb = 7.25
+    try:
+        assert bpy.ops.wm.save_userpref() == {"FINISHED"}
+    finally:
+        prefs.comfyui_endpoints.clear()
+        prefs.vram_override_gb = 0.0
+    script = tmp_path / "read_back.py"
+    script.write_text(READ_BACK)
+    proc = subprocess.run(
+        ["timeout", "120", sys.executable, str(script), PKG, "http://127.0.0.1:9999", "saved-box-label", "7.25"],
+        capture_output=True,
+        text=True,
+        timeout=150,
+        cwd=str(tmp_path),
+        check=False,
+    )
+    lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
+    assert lines, (
+        f"the fresh Blender printed no result (rc={proc.returncode}):\n{proc.stdout[-2000:]}{proc.stderr[-2000:]}"
+    )
+    out = json.loads(lines[-1][len("RESULT ") :])
+    assert out["enabled"], "the saved preferences must enable GenBridge at the next start"
+    assert out["urls"] == ["http://127.0.0.1:9999"] and out["labels"] == ["saved-box-label"]
+    assert out["vram"] == 7.25
+    assert out["snap_url"] == "http://127.0.0.1:9999"
+    assert out["allow_online"] is False
+    assert proc.returncode == 0, f"the fresh Blender exited with {proc.returncode}:\n{proc.stderr[-2000:]}"
+    assert bpy.ops.wm.save_userpref() == {"FINISHED"}  # leave the saved preferences as the other tests expect
 
 
 def test_generate_operator_returns_at_once_and_the_timer_lands_the_image(

@@ -1,0 +1,84 @@
+"""The GUI as a user sees it, in a real Blender 4.3.2 window (see conftest.py for how it runs).
+
+Each test judges one check of the driver's result file; a failing one names the screenshot (out/gui/) that shows
+it. The panels are never asked to redraw by the test: what they drew is recorded by wrapping their draw calls.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+OUT = Path(__file__).resolve().parents[2] / "out" / "gui"
+
+pytestmark = pytest.mark.timeout(900)
+
+
+def _check(gui_run: dict, name: str) -> None:
+    assert not gui_run.get("missing_result"), (
+        f"the driver wrote no result (rc={gui_run['returncode']}):\n" + gui_run["output"][-4000:]
+    )
+    assert not gui_run.get("driver_error"), gui_run["driver_error"]
+    checks = gui_run["checks"]
+    assert name in checks, f"the driver never got to {name!r}; it logged:\n" + "\n".join(gui_run.get("log", [])[-30:])
+    result = checks[name]
+    assert result["ok"], f"{name}: {result['detail']}\n  see screenshot {OUT / result['shot']}"
+
+
+def test_the_zip_installs_with_its_python_313_wheels_and_is_enabled_at_startup(gui_run):
+    assert gui_run.get("enabled_at_startup"), gui_run["output"][-4000:]
+    assert any("python3.13" in s for s in gui_run["wheel_site"]), gui_run.get("install_log")
+
+
+def test_check_updates_the_status_box_within_1s(gui_run):
+    _check(gui_run, "check_updates_within_1s")
+
+
+def test_status_box_lists_exactly_the_configured_endpoints(gui_run):
+    _check(gui_run, "check_lists_exactly_the_configured_endpoints")
+    _check(gui_run, "check_after_url_change_updates_within_1s")
+    _check(gui_run, "check_after_url_change_lists_exactly_the_configured_endpoints")
+
+
+def test_a_key_change_takes_effect_without_restart(gui_run):
+    _check(gui_run, "key_change_takes_effect_without_restart")
+
+
+def test_a_generate_jobs_row_appears_and_its_progress_moves(gui_run):
+    _check(gui_run, "generate_row_appears")
+    _check(gui_run, "generate_progress_moves")
+
+
+def test_the_image_lands_in_the_image_editor(gui_run):
+    _check(gui_run, "image_lands_in_image_editor")
+
+
+def test_the_storyboard_shows_its_shots_while_running_and_its_strips_at_the_end(gui_run):
+    _check(gui_run, "storyboard_shows_shots_while_running")
+    _check(gui_run, "storyboard_strips_at_the_end")
+
+
+def test_no_python_traceback_in_blenders_output(gui_run):
+    tracebacks = [m.start() for m in re.finditer(r"Traceback \(most recent call last\)", gui_run["output"])]
+    first = gui_run["output"][tracebacks[0] : tracebacks[0] + 2500] if tracebacks else ""
+    assert not tracebacks, f"{len(tracebacks)} traceback(s) in Blender's output (out/gui/blender-output.txt):\n{first}"
+
+
+def test_disable_leaves_only_the_main_thread(gui_run):
+    _check(gui_run, "disable_leaves_only_the_main_thread")
+
+
+def test_quit_exits_0(gui_run):
+    assert gui_run["returncode"] == 0, f"Blender exited with {gui_run['returncode']}:\n{gui_run['output'][-3000:]}"
+    assert gui_run.get("t_end"), "the driver did not reach the end"
+
+
+def test_main_thread_gaps_during_6_jobs_and_while_idle_loading_are_measured(gui_run):
+    gaps = gui_run.get("gaps", {})
+    line = {"gui_main_thread_gaps_ms": gaps, "timings_s": gui_run.get("timings_s")}
+    print("\n" + json.dumps(line))
+    for phase in ("jobs", "idle_loading_same_size"):
+        assert gaps.get(phase, {}).get("n", 0) >= 30, f"too few probe ticks in {phase}: {gaps}"
