@@ -35,7 +35,7 @@ import gui_chroot  # noqa: E402
 import wheel_spec  # noqa: E402
 
 OUT = REPO / "out" / "gui"
-SCREEN = (1600, 1000)
+SCREEN = (2000, 1200)
 BLENDER_TIMEOUT_S = 300
 IN_ROOT = "/gb"  # the run's work dir inside the root
 LOGLINE = "A lighthouse keeper finds a glowing message in a bottle during a storm"
@@ -189,8 +189,9 @@ def run_gui(root: Path, work: Path, endpoints: dict, display: str) -> dict:
     (OUT / "blender-output.txt").write_text(output)
     result_file = work / "result.json"
     data = json.loads(result_file.read_text()) if result_file.is_file() else {"checks": {}, "missing_result": True}
-    if (work / "frames.jsonl").is_file():
-        shutil.copy2(work / "frames.jsonl", OUT / "frames.jsonl")
+    for name in ("frames.jsonl", "tmp/blender.crash.txt"):  # what was drawn; Blender's crash report, if any
+        if (work / name).is_file():
+            shutil.copy2(work / name, OUT / Path(name).name)
     data |= {"returncode": proc.returncode, "output": output, "blender_s": round(time.monotonic() - t0, 1)}
     return data
 

@@ -361,21 +361,14 @@ def select_genbridge_tabs():
 
 
 def setup_screen():
-    """Split the Layout workspace's 3D Viewport into a 3D Viewport, a Sequencer below it and an Image Editor to
-    the right (each big enough for its sidebar), and open the three sidebars."""
+    """Layout workspace: Properties becomes an Image Editor, the Timeline a Sequencer; all sidebars open.
+    (Splitting areas from a script crashed Blender 4.3.2 here, so the workspace's own areas are reused.)"""
     win = window()
-    view = area_of("VIEW_3D")
-    with bpy.context.temp_override(window=win, screen=win.screen, area=view):
-        bpy.ops.screen.area_split(direction="VERTICAL", factor=0.45)
-    yield 0.3
-    right = max((a for a in win.screen.areas if a.type == "VIEW_3D"), key=lambda a: a.x)
-    right.type = "IMAGE_EDITOR"
-    view = area_of("VIEW_3D")
-    with bpy.context.temp_override(window=win, screen=win.screen, area=view):
-        bpy.ops.screen.area_split(direction="HORIZONTAL", factor=0.5)
-    yield 0.3
-    bottom = min((a for a in win.screen.areas if a.type == "VIEW_3D"), key=lambda a: a.y)
-    bottom.type = "SEQUENCE_EDITOR"
+    for area in win.screen.areas:
+        if area.type == "PROPERTIES":
+            area.type = "IMAGE_EDITOR"
+        elif area.type == "DOPESHEET_EDITOR":
+            area.type = "SEQUENCE_EDITOR"
     for kind in ("VIEW_3D", "IMAGE_EDITOR", "SEQUENCE_EDITOR"):
         area = area_of(kind)
         assert area is not None, f"no {kind} area"
