@@ -150,14 +150,18 @@ def screenshot_taker(requests: Path, out: Path, display: str) -> Iterator[list[s
 @contextlib.contextmanager
 def services() -> Iterator[dict[str, dict[str, str]]]:
     """Two ComfyUI stand-ins (for the URL change), a Wan2GP stand-in, and the real LiteLLM proxy with a key."""
-    from genbridge.standins.comfyui import ComfyUIStandIn
+    from genbridge.standins.comfyui import ComfyUIStandIn, bundled_models
     from genbridge.standins.litellm_proxy import start_litellm_proxy
     from genbridge.standins.wan2gp import Wan2GPStandIn
 
     with contextlib.ExitStack() as stack:
         # Slow enough steps that progress is visible for a while; fast enough for CI.
-        comfy_a = stack.enter_context(ComfyUIStandIn(node_delay=0.02, step_delay=0.08).running_in_thread())
-        comfy_b = stack.enter_context(ComfyUIStandIn(node_delay=0.02, step_delay=0.08).running_in_thread())
+        comfy_a = stack.enter_context(
+            ComfyUIStandIn(node_delay=0.02, step_delay=0.08, models=bundled_models()).running_in_thread()
+        )
+        comfy_b = stack.enter_context(
+            ComfyUIStandIn(node_delay=0.02, step_delay=0.08, models=bundled_models()).running_in_thread()
+        )
         wan = stack.enter_context(Wan2GPStandIn(step_delay=0.05).run_in_thread())
         proxy = stack.enter_context(start_litellm_proxy(with_upstream=False))
         yield {
@@ -175,6 +179,7 @@ def run_gui(root: Path, work: Path, endpoints: dict, display: str) -> dict:
         "master_key": key,
         "text_model": "storyboard-mock",
         "logline": LOGLINE,
+        "work_dir": IN_ROOT,
         "shots_dir": f"{IN_ROOT}/shots",
         "result": f"{IN_ROOT}/result.json",
         "frames_log": f"{IN_ROOT}/frames.jsonl",

@@ -44,6 +44,8 @@ def test_status_box_lists_exactly_the_configured_endpoints(gui_run):
 
 
 def test_a_key_change_takes_effect_without_restart(gui_run):
+    _check(gui_run, "check_without_key_updates_within_1s")
+    _check(gui_run, "check_with_key_again_updates_within_1s")
     _check(gui_run, "key_change_takes_effect_without_restart")
 
 
@@ -80,5 +82,6 @@ def test_main_thread_gaps_during_6_jobs_and_while_idle_loading_are_measured(gui_
     gaps = gui_run.get("gaps", {})
     line = {"gui_main_thread_gaps_ms": gaps, "timings_s": gui_run.get("timings_s")}
     print("\n" + json.dumps(line))
+    assert gaps.get("jobs_landed") == 6, f"the 6 probe jobs did not all land: {gaps}"
     for phase in ("jobs", "idle_loading_same_size"):
         assert gaps.get(phase, {}).get("n", 0) >= 30, f"too few probe ticks in {phase}: {gaps}"
