@@ -157,10 +157,10 @@ def services() -> Iterator[dict[str, dict[str, str]]]:
     with contextlib.ExitStack() as stack:
         # Slow enough steps that progress is visible for a while; fast enough for CI.
         comfy_a = stack.enter_context(
-            ComfyUIStandIn(node_delay=0.02, step_delay=0.08, models=bundled_models()).running_in_thread()
+            ComfyUIStandIn(node_delay=0.02, step_delay=0.2, models=bundled_models()).running_in_thread()
         )
         comfy_b = stack.enter_context(
-            ComfyUIStandIn(node_delay=0.02, step_delay=0.08, models=bundled_models()).running_in_thread()
+            ComfyUIStandIn(node_delay=0.02, step_delay=0.2, models=bundled_models()).running_in_thread()
         )
         wan = stack.enter_context(Wan2GPStandIn(step_delay=0.05).run_in_thread())
         proxy = stack.enter_context(start_litellm_proxy(with_upstream=False))
