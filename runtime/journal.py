@@ -83,6 +83,7 @@ class Journal:
         self.problems: list[str] = []  # damaged lines found by the last read: "line 12: not valid UTF-8"
         self.damaged_lines = 0
         self.write_failures = 0
+        self.compactions = 0
         self._lock = threading.Lock()
         # The index: the newest line of every kept job (insertion order = order of last change), the finished ones
         # in the order they finished, and what we believe the file size is (another writer makes it differ).
@@ -99,6 +100,8 @@ class Journal:
         try:
             line = self._encode(snapshot)
             with self._lock:
+                if self._lines is None and self._size is None and not _has_content(self.path):
+                    self._lines = {}  # a new journal: index from the first line, never read the file back
                 self._write_locked(line)
                 self._index_locked(str(snapshot.get("id", "")), str(snapshot.get("state", "")), line)
                 if self._size is not None and self._size > self._compact_at:
@@ -187,11 +190,12 @@ class Journal:
             self._load_locked()  # first compaction, or another process wrote too: rebuild the index from the file
         assert self._lines is not None
         tmp = self.path.with_name(self.path.name + ".tmp")
+        # Flushed to the OS like every append, not fsynced: an fsync stalls the loop thread for up to ~0.1 s on a
+        # busy disk, and the rename keeps either the old file or the new one whole.
         with tmp.open("wb") as fh:
             fh.writelines(self._lines.values())
-            fh.flush()
-            os.fsync(fh.fileno())
         os.replace(tmp, self.path)
+        self.compactions += 1
         self._size = self._kept_bytes
         # Amortized O(1): the rewrite costs O(kept bytes), so wait for at least that much new data.
         self._compact_at = max(self.max_bytes, 2 * self._kept_bytes)
@@ -262,6 +266,13 @@ class Journal:
         self.damaged_lines += 1
         if len(self.problems) < MAX_PROBLEMS:
             self.problems.append(f"{where}: {reason}")
+
+
+def _has_content(path: Path) -> bool:
+    try:
+        return path.stat().st_size > 0
+    except OSError:
+        return False
 
 
 def _size(n: int) -> str:
