@@ -185,7 +185,10 @@ _LOCAL_ERRNOS = {
 }
 
 
-def local_problem(exc: OSError) -> LocalProblem | None:
+LOCAL_FILE_HINT = "Fix the file or folder named above (free disk space, a shorter path, permissions), then try again."
+
+
+def local_problem(exc: OSError, hint: str | None = None) -> LocalProblem | None:
     """A LocalProblem for an OSError about a local file (disk full, name too long, output folder is a file...),
     or None when the error is not about a local file (a refused connection, for one)."""
     import errno as errno_mod
@@ -196,9 +199,12 @@ def local_problem(exc: OSError) -> LocalProblem | None:
     if exc.filename is None and name in ("EACCES", "EPERM", "EINVAL"):
         return None  # without a file name these also come from sockets
     reason = _LOCAL_ERRNOS.get(name) or (exc.strerror or str(exc)).lower()
+    # The default hint is about the output folder; most local problems are, but not all (a settings or policy
+    # file), so callers that know say which, and everyone else gets the neutral one.
+    hint = hint or LOCAL_FILE_HINT
     if exc.filename is None:
-        return LocalProblem(f"A file operation on this computer failed: {reason}.", detail=repr(exc))
-    return LocalProblem(f"GenBridge could not use {exc.filename}: {reason}.", detail=repr(exc))
+        return LocalProblem(f"A file operation on this computer failed: {reason}.", hint, detail=repr(exc))
+    return LocalProblem(f"GenBridge could not use {exc.filename}: {reason}.", hint, detail=repr(exc))
 
 
 def should_fall_back(exc: BaseException, has_next: bool) -> bool:

@@ -287,7 +287,7 @@ class JobService:
         try:
             folder.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            problem = local_problem(exc) or LocalProblem(f"GenBridge could not create {folder}: {exc}.")
+            problem = local_problem(exc, LocalProblem.default_hint) or LocalProblem(f"Cannot create {folder}: {exc}.")
             blocker = next((p for p in (folder, *folder.parents) if p.exists() and not p.is_dir()), None)
             if blocker is not None:
                 problem = LocalProblem(
@@ -378,7 +378,8 @@ class JobService:
             paths = await client.fetch_outputs(job, self.output_dir(job))
         except OSError as exc:
             # Disk full, a name too long, a folder that is a file: this computer's problem, never a fallback.
-            raise local_problem(exc) or error_from_exception(exc, service=step.service) from None
+            output_hint = LocalProblem.default_hint
+            raise local_problem(exc, output_hint) or error_from_exception(exc, service=step.service) from None
         job.outputs = [str(p) for p in paths]
         for path in job.outputs:
             self.emit(JobEvent(job_id=job.id, kind="output", path=path))

@@ -210,7 +210,9 @@ def test_re_attach_gives_up_after_the_bounded_wait_and_says_so(tmp_path):
     _, events = run_service(settings, clock=fake.clock, sleep=fake.sleep)
     final = final_state(events, job["id"])
     assert final["state"] == "failed"
-    assert final["error"]["message"].startswith("ComfyUI at 127.0.0.1:9 did not come back within 30 s after the restart")
+    assert final["error"]["message"].startswith(
+        "ComfyUI at 127.0.0.1:9 did not come back within 30 s after the restart"
+    )
     assert "Retry" in final["error"]["hint"]
     assert sum(fake.sleeps) <= 30 and max(fake.sleeps) <= 10
 
