@@ -3,7 +3,11 @@
 Measures (1) the time to enable the installed extension, median over fresh processes (bpy import excluded),
 and which heavy modules enabling pulled in; (2) the cost per timer tick on the main thread while the bridge
 drains 50 jobs that each emit 20 progress events per second, calling the registered timer callback at the
-cadence it asks for, as Blender would. Last line: a JSON object.
+cadence it asks for, as Blender would; (3) the main-thread cost of landing one result, per result: a 1920x1080
+PNG into `bpy.data.images`, the same shown in an Image Editor, and a 1920x1080 movie strip, each through
+`blender.landing.land_output` exactly as the timer's output handler calls it, beside what Blender's own full
+image decode costs (which happens lazily, when the image is first drawn, not in our tick). Last line: a JSON
+object.
 
 Run with any Python: it re-runs itself with the bpy interpreter ($GENBRIDGE_BPY_PYTHON, or
 .venvs/bpy-4.5.15/bin/python).
@@ -135,6 +139,98 @@ def tick_bench(zip_path: str) -> dict[str, float]:
     }
 
 
+LANDINGS = 10  # results of each kind
+
+
+def landing_bench(zip_path: str) -> dict[str, float]:
+    """Per-result main-thread cost of landing outputs, median and max over LANDINGS results of each kind."""
+    import importlib
+    import tempfile
+
+    from genbridge.standins.blender_harness import install_zip, isolate
+    from genbridge.standins.placeholder import placeholder_png, write_placeholder_mp4
+
+    isolate()
+    import bpy
+
+    gb = install_zip(Path(zip_path))
+    landing = importlib.import_module(f"{gb.__name__}.blender.landing")
+    folder = Path(tempfile.mkdtemp(prefix="genbridge-landing-"))
+    png = placeholder_png("PLACEHOLDER", 1920, 1080)
+    pngs = []
+    for i in range(LANDINGS * 4):  # distinct files, as distinct jobs write them
+        path = folder / f"image-{i}.png"
+        path.write_bytes(png)
+        pngs.append(str(path))
+    movies = []
+    for i in range(LANDINGS * 2):
+        path = folder / f"clip-{i}.mp4"
+        write_placeholder_mp4(path, "PLACEHOLDER", 1920, 1080, 48, 24)
+        movies.append(str(path))
+    window = bpy.context.window_manager.windows[0]
+    area = next(a for a in window.screen.areas if a.type == "DOPESHEET_EDITOR")
+    area.type = "IMAGE_EDITOR"  # an Image Editor open, as when Generate was pressed there
+
+    def row(i: int, target: dict) -> dict:
+        return {"id": f"job-{i}", "task": "image", "service": "comfyui", "inputs": {"prompt": "p"}, "target": target}
+
+    def timed(calls: list) -> list[float]:
+        out = []
+        for fn in calls:
+            start = time.perf_counter()
+            fn()
+            out.append((time.perf_counter() - start) * 1000)
+        return out
+
+    image_ms = timed(
+        [lambda i=i: landing.land_output(row(i, {"kind": "image", "name": f"I{i}"}), pngs[i]) for i in range(LANDINGS)]
+    )
+    shown = [{"kind": "image", "name": f"S{i}", "show_in_image_editor": True} for i in range(LANDINGS)]
+    shown_ms = timed([lambda i=i: landing.land_output(row(i, shown[i]), pngs[LANDINGS + i]) for i in range(LANDINGS)])
+    # What Blender itself spends when the image is first drawn (decoding the PNG): not in GenBridge's tick.
+    decode_ms = timed([lambda i=i: bpy.data.images[f"I{i}"].pixels[0] for i in range(LANDINGS)])
+    scene = bpy.context.scene
+    strips = [
+        {"kind": "movie_strip", "scene": scene.name, "channel": 1 + i, "frame_start": 1, "duration": 24}
+        for i in range(LANDINGS)
+    ]
+    strip_ms = timed([lambda i=i: landing.land_output(row(i, strips[i]), movies[i]) for i in range(LANDINGS)])
+    keyframes = [
+        {"kind": "image_strip", "scene": scene.name, "channel": 20 + i, "frame_start": 1, "duration": 24}
+        for i in range(LANDINGS)
+    ]
+    keyframe_ms = timed(
+        [lambda i=i: landing.land_output(row(i, keyframes[i]), pngs[2 * LANDINGS + i]) for i in range(LANDINGS)]
+    )
+    # Blender's own share: the same calls GenBridge makes, bare (a movie strip always opens its file).
+    sequence = landing.strips_of(scene)
+    new_movie_ms = timed(
+        [
+            lambda i=i: sequence.new_movie(name=f"m{i}", filepath=movies[LANDINGS + i], channel=40 + i, frame_start=1)
+            for i in range(LANDINGS)
+        ]
+    )
+    eager_image_strip_ms = timed(
+        [
+            lambda i=i: sequence.new_image(name=f"e{i}", filepath=pngs[3 * LANDINGS + i], channel=60 + i, frame_start=1)
+            for i in range(LANDINGS)
+        ]
+    )
+
+    def summary(values: list[float]) -> dict[str, float]:
+        return {"median": round(statistics.median(values), 3), "max": round(max(values), 3)}
+
+    return {
+        "landing_image_1080p_ms": summary(image_ms),
+        "landing_image_in_image_editor_ms": summary(shown_ms),
+        "landing_movie_strip_1080p_ms": summary(strip_ms),
+        "landing_image_strip_1080p_ms": summary(keyframe_ms),
+        "blender_png_decode_1080p_ms": summary(decode_ms),
+        "blender_new_movie_1080p_ms": summary(new_movie_ms),
+        "blender_new_image_strip_reading_the_file_1080p_ms": summary(eager_image_strip_ms),
+    }
+
+
 def last_json(stdout: str) -> dict:
     """The last JSON line a child printed (Blender may print status lines around it)."""
     for line in reversed(stdout.splitlines()):
@@ -165,7 +261,7 @@ def unregister_with_jobs_in_flight(gb, client_class, jobs: int = 20) -> float:
 
 
 def main() -> None:
-    if len(sys.argv) > 1 and sys.argv[1] not in ("--enable-probe", "--ticks"):
+    if len(sys.argv) > 1 and sys.argv[1] not in ("--enable-probe", "--ticks", "--landing"):
         sys.exit(f"unknown arguments: {sys.argv[1:]}")
     if not has_bpy():
         os.execv(bpy_python(), [bpy_python(), __file__, *sys.argv[1:]])
@@ -174,6 +270,9 @@ def main() -> None:
         return
     if len(sys.argv) > 2 and sys.argv[1] == "--ticks":
         print(json.dumps(tick_bench(sys.argv[2])))
+        return
+    if len(sys.argv) > 2 and sys.argv[1] == "--landing":
+        print(json.dumps(landing_bench(sys.argv[2])))
         return
     import tempfile
 
@@ -196,6 +295,8 @@ def main() -> None:
         probes.append(last_json(out.stdout + out.stderr))
     out = subprocess.run([sys.executable, __file__, "--ticks", zip_path], capture_output=True, text=True, timeout=300)
     ticks = last_json(out.stdout + out.stderr)
+    out = subprocess.run([sys.executable, __file__, "--landing", zip_path], capture_output=True, text=True, timeout=300)
+    landing = last_json(out.stdout + out.stderr)
     first, warm = probes[0], probes[1:]
     enable_times = [p["enable_ms"] for p in warm]
     result = {
@@ -207,7 +308,14 @@ def main() -> None:
         "jobs": JOBS,
         "progress_events_per_job_per_s": EVENTS_PER_SECOND,
         **ticks,
-        "targets": {"register_ms_median": 30, "tick_p99_ms": 1, "tick_max_ms": 5, "unregister_ms_with_20_jobs": 1000},
+        "landing_per_result": landing,
+        "targets": {
+            "register_ms_median": 30,
+            "tick_p99_ms": 1,
+            "tick_max_ms": 5,
+            "unregister_ms_with_20_jobs": 1000,
+            "landing_ms_per_result": 16,
+        },
     }
     print(
         f"enable: median {result['register_ms_median']} ms over {ENABLE_RUNS} fresh Blender processes "
@@ -217,6 +325,8 @@ def main() -> None:
         f"tick: p50 {ticks['tick_p50_ms']} ms, p99 {ticks['tick_p99_ms']} ms, max {ticks['tick_max_ms']} ms "
         f"over {ticks['ticks']} ticks, {ticks['jobs_done']}/{JOBS} jobs done"
     )
+    for name, figures in landing.items():
+        print(f"{name}: median {figures['median']} ms, max {figures['max']} ms per result")
     print(json.dumps(result))
 
 

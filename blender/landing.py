@@ -4,8 +4,10 @@ Thread rule: main thread only (called from the session's handlers inside the tim
 is read from the job's journaled snapshot (`row["target"]` is `runtime.jobs.Target` as plain data), so a job
 re-attached after a restart lands exactly like one submitted in this session.
 
-Cost: landing must fit in one frame (16 ms) of the main thread. Images are created without reading their pixels
-(Blender decodes them lazily when first drawn or used) and movie strips are added without reading every frame.
+Cost: landing should fit in one frame (16 ms) of the main thread. Images are created without reading their
+pixels (Blender decodes them lazily when first drawn), image strips too (see `new_image_strip`). A movie strip
+makes Blender open the file and decode its first frame (tens of ms at 1080p, Blender's own cost, measured in
+bench/main_thread.py); the dispatcher's per-tick budget puts each such landing in a tick of its own.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import bpy
 from ..runtime.netpolicy import redact_url
 
 PROVENANCE_KEYS = ("job_id", "service", "instance", "template", "prompt", "seed", "task")
+PENDING_SUFFIX = ".genbridge-pending"  # a name no file has: Blender adds the strip without reading a file
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".webp", ".exr", ".tif", ".tiff"})
 MOVIE_SUFFIXES = frozenset({".mp4", ".webm", ".mov", ".mkv", ".avi", ".gif"})
 TEXT_SUFFIXES = frozenset({".txt", ".md", ".json"})
@@ -95,12 +98,25 @@ def land_strip(row: dict[str, Any], path: str, target: dict[str, Any], *, movie:
     if movie:
         strip = strips.new_movie(name=name, filepath=path, channel=channel, frame_start=frame)
     else:
-        strip = strips.new_image(name=name, filepath=path, channel=channel, frame_start=frame)
+        strip = new_image_strip(strips, name, path, channel, frame)
     planned = int(target.get("duration") or 0)
     if planned > 0:
         content = int(getattr(strip, "frame_duration", planned) or planned) if movie else planned
         strip.frame_final_duration = max(1, min(planned, content))
     tag(strip, row)
+    return strip
+
+
+def new_image_strip(strips: Any, name: str, path: str, channel: int, frame: int) -> Any:
+    """An image strip whose file Blender reads when it first draws the strip, not now.
+
+    `new_image` decodes the whole file to note its size (about 60-80 ms for a 1080p PNG, several frames of a
+    frozen UI); the size is not needed (the render reads the image anyway, with the same result), so the strip
+    is made for a name that does not exist and then pointed at the real file, which does not reload it."""
+    real = Path(path)
+    pending = str(real.with_name(real.name + PENDING_SUFFIX))
+    strip = strips.new_image(name=name, filepath=pending, channel=channel, frame_start=frame)
+    strip.elements[0].filename = real.name
     return strip
 
 

@@ -131,3 +131,36 @@ def test_panels_are_sub_panels_so_sections_never_overlap(gb):
             panel = getattr(bpy.types, f"GENBRIDGE_PT_{space}_{section}")
             assert panel.bl_parent_id == f"GENBRIDGE_PT_{space}"
     assert bpy.types.GENBRIDGE_PT_storyboard_sequencer.bl_parent_id == "GENBRIDGE_PT_sequencer"
+
+
+def test_a_keyframe_strip_added_without_reading_its_file_renders_like_one_that_read_it(gb, tmp_path):
+    """Landing points an image strip at its file without decoding it (a 1080p PNG takes longer than a frame);
+    the Sequencer then reads it when it draws or renders, with the same picture as Blender's own `new_image`."""
+    from genbridge.standins.placeholder import placeholder_png
+
+    landing = importlib.import_module(f"{PKG}.blender.landing")
+    png = tmp_path / "keyframe.png"
+    png.write_bytes(placeholder_png("PLACEHOLDER", 1920, 1080))
+    means = {}
+    for how in ("lazy", "blender"):
+        scene = bpy.data.scenes.new(f"Render {how}")
+        try:
+            strips = landing.strips_of(scene)
+            if how == "lazy":
+                strip = landing.new_image_strip(strips, "k", str(png), 1, 1)
+                assert bpy.path.abspath(strip.directory + strip.elements[0].filename) == str(png)
+            else:
+                strips.new_image(name="k", filepath=str(png), channel=1, frame_start=1)
+            render = scene.render
+            render.resolution_x, render.resolution_y, render.resolution_percentage = 96, 54, 100
+            render.image_settings.file_format = "PNG"
+            render.filepath = str(tmp_path / f"{how}.png")
+            with bpy.context.temp_override(scene=scene):
+                bpy.ops.render.render(write_still=True, scene=scene.name)
+            out = bpy.data.images.load(str(tmp_path / f"{how}.png"))
+            pixels = list(out.pixels[:])
+            means[how] = sum(pixels) / len(pixels)
+            bpy.data.images.remove(out)
+        finally:
+            bpy.data.scenes.remove(scene)
+    assert means["lazy"] == pytest.approx(means["blender"]) and means["lazy"] > 0.3

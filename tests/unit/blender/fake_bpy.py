@@ -99,7 +99,12 @@ class Strips(list):
         return self._new("MOVIE", name, filepath, channel, frame_start, content=MOVIE_FRAMES)
 
     def new_image(self, name: str, filepath: str, channel: int, frame_start: int) -> Strip:
-        return self._new("IMAGE", name, filepath, channel, frame_start, content=1)
+        strip = self._new("IMAGE", name, filepath, channel, frame_start, content=1)
+        path = Path(filepath)
+        strip.directory = str(path.parent) + "/"
+        strip.elements = [types.SimpleNamespace(filename=path.name)]
+        strip.read_on_add = path.is_file()  # Blender decodes an existing file at once
+        return strip
 
 
 MOVIE_FRAMES = 81  # what the fake "reads" as a movie file's own length

@@ -29,8 +29,11 @@ def test_an_image_is_shown_in_the_image_editor_when_the_target_says_so(landing, 
 
 def test_a_keyframe_strip_lasts_as_long_as_the_shot_was_planned(landing, bpy, tmp_path):
     target = {"kind": "image_strip", "name": "Shot 01 key T1", "scene": "Scene", "channel": 1, "frame_start": 97}
+    (tmp_path / "k.png").write_bytes(b"\x89PNG")
     strip = landing.land_output(snapshot(target={**target, "duration": 84}), str(tmp_path / "k.png"))
     assert (strip.type, strip.channel, strip.frame_start, strip.frame_final_duration) == ("IMAGE", 1, 97, 84)
+    assert strip.directory + strip.elements[0].filename == str(tmp_path / "k.png")
+    assert not strip.read_on_add, "the 1080p keyframe is decoded when first drawn, not inside the timer"
 
 
 def test_a_re_attached_clip_lands_with_the_length_it_was_planned_with(landing, tmp_path):
