@@ -543,8 +543,11 @@ class JobService:
         elif isinstance(event, BackendText):
             if job.state == JobState.SUBMITTED:
                 self._move(job, JobState.RUNNING, "Writing")
-            job.text += event.text
-            self.emit(JobEvent(job_id=job.id, kind="text", text=event.text))
+            # A server may stream our key back as the "answer": mask it in what is shown (a key split across two
+            # chunks is still masked in the journaled text, which is redacted whole).
+            text = redact(event.text)
+            job.text += text
+            self.emit(JobEvent(job_id=job.id, kind="text", text=text))
         elif isinstance(event, BackendPreview):
             job.preview = event.path
             self.emit(JobEvent(job_id=job.id, kind="preview", path=event.path))

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import copy
 import json
+import logging
 import math
 import random
 import tomllib
@@ -41,6 +42,8 @@ from typing import Any
 from ..runtime.backend import Problem
 from ..runtime.errors import RejectedInput
 from .importing import check_api_format, is_link, node_label
+
+log = logging.getLogger("genbridge.templates")
 
 PARAM_TYPES = ("string", "int", "float", "bool", "image", "model")
 UPLOAD_META_KEY = "genbridge_upload"
@@ -280,6 +283,8 @@ def load_template(path: str | Path) -> Template:
             f"The template sidecar {sidecar.name} must hold a table of settings, not a {type(meta).__name__}.",
             "See the template documentation (workflows/template.py) for the layout.",
         )
+    for warning in sidecar_unknown_keys(meta):
+        log.warning("%s: %s", sidecar.name, warning)
     return template_from_metadata(workflow, meta, default_name=json_path.stem, path=json_path)
 
 
@@ -389,6 +394,33 @@ def sidecar_shape_errors(meta: dict[str, Any]) -> list[str]:
         if isinstance(choices, list) and not all(isinstance(c, (str, int, float, bool)) for c in choices):
             errors.append(f'parameter "{pname}": "choices" must list plain values (texts, numbers, true/false)')
     return errors
+
+
+_PARAM_KEYS = (*_PARAM_FIELDS, "default")
+
+
+def sidecar_unknown_keys(meta: dict[str, Any]) -> list[str]:
+    """A warning for every sidecar key GenBridge does not know (a typo would be silently ignored), naming the
+    nearest valid key."""
+    import difflib
+
+    def check(keys: Any, known: tuple[str, ...], where: str) -> list[str]:
+        out = []
+        for key in keys:
+            if key in known:
+                continue
+            close = difflib.get_close_matches(str(key), known, n=1, cutoff=0.6)
+            nearest = f"did you mean '{close[0]}'?" if close else f"valid keys: {', '.join(known)}."
+            out.append(f"unknown key '{where}{key}' is ignored; {nearest}")
+        return out
+
+    warnings = check(meta, tuple(_TOP_FIELDS), "")
+    params = meta.get("params")
+    if isinstance(params, dict):
+        for pname, raw in params.items():
+            if isinstance(raw, dict):
+                warnings += check(raw, _PARAM_KEYS, f"params.{pname}.")
+    return warnings
 
 
 def _is(value: Any, kinds: tuple[type, ...]) -> bool:

@@ -27,6 +27,7 @@ from ...runtime.errors import Cancelled, GenBridgeError, RejectedInput, ServerEr
 from ...runtime.events import BackendEvent, BackendLog, BackendProgress, BackendText
 from ...runtime.jobs import Job, JobErrorInfo
 from ...runtime.netpolicy import ensure_allowed
+from ...runtime.redact import redact
 from ...runtime.settings import Endpoint, Settings
 from .errors import SERVICE, error_from_response, error_from_stream_payload, error_from_transport, retry_after_seconds
 from .models import ChatChunk, ChatCompletion, ModelList
@@ -399,7 +400,7 @@ class LiteLLMClient:
         from ...workflows.text import clean_prompt, parse_shotlist
 
         dest.mkdir(parents=True, exist_ok=True)
-        text = self.text_of(job)
+        text = redact(self.text_of(job))  # an answer that echoes the key never lands in a file
         self._texts.pop(job.id, None)
         self._requests.pop(job.id, None)
         self._cancelled.discard(job.id)

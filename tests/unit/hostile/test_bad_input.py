@@ -208,3 +208,18 @@ def test_settings_errors_never_quote_rejected_values(tmp_path):
     with pytest.raises(ConfigError) as info:
         Settings.from_mapping({"comfyui": [{"url": "http://u:sekrit-value@127.0.0.1:1"}], "wan2gp_profile": "x"})
     assert "sekrit-value" not in str(info.value) and "wan2gp_profile" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("sidecar", "key", "nearest"),
+    [
+        ('[params.text]\nbind = "9.text"\ndefualt = "x"\n', "params.text.defualt", "default"),
+        ('[params.text]\nbind = "9.text"\nchoice = ["a"]\n', "params.text.choice", "choices"),
+        ('descripton = "x"\n[params.text]\nbind = "9.text"\n', "descripton", "description"),
+    ],
+)
+def test_typos_in_sidecar_keys_are_named_with_the_nearest_key(tmp_path, caplog, sidecar, key, nearest):
+    flow = _workflow(tmp_path, GOOD_NODE, sidecar=sidecar)
+    with caplog.at_level(logging.WARNING, logger="genbridge.templates"):
+        load_template(flow)
+    assert f"unknown key '{key}'" in caplog.text and f"did you mean '{nearest}'" in caplog.text

@@ -146,3 +146,22 @@ def test_any_url_user_info_in_free_text_is_stripped():
     assert redact(f"failed: http://u:{PASSWORD}@10.0.0.1:8188/x and https://tok@h/y") == (
         "failed: http://10.0.0.1:8188/x and https://h/y"
     )
+
+
+def test_an_answer_that_echoes_the_key_is_masked_on_screen_in_files_and_in_the_journal(
+    secret, guard, hostile, scripts, tmp_path, capsys, monkeypatch
+):
+    answer = {
+        "id": "c1",
+        "object": "chat.completion",
+        "model": "m",
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": f"Your key is {secret}."}}],
+    }
+    server = hostile(scripts.answer(200, json.dumps(answer).encode(), {"Content-Type": "application/json"}))
+    monkeypatch.setenv("GENBRIDGE_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("GENBRIDGE_OUTPUT_DIR", str(tmp_path / "out"))
+    code = main(["text", "--url", server.url, "--model", "m", "--no-stream", "what is my key?"])
+    out, err = capsys.readouterr()
+    assert code == 0 and "Your key is ***." in out
+    assert list((tmp_path / "out").rglob("*.txt")), "the answer was written"
+    guard.assert_no_secret(out, err, files=tmp_path)
