@@ -84,6 +84,7 @@ class Journal:
         self.damaged_lines = 0
         self.write_failures = 0
         self.compactions = 0
+        self._torn = False
         self._lock = threading.Lock()
         # The index: the newest line of every kept job (insertion order = order of last change), the finished ones
         # in the order they finished, and what we believe the file size is (another writer makes it differ).
@@ -139,10 +140,14 @@ class Journal:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             fd = os.open(self.path, flags, 0o600)
         try:
+            if self._torn:  # the last write failed midway (disk full): end its torn line so this one reads alone
+                line = b"\n" + line
             # One write() of a whole line in append mode: concurrent writers never interleave inside a line.
             view = memoryview(line)
+            self._torn = True
             while view:
                 view = view[os.write(fd, view) :]
+            self._torn = False
             if self._size is None:
                 self._size = os.fstat(fd).st_size  # an existing (maybe oversized) journal counts from the start
             else:

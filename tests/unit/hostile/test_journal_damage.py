@@ -256,3 +256,25 @@ def test_what_the_journal_keeps_in_memory_is_bounded(tmp_path):
     assert all(j["state"] == "interrupted" for j in latest.values()), "finished jobs go first"
     assert 0 < len(latest) <= 10
     assert "an old unfinished job was dropped" in journal.problems[0]
+
+
+def test_a_write_that_fails_midway_does_not_swallow_the_next_line(tmp_path, monkeypatch):
+    import os as _os
+
+    journal = Journal(tmp_path / "journal.jsonl")
+    first, second, third = (Job(task="image", state=JobState.INTERRUPTED).snapshot() for _ in range(3))
+    journal.append(first)
+    real_write, calls = _os.write, []
+
+    def disk_full_after_10_bytes(fd, data):
+        calls.append(1)
+        if len(calls) == 1:
+            real_write(fd, bytes(data[:10]))
+            raise OSError(28, "No space left on device")
+        return real_write(fd, data)
+
+    monkeypatch.setattr("genbridge.runtime.journal.os.write", disk_full_after_10_bytes)
+    journal.append(second)  # torn: 10 bytes land, then the disk is full
+    journal.append(third)
+    latest = Journal(journal.path).latest()
+    assert set(latest) == {first["id"], third["id"]}
