@@ -17,6 +17,7 @@ from genbridge.runtime.errors import (
     OnlineAccessRefused,
     ReplyTooLarge,
     ServerError,
+    ServiceTimeout,
 )
 from genbridge.runtime.settings import Endpoint, Settings
 
@@ -241,3 +242,18 @@ async def test_a_stateful_server_that_gives_no_session_is_named_as_such(tmp_path
 
     error, _ = await run_against(handler, tmp_path)
     assert isinstance(error, IncompatibleServer) and "requires a session but gave none" in error.message
+
+
+async def test_an_event_stream_that_trickles_keep_alives_forever_ends_at_the_request_timeout(tmp_path):
+    async def handler(request):
+        body = await request.json()
+        if "id" not in body:
+            return web.Response(status=202)
+        resp = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await resp.prepare(request)
+        while True:  # never answers, never grows past the cap
+            await resp.write(b": keep-alive\n\n")
+            await asyncio.sleep(0.05)
+
+    error, _ = await run_against(handler, tmp_path, timeouts={"request": 1.0, "connect": 1.0})
+    assert isinstance(error, ServiceTimeout) and "did not answer initialize in time" in error.message
