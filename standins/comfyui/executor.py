@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import re
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -20,6 +21,15 @@ from typing import TYPE_CHECKING, Any
 from ..placeholder import placeholder_png
 from .outputs import as_int, find_upstream, write_outputs
 from .schema import DYNAMIC_COMBO, INTERMEDIATE_OUTPUT, WIDGET_TYPES
+
+IMAGE_MAGIC = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"GIF8", b"BM", b"II*\x00", b"MM\x00*")
+
+
+class UnidentifiedImageError(Exception):
+    """Stands for PIL's error; reported with PIL's qualified name like the server does."""
+
+
+UnidentifiedImageError.__qualname__ = UnidentifiedImageError.__name__
 
 
 def _is_link(value: Any) -> bool:
@@ -110,6 +120,16 @@ class ExecutorMixin:
         memo[nid] = hashlib.sha1("|".join(parts).encode()).hexdigest()
         return memo[nid]
 
+    def check_image_file(self, name: str) -> None:
+        """LoadImage opens the file with PIL at run time: bytes that are no image fail there (capture 07)."""
+        m = re.match(r"^(.*) \[(output|input|temp)\]$", name)
+        kind = m.group(2) if m else "input"
+        name = m.group(1) if m else name
+        path = self.dirs[kind] / name
+        head = path.read_bytes()[:12] if path.is_file() else b""
+        if not head.startswith(IMAGE_MAGIC) and head[8:12] != b"WEBP":
+            raise UnidentifiedImageError(f"cannot identify image file '<comfyui-root>/{kind}/{name}'")
+
     def _literal_into_link(self, cls: str, inputs: dict[str, Any]) -> str | None:
         """An input that needs a link but got a literal: validation passes it, the node then crashes."""
         spec_in = self.object_info.get(cls, {}).get("input") or {}
@@ -147,6 +167,7 @@ class _Run:
         await self.msg("progress_state", {"prompt_id": self.pid, "nodes": dict(self.states)}, broadcast=True)
 
     def node_state(self, nid: str, value: float, mx: float, state: str, activity: str | None = None) -> None:
+        """Set one node's entry of the cumulative `progress_state`."""
         self.states[nid] = {
             "value": value,
             "max": mx,
@@ -190,14 +211,16 @@ class _Run:
         for nid in order:
             cls = graph[nid]["class_type"]
             if nid in cached:
+                # Captured (03): cached nodes send nothing, except an output node re-sending its old ui,
+                # followed by a progress_state that lists it (int values) and no cached node before it.
                 ui = s.cache[sigs[nid]]
                 if ui is not None and cls in INTERMEDIATE_OUTPUT:
                     replay.append((nid, ui))  # 0.38 replays cached intermediate outputs just before success
                 elif ui is not None:
                     self.ui_outputs[nid] = ui
                     await self.msg("executed", {"node": nid, "display_node": nid, "output": ui, "prompt_id": pid})
-                self.node_state(nid, 1.0, 1.0, "finished")
-                await self.progress_state()
+                    self.node_state(nid, 1, 1, "finished")
+                    await self.progress_state()
                 continue
             if s._interrupt == pid:
                 data = {"node_id": nid, "node_type": cls, "executed": list(self.executed)}
@@ -261,6 +284,8 @@ class _Run:
             literal = s._literal_into_link(cls, inputs)
             if literal is not None:
                 raise AttributeError(f"'{literal}' object has no attribute 'shape'")
+            if cls in ("LoadImage", "LoadImageMask"):
+                s.check_image_file(str(inputs.get("image", "")))
             if s.faults.fail_node_class == cls:
                 raise RuntimeError(f"Stand-in failure injected into {cls}")
             if cls == "SaveImageWebsocket":
@@ -276,7 +301,9 @@ class _Run:
                 "node_type": cls,
                 "executed": list(self.executed),
                 "exception_message": f"{exc}\n",
-                "exception_type": type(exc).__name__,
+                "exception_type": "PIL.UnidentifiedImageError"
+                if isinstance(exc, UnidentifiedImageError)
+                else type(exc).__name__,
                 "traceback": [f'  File "<comfyui-root>/nodes.py", line 1, in {cls}\n'],
                 "current_inputs": {},
                 "current_outputs": list(self.executed),

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import posixpath
 import random
 import re
 import string
@@ -22,8 +23,9 @@ VIDEO_SAVERS = {"SaveWEBM": ".webm", "SaveVideo": ".mp4"}
 ANIMATED_SAVERS = {"SaveAnimatedWEBP": ".webp", "SaveAnimatedPNG": ".png"}
 ESCAPE = (
     "**** ERROR: Saving image outside the output folder is not allowed.\n"
-    " full_output_folder: <comfyui-root>/output/{sub}\n"
-    "         output_dir: <comfyui-root>/output"
+    " full_output_folder: {full}\n"
+    "         output_dir: <comfyui-root>/output\n"
+    "         commonpath: {common}"
 )
 
 
@@ -60,11 +62,25 @@ def as_int(value: Any, default: int) -> int:
         return default
 
 
+FAKE_ROOT = "/srv/a/b/c/ComfyUI"  # deep enough that climbing out still shows as <comfyui-root>/..
+
+
+def _scrubbed(path: str) -> str:
+    """A server path as the captures show it: relative to `<comfyui-root>` when inside or above it."""
+    if path == FAKE_ROOT or FAKE_ROOT.startswith(path + "/") or path.startswith(FAKE_ROOT + "/"):
+        rel = posixpath.relpath(path, FAKE_ROOT)
+        return "<comfyui-root>" if rel == "." else f"<comfyui-root>/{rel}"
+    return path
+
+
 def _save_target(dirs: dict[str, Path], prefix: str) -> tuple[Path, str, str]:
     """(folder, subfolder, basename) for a filename_prefix; refuses to leave output/ like the server."""
     subfolder, _, base = prefix.replace("\\", "/").rpartition("/")
-    if ".." in prefix.split("/") or prefix.startswith("/"):
-        raise Exception(ESCAPE.format(sub=subfolder))
+    out = posixpath.join(FAKE_ROOT, "output")
+    full = posixpath.normpath(posixpath.join(out, subfolder))
+    if posixpath.commonpath([out, full]) != out:
+        common = posixpath.commonpath([out, full])
+        raise Exception(ESCAPE.format(full=_scrubbed(full), common=_scrubbed(common)))
     folder = dirs["output"] / subfolder
     folder.mkdir(parents=True, exist_ok=True)
     return folder, subfolder, base
