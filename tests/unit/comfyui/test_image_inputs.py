@@ -8,6 +8,7 @@ import json
 import pytest
 from genbridge.runtime.errors import RejectedInput
 from genbridge.runtime.jobs import Job
+from genbridge.standins.placeholder import placeholder_png
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -39,7 +40,7 @@ def user_templates(tmp_path, settings):
 def photo(tmp_path):
     path = tmp_path / "photos" / "local.png"
     path.parent.mkdir()
-    path.write_bytes(b"\x89PNG local bytes")
+    path.write_bytes(placeholder_png("local photo", 8, 8))  # ComfyUI opens it with PIL: it must be an image
     return path
 
 

@@ -10,6 +10,7 @@ from genbridge.runtime.errors import Cancelled, IncompatibleServer, RejectedInpu
 from genbridge.runtime.events import BackendLog, BackendProgress
 from genbridge.runtime.jobs import Job
 from genbridge.standins.fixtures import load_fixture
+from genbridge.standins.placeholder import placeholder_png
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -47,7 +48,8 @@ async def test_identical_resubmit_is_a_cache_hit_done_with_the_earlier_files(cli
 
 async def test_upload_uses_the_name_the_server_returns(client, server, tmp_path, helpers):
     src = tmp_path / "src.png"
-    src.write_bytes(b"\x89PNG first")
+    first = placeholder_png("first", 8, 8)  # ComfyUI opens it with PIL: it must be an image
+    src.write_bytes(first)
     (server.dirs["input"] / "genbridge").mkdir(parents=True)
     (server.dirs["input"] / "genbridge" / "src.png").write_bytes(b"other bytes")
     graph = {
@@ -57,7 +59,7 @@ async def test_upload_uses_the_name_the_server_returns(client, server, tmp_path,
     }
     job = Job(task="image", inputs={"workflow": graph, "images": {"Source": str(src)}})
     _, paths = await helpers.run(client, job, tmp_path / "dest")
-    assert paths and (server.dirs["input"] / "genbridge" / "src (1).png").read_bytes() == b"\x89PNG first"
+    assert paths and (server.dirs["input"] / "genbridge" / "src (1).png").read_bytes() == first
     assert server.history[job.id]["prompt"][2]["10"]["inputs"]["image"] == "genbridge/src (1).png"
 
 
