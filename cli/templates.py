@@ -98,7 +98,7 @@ async def _live(workflow: dict[str, Any], url: str, settings: Any) -> list[Any]:
     async with aiohttp.ClientSession(timeout=timeout) as session:
         try:
             return await preflight_live(workflow, url, session, allow_online=settings.allow_online)
-        except aiohttp.ClientError as exc:
-            from ..runtime.errors import Unreachable
+        except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+            from ..backends.http import map_transport_error
 
-            raise Unreachable(f"Could not reach ComfyUI at {url}: {exc}", service="comfyui") from None
+            raise map_transport_error(exc, service="comfyui", url=url) from None

@@ -58,11 +58,11 @@ def known_secrets() -> list[str]:
     return sorted(found, key=len, reverse=True)
 
 
-def redact(text: str) -> str:
-    """`text` with every known secret and any URL user info replaced."""
+def redact(text: str, secrets: list[str] | None = None) -> str:
+    """`text` with every known secret (or the given `secrets`) and any URL user info replaced."""
     if not text:
         return text
-    for secret in known_secrets():
+    for secret in known_secrets() if secrets is None else secrets:
         if secret in text:
             text = text.replace(secret, MASK)
     if "@" in text and "://" in text:
@@ -72,12 +72,16 @@ def redact(text: str) -> str:
 
 def redact_data(value: Any) -> Any:
     """A copy of plain data (dicts, lists, strings) with every string redacted; other values are kept as they are."""
+    return _walk(value, known_secrets())  # the secrets are looked up once per record, not once per string
+
+
+def _walk(value: Any, secrets: list[str]) -> Any:
     if isinstance(value, str):
-        return redact(value)
+        return redact(value, secrets)
     if isinstance(value, dict):
-        return {k: redact_data(v) for k, v in value.items()}
+        return {k: _walk(v, secrets) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return type(value)(redact_data(v) for v in value)
+        return type(value)(_walk(v, secrets) for v in value)
     return value
 
 

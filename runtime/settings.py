@@ -80,7 +80,8 @@ class Endpoint(BaseModel):
         except ValidationError as exc:
             raise ConfigError(
                 f"Invalid {SERVICE_TITLES.get(service, service)} endpoint{f' in {source}' if source else ''}: "
-                f"{validation_problems(exc)}."
+                f"{validation_problems(exc)}.",
+                f"Fix the {source} value." if source.startswith("--") else None,
             ) from None
 
     @property
