@@ -39,7 +39,7 @@ from .progress import ProgressTracker
 from .queue import ServerQueue
 from .rpc import McpRpc
 from .runs import Run as _Run
-from .runs import adopt_server_id, poll_until_done
+from .runs import adopt_server_id, poll_until_done, server_running_count
 from .shared_files import declared_folder_from_item, declared_folder_from_upload, open_shared_output
 from .transfer import copy_shared, download_media, upload_file
 
@@ -138,7 +138,7 @@ class Wan2GPClient:
             contract = await self.contract()
             latency = (time.monotonic() - started) * 1000
             models = await self.model_types()
-            running_elsewhere = await self._server_running_count(contract)
+            running_elsewhere = await server_running_count(self.rpc, contract)
         except GenBridgeError as exc:
             return ProbeResult(**base, reachable=False, error=JobErrorInfo(**exc.to_dict()))
         except Exception as exc:  # noqa: BLE001 - a probe reports, never raises
@@ -277,7 +277,7 @@ class Wan2GPClient:
             run.settings.update(image_start=receipt.id, image_prompt_type="S")
         delay = self.poll_interval[0]
         while snapshot is None:
-            if not await self._server_running_count(contract):
+            if not await server_running_count(self.rpc, contract):
                 run.submitting = asyncio.ensure_future(
                     self.rpc.call_tool(*contract.generate(run.settings, EVENT_LIMIT))
                 )
@@ -422,19 +422,6 @@ class Wan2GPClient:
         await self.rpc.close()
 
     # -- helpers --------------------------------------------------------------------------------------------------
-    async def _server_running_count(self, contract: Contract) -> int:
-        """v2 tells us about generations started elsewhere (UI, other clients); v1 cannot."""
-        call = contract.list_queue()
-        if call is None:
-            return 0
-        try:
-            value = await self.rpc.call_tool(*call)
-        except ToolError:
-            return 0
-        if not isinstance(value, dict):
-            return 0
-        return int(value.get("running_count", 0) or 0) + int(value.get("queued_count", 0) or 0)
-
     async def _unknown_model(self, model: str) -> Problem:
         try:
             known = await self.model_types()

@@ -14,6 +14,7 @@ from typing import Any
 
 from ...runtime.errors import GenBridgeError
 from .contract import Contract
+from .errors import ToolError
 from .models import JobSnapshot
 from .rpc import McpRpc
 
@@ -62,3 +63,17 @@ async def poll_until_done(
         with contextlib.suppress(asyncio.TimeoutError):
             await asyncio.wait_for(run.done.wait(), timeout=min(delay, max(0.0, deadline - time.monotonic())))
         delay = min(delay * 1.5, poll_interval[1])
+
+
+async def server_running_count(rpc: McpRpc, contract: Contract) -> int:
+    """Generations started elsewhere (the WanGP UI, other clients): v2 tells us, v1 cannot (0)."""
+    call = contract.list_queue()
+    if call is None:
+        return 0
+    try:
+        value = await rpc.call_tool(*call)
+    except ToolError:
+        return 0
+    if not isinstance(value, dict):
+        return 0
+    return int(value.get("running_count", 0) or 0) + int(value.get("queued_count", 0) or 0)
