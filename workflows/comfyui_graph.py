@@ -28,7 +28,7 @@ def prepare_graph(task: str, template: str | None, inputs: dict[str, Any], setti
     images = inputs.get("images")
     workflow = inputs.get("workflow")
     if isinstance(workflow, dict):
-        graph = copy.deepcopy(workflow)
+        graph = _copy_graph(workflow)
         if isinstance(images, dict):
             for key, path in images.items():
                 _mark_node_image(graph, str(key), str(path))
@@ -43,6 +43,23 @@ def prepare_graph(task: str, template: str | None, inputs: dict[str, Any], setti
     elif images:
         params["images"] = images
     return resolve_workflow(task, template, params, settings)
+
+
+def _copy_graph(workflow: dict[str, Any]) -> dict[str, Any]:
+    """A copy deep enough to edit: nodes, their inputs and `_meta` are new dicts; link lists stay shared (never
+    edited). A deepcopy of every value costs more than the rest of a job's client work."""
+    out: dict[str, Any] = {}
+    for nid, node in workflow.items():
+        if not isinstance(node, dict):
+            out[nid] = copy.deepcopy(node)
+            continue
+        new = dict(node)
+        if isinstance(node.get("inputs"), dict):
+            new["inputs"] = dict(node["inputs"])
+        if isinstance(node.get("_meta"), dict):
+            new["_meta"] = dict(node["_meta"])
+        out[nid] = new
+    return out
 
 
 def _mark_node_image(graph: dict[str, Any], key: str, path: str) -> None:

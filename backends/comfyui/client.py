@@ -66,6 +66,7 @@ class ComfyUIClient:
         self._features: dict[str, Any] = {}
         self._tracks: dict[str, Track] = {}
         self.clock = time.perf_counter  # injectable for tests
+        self._data_path = settings.data_path
 
     @property
     def prefix(self) -> str:
@@ -218,7 +219,8 @@ class ComfyUIClient:
             if upload.local_path not in by_path:
                 by_path[upload.local_path] = await self._upload(Path(upload.local_path))
             names[node_id] = by_path[upload.local_path]
-        graph = wf.apply_uploaded_names(graph, names)
+        if names:  # (a copy: the only other job of apply_uploaded_names is removing markers, and there are none)
+            graph = wf.apply_uploaded_names(graph, names)
         if any(isinstance(n, dict) and n.get("class_type") in DYNAMIC_CLASSES for n in graph.values()):
             adapt_to_server(graph, await self.object_info())
         return graph
@@ -329,9 +331,12 @@ class ComfyUIClient:
         unreachable_since: float | None = None
         while True:
             try:
-                # Not `wait_for`: on Python 3.11 it swallows a cancel that races with a message (and costs a task).
-                async with asyncio.timeout(poll):
-                    kind, data = await queue.get()
+                if queue.empty():
+                    # Not `wait_for`: on 3.11 it swallows a cancel that races with a message (and costs a task).
+                    async with asyncio.timeout(poll):
+                        kind, data = await queue.get()
+                else:
+                    kind, data = queue.get_nowait()
             except TimeoutError:
                 kind, data = RESYNC
                 if not track.polled and self._ws().connected and time.monotonic() - last_news < silence:
@@ -339,6 +344,7 @@ class ComfyUIClient:
             if kind == FATAL:
                 raise data
             if kind == "resync":
+                track.resynced = True
                 try:
                     where = await status.locate(self.http, track.prompt_id, track.graph, jobs_api=self.jobs_api)
                     unreachable_since = None
@@ -358,7 +364,7 @@ class ComfyUIClient:
                 yield BackendProgress(fraction=track.progress.fraction, phase=phase, running=running)
                 continue
             last_news = time.monotonic()
-            event = apply_message(track, kind, data, endpoint=self.base, data_path=self.settings.data_path)
+            event = apply_message(track, kind, data, endpoint=self.base, data_path=self._data_path)
             if event is not None:
                 yield event
             if kind == "executing" and data.get("node") is None:
@@ -399,7 +405,12 @@ class ComfyUIClient:
             self._forget(pid)
 
     async def _final_files(self, track: Track) -> list[OutputFile]:
-        """Outputs from the server's record of the finished prompt (history race: retry briefly), else the socket's."""
+        """Outputs from the server's record of the finished prompt (history race: retry briefly), else the socket's.
+
+        A job the socket followed from start to success without a break already has every `executed` output
+        (cached output nodes re-send theirs): asking the server again would only cost a request per job."""
+        if track.succeeded and not track.resynced:
+            return output_files(track.outputs)
         for _ in range(5):
             where = await status.locate(self.http, track.prompt_id, track.graph, jobs_api=self.jobs_api)
             if where.state == status.FINISHED:

@@ -58,7 +58,8 @@ class ComfySocket:
         self._closing = False
         self._preview_owner: str | None = None  # type-1 previews belong to the last `executing` prompt...
         self._preview_node: str | None = None  # ...and node
-        self._watchdogs: set[asyncio.Task[None]] = set()
+        self._watchdogs: set[asyncio.Future[None]] = set()
+        self._timers: set[asyncio.TimerHandle] = set()
 
     @property
     def connected(self) -> bool:
@@ -94,18 +95,20 @@ class ComfySocket:
         self.subscribers.pop(prompt_id, None)
 
     def arm_watchdog(self) -> None:
-        """After a submit: no frame within `watchdog_s` means a deaf socket, so reconnect it."""
+        """After a submit: no frame within `watchdog_s` means a deaf socket, so reconnect it.
+
+        A timer, not a task per submit: most checks find the socket alive and cost nothing more."""
         armed_at = time.monotonic()
+        handle = asyncio.get_running_loop().call_later(self.watchdog_s, self._watchdog_fired, armed_at)
+        self._timers.add(handle)
 
-        async def check() -> None:
-            await asyncio.sleep(self.watchdog_s)
-            if self.last_message < armed_at and self._ws is not None:
-                log.info("ComfyUI socket silent after a submit; reconnecting")
-                await self._drop()
-
-        task = asyncio.create_task(check())
-        self._watchdogs.add(task)
-        task.add_done_callback(self._watchdogs.discard)
+    def _watchdog_fired(self, armed_at: float) -> None:
+        self._timers = {h for h in self._timers if not h.cancelled() and h.when() > asyncio.get_running_loop().time()}
+        if self.last_message < armed_at and self._ws is not None:
+            log.info("ComfyUI socket silent after a submit; reconnecting")
+            task = asyncio.ensure_future(self._drop())
+            self._watchdogs.add(task)
+            task.add_done_callback(self._watchdogs.discard)
 
     async def reconnect(self) -> None:
         """Force a reconnect (used when a job has heard nothing for too long)."""
@@ -113,6 +116,9 @@ class ComfySocket:
 
     async def close(self) -> None:
         self._closing = True
+        for handle in self._timers:
+            handle.cancel()
+        self._timers.clear()
         for task in list(self._watchdogs):
             task.cancel()
         await self._drop()
@@ -149,6 +155,8 @@ class ComfySocket:
                     allow_online=self.allow_online,
                     additional_headers=self.headers or None,
                     max_size=MAX_FRAME,
+                    # Small JSON messages and already-compressed images: deflate costs CPU on both ends for nothing.
+                    compression=None,
                     open_timeout=self.connect_timeout,
                     close_timeout=2.0,
                 ) as ws:

@@ -34,6 +34,10 @@ class Track:
     finished: asyncio.Event = field(default_factory=asyncio.Event)
     # Re-attached after a restart: ComfyUI sends its messages to the old socket's client id, so poll instead.
     polled: bool = False
+    # Every message from execution_start to execution_success arrived on the socket, none lost to a reconnect:
+    # the `executed` outputs are complete and the server's record need not be fetched again.
+    succeeded: bool = False
+    resynced: bool = False
 
     @classmethod
     def new(cls, prompt_id: str, graph: dict[str, Any], *, polled: bool = False) -> Track:
@@ -95,7 +99,9 @@ def apply_message(track: Track, kind: str, data: Any, *, endpoint: str, data_pat
         raise errors.execution_error(data, track.graph, endpoint=endpoint, prompt_id=track.prompt_id)
     if kind == "execution_interrupted":
         raise errors.interrupted(endpoint=endpoint, prompt_id=track.prompt_id)
-    return None  # execution_success, unknown types (0.38 asset events...): nothing to show
+    if kind == "execution_success":
+        track.succeeded = True
+    return None  # unknown types (0.38 asset events...): nothing to show
 
 
 def _image_frame(track: Track, data: Any, data_path: Path) -> BackendEvent | None:

@@ -32,6 +32,7 @@ class ComfyHTTP:
         self.base = endpoint.url.rstrip("/")
         self.prefix = ""  # "/api" when only the prefixed routes answer (some proxies)
         self._session: aiohttp.ClientSession | None = None
+        self._allowed: set[str] = set()  # URLs that passed the host rule (settings are fixed per client)
         t = settings.timeouts
         self.timeout = aiohttp.ClientTimeout(total=t.request, connect=t.connect, sock_connect=t.connect)
         # Downloads have one deadline for the whole file (retries included, see download.py); per read, `request`.
@@ -49,8 +50,14 @@ class ComfyHTTP:
     def url(self, path: str) -> str:
         return f"{self.base}{self.prefix}{path}"
 
+    def _check(self, url: str) -> None:
+        if url not in self._allowed:
+            ensure_allowed(url, self.settings.allow_online, service=SERVICE_NAME)
+            if len(self._allowed) < 256:  # the API's few URLs per job id are not worth remembering forever
+                self._allowed.add(url)
+
     def session(self) -> aiohttp.ClientSession:
-        ensure_allowed(self.base, self.settings.allow_online, service=SERVICE_NAME)
+        self._check(self.base)
         if self._session is None or self._session.closed:
             # aiohttp sends no Origin header by default: ComfyUI answers 403 to a mismatched one.
             self._session = aiohttp.ClientSession(
@@ -74,7 +81,7 @@ class ComfyHTTP:
         session = self.session()
         current = url
         for _ in range(MAX_REDIRECTS + 1):
-            ensure_allowed(current, self.settings.allow_online, service=SERVICE_NAME)
+            self._check(current)
             resp = await session.request(
                 method,
                 current,

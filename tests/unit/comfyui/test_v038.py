@@ -22,11 +22,21 @@ async def test_the_jobs_api_is_used_for_status_and_outputs_only_where_it_exists(
     probe = await client.probe()
     assert probe.capabilities["jobs_api"] is server.v038 is client.jobs_api
     job = Job(task="image", inputs={"workflow": helpers.graph(color=301, batch=1)})
-    _, paths = await helpers.run(client, job, tmp_path / "d")
-    assert len(paths) == 1
+    await client.submit(job)
+    client._ws().subscribe(job.id).put_nowait(("resync", None))  # as after a socket break: ask the server
+    [e async for e in client.events(job)]
+    assert len(await client.fetch_outputs(job, tmp_path / "d")) == 1
     asked_jobs_api = ("GET", f"/api/jobs/{job.id}") in server.requests
     asked_history = ("GET", f"/history/{job.id}") in server.requests
     assert (asked_jobs_api, asked_history) == ((True, False) if server.v038 else (False, True))
+
+
+async def test_a_job_followed_on_the_socket_without_a_break_needs_no_status_request(client, server, helpers, tmp_path):
+    job = Job(task="image", inputs={"workflow": helpers.graph(color=306, batch=2)})
+    _, paths = await helpers.run(client, job, tmp_path / "d")
+    assert len(paths) == 2
+    asked = [path for method, path in server.requests if job.id in path and "/view" not in path]
+    assert asked == []  # the `executed` messages were complete: one request (POST /prompt) plus the downloads
 
 
 async def test_a_job_the_server_does_not_know_is_lost_with_a_restart_message(client, server):
