@@ -6,7 +6,6 @@ this edge, then only read. Adding a task type or a rule is an edit of the TOML, 
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -275,15 +274,13 @@ def _int(value: Any, default: int) -> int:
 def load_policy(path: str | Path | None = None) -> Policy:
     """The policy at `path` (the user's file), or the default one; errors name the file and the field."""
     source = Path(path).expanduser() if path else DEFAULT_POLICY_PATH
-    try:
-        data = tomllib.loads(source.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(
-            f"The routing policy file {source} does not exist.",
-            "Fix 'policy_file' in GenBridge preferences, or clear it to use the default.",
-        ) from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"The routing policy {source} is not valid TOML: {exc}.", "Fix the line it names.") from None
+    from ..runtime.settings import read_toml
+
+    data = read_toml(
+        source,
+        "routing policy file",
+        missing_hint="Fix 'policy_file' in GenBridge preferences, or clear it to use the default.",
+    )
     try:
         return Policy.model_validate(data)
     except ValidationError as exc:

@@ -204,7 +204,13 @@ def local_problem(exc: OSError, hint: str | None = None) -> LocalProblem | None:
     hint = hint or LOCAL_FILE_HINT
     if exc.filename is None:
         return LocalProblem(f"A file operation on this computer failed: {reason}.", hint, detail=repr(exc))
-    return LocalProblem(f"GenBridge could not use {exc.filename}: {reason}.", hint, detail=repr(exc))
+    return LocalProblem(f"GenBridge could not use {_short_path(exc.filename)}: {reason}.", hint, detail=repr(exc))
+
+
+def _short_path(path: object, limit: int = 160) -> str:
+    """A path as a message shows it: whole when reasonable, else its start and end around an ellipsis."""
+    text = str(path)
+    return text if len(text) <= limit else f"{text[: limit // 2]}...{text[-limit // 2 :]} ({len(text)} characters)"
 
 
 def should_fall_back(exc: BaseException, has_next: bool) -> bool:

@@ -288,7 +288,10 @@ class JobService:
             folder.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             problem = local_problem(exc, LocalProblem.default_hint) or LocalProblem(f"Cannot create {folder}: {exc}.")
-            blocker = next((p for p in (folder, *folder.parents) if p.exists() and not p.is_dir()), None)
+            try:
+                blocker = next((p for p in (folder, *folder.parents) if p.exists() and not p.is_dir()), None)
+            except OSError:  # the path itself is unusable (too long...): `problem` already says so
+                blocker = None
             if blocker is not None:
                 problem = LocalProblem(
                     f"The output folder cannot be created: {blocker} is a file, not a folder.",

@@ -179,32 +179,35 @@ class Settings(BaseModel):
         return cls.from_mapping(data, source=str(path) if path else "the environment")
 
 
-def read_toml(path: Path) -> dict[str, Any]:
-    """A settings file as data; every way it can be unreadable is a ConfigError naming the file and the fix."""
+def read_toml(
+    path: Path, what: str = "settings file", missing_hint: str = "Create it or fix the path."
+) -> dict[str, Any]:
+    """A TOML file as data; every way it can be unreadable (missing, a folder, not UTF-8, not TOML, absurdly
+    nested) is a ConfigError naming the file (as `what`) and the fix."""
     if path.is_dir():
-        raise ConfigError(f"The settings file {path} is a folder.", "Name a .toml file (e.g. genbridge.toml) instead.")
+        raise ConfigError(f"The {what} {path} is a folder.", "Name a .toml file instead.")
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
-        raise ConfigError(f"The settings file {path} does not exist.", "Create it or fix the path.") from None
+        raise ConfigError(f"The {what} {path} does not exist.", missing_hint) from None
     except OSError as exc:
         raise ConfigError(
-            f"The settings file {path} could not be read: {exc.strerror or exc}.", "Check the file's permissions."
+            f"The {what} {path} could not be read: {exc.strerror or exc}.", "Check the file's permissions."
         ) from None
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
         raise ConfigError(
-            f"The settings file {path} is not UTF-8 text (an invalid byte on line {line}).",
+            f"The {what} {path} is not UTF-8 text (an invalid byte on line {line}).",
             "Save it as UTF-8 in your text editor.",
         ) from None
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path} is not valid TOML: {exc}.", "Fix the line it names.") from None
+        raise ConfigError(f"The {what} {path} is not valid TOML: {exc}.", "Fix the line it names.") from None
     except RecursionError:
-        raise ConfigError(f"{path} is nested too deeply to read.", "Remove the deep nesting.") from None
+        raise ConfigError(f"The {what} {path} is nested too deeply to read.", "Remove the deep nesting.") from None
 
 
 def validation_problems(exc: ValidationError) -> str:

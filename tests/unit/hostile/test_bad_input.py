@@ -223,3 +223,23 @@ def test_typos_in_sidecar_keys_are_named_with_the_nearest_key(tmp_path, caplog, 
     with caplog.at_level(logging.WARNING, logger="genbridge.templates"):
         load_template(flow)
     assert f"unknown key '{key}'" in caplog.text and f"did you mean '{nearest}'" in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("content", "words"),
+    [
+        (None, "is a folder"),
+        (b"x = " + b"[" * 100_000 + b"]" * 100_000 + b"\n", "nested too deeply"),
+        (b'[weights]\nspeed = "\xff"\n', "not UTF-8"),
+    ],
+)
+def test_a_broken_routing_policy_file_is_named(cli, tmp_path, content, words):
+    policy = tmp_path / "policy.toml"
+    if content is None:
+        policy.mkdir()
+    else:
+        policy.write_bytes(content)
+    config = tmp_path / "g.toml"
+    config.write_text(f'policy_file = "{policy.as_posix()}"\n')
+    code, _, err = cli("--config", str(config), "route", "--task", "quick_preview")
+    assert code == 2 and "routing policy file" in err and words in err

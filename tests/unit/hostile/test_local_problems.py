@@ -127,3 +127,10 @@ def test_generate_with_an_output_folder_that_is_a_file_says_so(tmp_path, capsys,
     _, err = capsys.readouterr()
     assert code == 1 and "is a file, not a folder" in err and "Traceback" not in err
     assert guard.written_outside(tmp_path / "data", tmp_path / "comfy") == []
+
+
+def test_an_output_folder_path_too_long_for_the_system_is_named_short(tmp_path):
+    final = _run_one(tmp_path, tmp_path / ("x" * 5000), RecordingClient)
+    assert final["error"]["code"] == "local" and "too long" in final["error"]["message"]
+    assert len(final["error"]["message"]) < 600 and "Output folder" in final["error"]["hint"]
+    assert RecordingClient.submitted == []
