@@ -21,6 +21,7 @@ from ..runtime import Runtime
 from ..runtime.dispatcher import MainThreadDispatcher
 from ..runtime.handoff import FINISHED_STATES, MainEvent
 from ..runtime.services import DEFAULT_URLS, SERVICES
+from .choices import task_title
 from .hooks import JOB_STATE_LISTENERS
 from .joblist import sync_job_list
 from .landing import append_text, land_output, load_image, text_block_for
@@ -306,7 +307,8 @@ class Session:
             except Exception:  # one feature's bug must not stop the job list from updating
                 log.exception("job state listener %r failed for job %s", listener, event.job_id)
         if event.state == "done":
-            self._notify(f"GenBridge: {row.get('task', 'job')} {row.get('id', '')[:8]} finished", sound=True)
+            title = task_title(str(row.get("task", "")))
+            self._notify(f"GenBridge: {title} {str(row.get('id', ''))[:8]} finished", sound=True)
         elif event.state == "failed":
             error = row.get("error") or {}
             hint = f" {error['hint']}" if error.get("hint") else ""

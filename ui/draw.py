@@ -189,6 +189,8 @@ def job_title(job: dict[str, Any]) -> str:
     """ "Keyframe: Shot 01 key T1" or "Image 1a2b3c4d": the task's title, then the result's name or the id."""
     title = task_title(job.get("task", ""))
     name = (job.get("target") or {}).get("name")
+    if name and name.lower().startswith(title.lower()):
+        return name  # "Shot List 1a2b", not "Shot List: Shot List 1a2b"
     return f"{title}: {name}" if name else f"{title} {job.get('id', '')[:8]}"
 
 

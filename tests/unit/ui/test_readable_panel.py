@@ -85,9 +85,9 @@ def test_job_rows_show_task_titles_and_a_short_state(layout):
     assert layout.labels() == ["Keyframe abcdef12"]
     (progress,) = layout.calls("progress")
     assert progress[1]["text"] == "Failed"
-    assert (
-        job_title({"id": "x", "task": "shotlist", "target": {"name": "Shot List 1a2b"}}) == "Shot List: Shot List 1a2b"
-    )
+    assert job_title({"id": "x", "task": "shotlist", "target": {"name": "Shot List 1a2b"}}) == "Shot List 1a2b"
+    keyframe = {"id": "x", "task": "keyframe", "target": {"name": "Shot 01 key T1"}}
+    assert job_title(keyframe) == "Keyframe: Shot 01 key T1"
     assert job_title({"id": "1234567890", "task": "quick_preview"}) == "Quick Video Preview 12345678"
 
 
