@@ -16,23 +16,25 @@ _registered: list[Any] = []
 def register() -> None:
     import bpy
 
-    from . import blender, operators, preferences, ui
+    from . import blender, operators, preferences, storyboard, ui
 
-    for cls in (*preferences.CLASSES, *operators.classes(), *ui.classes()):
+    # The storyboard's panels are children of the GenBridge panels, and its menu entries go into the GenBridge
+    # menu: it registers after `ui`.
+    for cls in (*preferences.CLASSES, *operators.classes(), *ui.classes(), *storyboard.classes()):
         bpy.utils.register_class(cls)
         _registered.append(cls)
-    operators.register()
     ui.register()
+    storyboard.register()
     blender.start(__package__, preferences.READERS)
 
 
 def unregister() -> None:
     import bpy
 
-    from . import blender, operators, ui
+    from . import blender, storyboard, ui
 
     blender.stop()
+    storyboard.unregister()
     ui.unregister()
-    operators.unregister()
     while _registered:
         bpy.utils.unregister_class(_registered.pop())

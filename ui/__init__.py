@@ -1,6 +1,6 @@
 """Panels, menus, the job list and the preferences layout. Draw code reads cached plain data only (no I/O).
 
-Submodules that import bpy are imported inside the functions below, so the pure modules (`draw`, `choices`,
+Submodules that import bpy are imported inside the functions below, so the pure modules (`draw`, `wrap`,
 `preferences_draw`) import without Blender (plain pytest tests them with a recording layout).
 """
 
@@ -10,22 +10,20 @@ from typing import Any
 
 
 def classes() -> list[Any]:
-    from . import lists, menus, panels, props, storyboard
+    from . import lists, menus, panels, props
 
-    return [*props.CLASSES, *lists.CLASSES, *panels.CLASSES, *menus.CLASSES, *storyboard.CLASSES]
+    return [*props.CLASSES, *lists.CLASSES, *panels.CLASSES, *menus.CLASSES]
 
 
 def register() -> None:
-    from . import menus, props, storyboard
+    from . import menus, props
 
     props.register()
     menus.register()
-    storyboard.register()
 
 
 def unregister() -> None:
-    from . import menus, props, storyboard
+    from . import menus, props
 
-    storyboard.unregister()
     menus.unregister()
     props.unregister()

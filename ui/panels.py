@@ -1,7 +1,7 @@
 """The GenBridge sidebar panels in the 3D Viewport, the Sequencer and the Image Editor.
 
 Per editor: a parent panel "GenBridge" (notice, missing dependencies) with sub-panels Services, Generate and
-Jobs (and Storyboard, from `ui.storyboard`), so Blender lays the sections out and none is drawn over another.
+Jobs (and Storyboard, from the `storyboard` package), so Blender lays the sections out and none is drawn over another.
 Draw code reads the session's caches only (no I/O, no waiting).
 """
 

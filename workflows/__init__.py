@@ -33,8 +33,8 @@ import importlib
 from pathlib import Path
 from typing import Any
 
-# The API lives in `api.py` and is loaded on first use: `workflows.storyboard` is imported on Blender's main
-# thread, and importing this package must not pull in pydantic there. No submodule is named like an API name
+# The API lives in `api.py` and is loaded on first use: importing this package must stay cheap and must not pull
+# in pydantic (Blender's main thread may reach it). No submodule is named like an API name
 # (a test keeps it so), so a submodule file decides between the two without importing the API.
 
 
@@ -43,7 +43,7 @@ def __getattr__(name: str) -> Any:
         raise AttributeError(name)
     here = Path(__file__).parent
     if (here / f"{name}.py").is_file() or (here / name / "__init__.py").is_file():
-        return importlib.import_module(f".{name}", __name__)  # `from ..workflows import storyboard`
+        return importlib.import_module(f".{name}", __name__)  # `from ..workflows import text`
     api = importlib.import_module(".api", __name__)
     globals().update({n: getattr(api, n) for n in api.__all__})  # later lookups skip this function
     try:

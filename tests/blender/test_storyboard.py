@@ -116,8 +116,8 @@ def test_regenerating_a_keyframe_adds_a_take_and_keeps_the_first(gb, proxy, monk
         assert by_job[first].mute and by_job[first].channel == 3
         assert len([s for s in strips(scene) if s.type == "IMAGE"]) == 3  # nothing was deleted
         # As from F3 search: no shot index, so the shot under the playhead; no take index, so the next take.
-        core = importlib.import_module(f"{gb.__name__}.workflows.storyboard")
-        ranges = core.layout(gb.operators.storyboard.read_shots(board), board.fps, board.start_frame)
+        core = importlib.import_module(f"{gb.__name__}.storyboard")
+        ranges = core.layout(gb.storyboard.props.read_shots(board), board.fps, board.start_frame)
         scene.frame_current = ranges[1].start
         assert bpy.ops.genbridge.storyboard_pick_take() == {"FINISHED"}
         assert board.shots[1].chosen == 0 and not by_job[first].mute and by_job[first].channel == 1

@@ -289,7 +289,7 @@ def draw_everything(gb, fake_layout, monkeypatch) -> list:
     wm = context.window_manager
     layouts = []
     with no_io(monkeypatch):
-        panels = [*gb.ui.panels.CLASSES, *gb.ui.storyboard.CLASSES]
+        panels = [*gb.ui.panels.CLASSES, *gb.storyboard.panel.CLASSES]
         for space in ("view3d", "sequencer", "image"):
             # The parent panel and its sub-panels, into one layout (what the sidebar shows, top to bottom).
             layouts.append(fake_layout())

@@ -4,8 +4,8 @@ unknown slips through."""
 from __future__ import annotations
 
 import pytest
+from genbridge import storyboard as sb
 from genbridge.runtime.jobs import Job, Target
-from genbridge.workflows import storyboard as sb
 from pydantic import ValidationError
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
+from genbridge import storyboard as sb
 from genbridge.standins.litellm_proxy import MOCK_SHOTLIST
-from genbridge.workflows import storyboard as sb
 
 OPTIONS = sb.StoryboardOptions(fps=24, start_frame=1)
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
+from genbridge.storyboard.draw import draw_storyboard
 from genbridge.ui.draw import PanelState, backend_text, draw_job_item, draw_panel, draw_status, job_title
-from genbridge.ui.storyboard_draw import draw_storyboard
 from genbridge.ui.wrap import DEFAULT_CHARS, chars_per_line, wrap
 
 COMFY = "comfyui|http://127.0.0.1:8188"

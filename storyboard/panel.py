@@ -1,5 +1,5 @@
 """The Storyboard panel (Sequencer and 3D Viewport sidebars, GenBridge tab) and its menu entries; what it draws
-is in `storyboard_draw` (pure, tested with a recording layout)."""
+is in `draw` (pure, tested with a recording layout)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from typing import Any
 import bpy
 
 from .. import blender
-from .panels import region_chars
-from .storyboard_draw import MENU_OPERATORS, draw_storyboard
+from ..ui.panels import region_chars
+from .draw import MENU_OPERATORS, draw_storyboard
 
 
 class _StoryboardPanel(bpy.types.Panel):

@@ -1,6 +1,6 @@
 """The storyboard on the scene: shots, their takes and the chosen take, saved with the .blend.
 
-The logic lives in `workflows.storyboard` (plain data); this module only converts between those dataclasses and
+The logic lives in `model` and `plan` (plain data); this module only converts between those dataclasses and
 the PropertyGroups (`read_shots` / `write_shots`), so every rule is tested without Blender.
 """
 
@@ -11,6 +11,8 @@ from typing import Any
 import bpy
 from bpy.props import CollectionProperty, FloatProperty, IntProperty, PointerProperty, StringProperty
 from bpy.types import PropertyGroup
+
+from .model import Shot, Take, TakeStep
 
 
 class GENBRIDGE_PG_sb_take(PropertyGroup):
@@ -79,9 +81,7 @@ def unregister() -> None:
 
 # -- conversion to and from the plain core ---------------------------------------------------------------------
 def read_shots(board: Any) -> list[Any]:
-    """The scene's shots as `workflows.storyboard.Shot` dataclasses."""
-    from ..workflows.storyboard import Shot, Take, TakeStep
-
+    """The scene's shots as `model.Shot` dataclasses."""
     shots = []
     for item in board.shots:
         takes = []

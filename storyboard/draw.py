@@ -8,8 +8,8 @@ from typing import Any
 from ..blender.choices import task_title
 from ..runtime.handoff import ACTIVE_STATES as ACTIVE
 from ..runtime.services import SERVICE_TITLES
-from .draw import STATE_ICONS
-from .wrap import DEFAULT_CHARS, draw_wrapped
+from ..ui.draw import STATE_ICONS
+from ..ui.wrap import DEFAULT_CHARS, draw_wrapped
 
 MENU_OPERATORS = (
     "genbridge.storyboard_from_logline",

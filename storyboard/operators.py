@@ -5,7 +5,7 @@ tokens stream into a Text block). When that job's state event lands, `on_job_sta
 wrote, plans every shot's keyframe and clip jobs (the clip waits for its keyframe and starts from it) and submits
 them at once; the job service runs them in dependency order. Each later state event of a storyboard job is recorded
 on its take, and every finished job re-applies the layout (chosen take on channels 1-2, other takes muted above).
-The rules live in `workflows.storyboard`; this module only reads and writes Blender data.
+The rules live in `model` and `plan`; this module only reads and writes Blender data.
 """
 
 from __future__ import annotations
@@ -23,7 +23,9 @@ from ..blender.bpytypes import OperatorResult
 from ..blender.hooks import JOB_STATE_LISTENERS
 from ..blender.landing import strips_of
 from ..runtime.handoff import FINISHED_STATES
-from .storyboard_props import read_shots, write_shots
+from .model import StoryboardOptions, apply_job, pending_job_ids, read_shotlist
+from .plan import layout, plan_storyboard, plan_take, shot_at_frame, shotlist_spec, strip_places
+from .props import read_shots, write_shots
 
 log = logging.getLogger("genbridge.storyboard")
 
@@ -31,8 +33,6 @@ TERMINAL = FINISHED_STATES
 
 
 def _options(board: Any) -> Any:
-    from ..workflows.storyboard import StoryboardOptions
-
     return StoryboardOptions(fps=board.fps, start_frame=board.start_frame)
 
 
@@ -69,8 +69,6 @@ def on_job_state(row: dict[str, Any]) -> None:
             error = (row.get("error") or {}).get("message", "")
             board.status = "cancelled" if state == "cancelled" else f"{state}: {error}".rstrip(": ")
         return
-    from ..workflows.storyboard import apply_job
-
     shots = read_shots(board)
     if not apply_job(shots, row):
         return
@@ -83,8 +81,6 @@ def on_job_state(row: dict[str, Any]) -> None:
 
 
 def _start_shots(scene: Any, board: Any, row: dict[str, Any]) -> None:
-    from ..workflows.storyboard import plan_storyboard, read_shotlist
-
     if board.status == "cancelled":
         return
     path = next((p for p in row.get("outputs") or [] if Path(p).name == "shotlist.json"), None)
@@ -107,8 +103,6 @@ def _start_shots(scene: Any, board: Any, row: dict[str, Any]) -> None:
 
 def apply_layout(scene: Any, board: Any, shots: list[Any]) -> None:
     """Move every landed strip of the storyboard where the layout says (two passes, so nothing overlaps)."""
-    from ..workflows.storyboard import layout, strip_places
-
     places = strip_places(shots, board.fps, board.start_frame)
     strips = {s.get("genbridge_job_id"): s for s in strips_of(scene) if s.get("genbridge_job_id") in places}
     # Pass 1: every strip to its take's own channel pair (free by construction); pass 2: the chosen take down.
@@ -164,8 +158,6 @@ class GENBRIDGE_OT_storyboard_from_logline(bpy.types.Operator):
         return context.window_manager.invoke_props_dialog(self, width=480)
 
     def execute(self, context: Any) -> OperatorResult:
-        from ..workflows.storyboard import shotlist_spec
-
         logline = self.logline.strip()
         if not logline:
             self.report({"ERROR"}, "Write a logline first: one or two sentences about who wants what")
@@ -198,8 +190,6 @@ class GENBRIDGE_OT_storyboard_cancel(bpy.types.Operator):
         return _enabled(cls) and bool(context.scene.genbridge_storyboard.group)
 
     def execute(self, context: Any) -> OperatorResult:
-        from ..workflows.storyboard import pending_job_ids
-
         board = context.scene.genbridge_storyboard
         session = blender.running()
         pending = pending_job_ids(read_shots(board))
@@ -230,8 +220,6 @@ class _ShotOperator(bpy.types.Operator):
 
     def _shot(self, context: Any, shots: list[Any]) -> int | None:
         """The shot to act on; reports and returns None when there is none."""
-        from ..workflows.storyboard import shot_at_frame
-
         index: int | None = self.shot_index
         if index is not None and index < 0:
             board = context.scene.genbridge_storyboard
@@ -245,8 +233,6 @@ class _ShotOperator(bpy.types.Operator):
         return index
 
     def _regenerate(self, context: Any, *, reuse_keyframe: bool) -> OperatorResult:
-        from ..workflows.storyboard import plan_take
-
         scene = context.scene
         board = scene.genbridge_storyboard
         shots = read_shots(board)
