@@ -585,18 +585,19 @@ def steps():
         )
     yield from wait_until(lambda: _all_finished(t), 90)
     yield 0.5
-    RESULT["gaps"]["jobs"] = probe.stop()
+    RESULT["gaps"]["jobs"] = probe.stop() | {"genbridge_draws": len(frames_since(t))}
     window_s = now() - t
     landed = [bpy.data.images[f"Gap{i}"] for i in range(6) if f"Gap{i}" in bpy.data.images]
     RESULT["gaps"]["job_image_sizes"] = sorted({tuple(im.size) for im in landed})
     RESULT["gaps"]["jobs_landed"] = len(landed)
+    t = now()
     probe.start()
     for i in range(6):
         image = bpy.data.images.load(str(reference), check_existing=False)
         image.name = f"IdleLoad{i}"
         area_of("IMAGE_EDITOR").spaces.active.image = image
         yield max(0.05, window_s / 6)
-    RESULT["gaps"]["idle_loading_same_size"] = probe.stop()
+    RESULT["gaps"]["idle_loading_same_size"] = probe.stop() | {"genbridge_draws": len(frames_since(t))}
     RESULT["gaps"]["window_s"] = round(window_s, 2)
     log(f"gaps: {RESULT['gaps']}")
 
