@@ -614,36 +614,35 @@ def steps():
     RESULT["draw_counts"] = _draw_counts()
 
 
+FINISHED = ("done", "failed", "cancelled", "interrupted")
+
+
 def _rows_since(t: float) -> list[dict]:
+    """Job rows created since driver time `t` (job rows carry wall-clock `created_at`; 1 s of slack)."""
     since = time.time() - (now() - t) - 1
     return [r for r in jobs().values() if r.get("created_at", 0) >= since]
 
 
 def _latest_job(t: float, task: str) -> dict | None:
-    rows = [
-        r for r in jobs().values() if r.get("task") == task and r.get("created_at", 0) >= time.time() - (now() - t) - 1
-    ]
+    rows = [r for r in _rows_since(t) if r.get("task") == task]
     return max(rows, key=lambda r: r.get("created_at", 0.0)) if rows else None
 
 
 def _done(t: float, task: str) -> bool:
     row = _latest_job(t, task)
-    return bool(row and row.get("state") in ("done", "failed", "cancelled", "interrupted"))
+    return bool(row and row.get("state") in FINISHED)
 
 
 def _all_finished(t: float) -> bool:
-    since = time.time() - (now() - t) - 1
-    rows = [r for r in jobs().values() if r.get("created_at", 0) >= since]
-    return bool(rows) and all(r.get("state") in ("done", "failed", "cancelled", "interrupted") for r in rows)
+    rows = _rows_since(t)
+    return bool(rows) and all(r.get("state") in FINISHED for r in rows)
 
 
 def _storyboard_finished(t: float) -> bool:
-    if not _all_finished(t):
+    """Every storyboard job finished (the shot list alone is not the end: keyframes and clips follow it)."""
+    rows = _rows_since(t)
+    if not _all_finished(t) or (len(rows) < 2 and all(r.get("state") == "done" for r in rows)):
         return False
-    since = time.time() - (now() - t) - 1
-    rows = [r for r in jobs().values() if r.get("created_at", 0) >= since]
-    if len(rows) < 2 and not any(r.get("state") != "done" for r in rows):
-        return False  # the shot list alone, done: keyframes and clips are not queued yet
     RESULT.setdefault("sb_done_at", now())
     return True
 
