@@ -45,6 +45,8 @@ BUNDLED_MODELS: dict[str, list[str]] = {
         "flux1-dev-kontext_fp8_scaled.safetensors",
         "wan2.1_t2v_1.3B_fp16.safetensors",
         "wan2.1_i2v_480p_14B_fp8_e4m3fn.safetensors",
+        "wan2.2_ti2v_5B_fp16.safetensors",
+        "wan2.1_flf2v_720p_14B_fp8_e4m3fn.safetensors",
     ],
     "text_encoders": [
         "clip_l.safetensors",
@@ -52,9 +54,10 @@ BUNDLED_MODELS: dict[str, list[str]] = {
         "t5xxl_fp8_e4m3fn_scaled.safetensors",
         "umt5_xxl_fp8_e4m3fn_scaled.safetensors",
     ],
-    "vae": ["ae.safetensors", "wan_2.1_vae.safetensors"],
+    "vae": ["ae.safetensors", "wan_2.1_vae.safetensors", "wan2.2_vae.safetensors"],
     "clip_vision": ["clip_vision_h.safetensors"],
     "upscale_models": ["RealESRGAN_x4plus.safetensors"],
+    "controlnet": ["control_v11f1p_sd15_depth_fp16.safetensors", "controlnet-depth-sdxl-1.0.safetensors"],
 }
 
 

@@ -28,6 +28,11 @@ BUNDLED = [
     "upscale_model",
     "wan21_t2v",
     "wan21_i2v",
+    "sd15_depth_controlnet",
+    "sdxl_depth_controlnet",
+    "flux_kontext_restyle",
+    "wan22_ti2v_i2v",
+    "wan21_flf2v",
 ]
 
 
@@ -36,8 +41,9 @@ def _defaults(name: str, image: str) -> dict[str, Any]:
     params: dict[str, Any] = {"seed": 7} if "seed" in tpl.params else {}
     if "prompt" in tpl.params:
         params["prompt"] = "a red fox"
-    if "image" in tpl.params:
-        params["image"] = image
+    for name, spec in tpl.params.items():
+        if spec.type == "image":
+            params[name] = image
     return params
 
 
@@ -68,7 +74,15 @@ def test_bundled_template_reports_each_of_its_models_missing_on_an_empty_server(
     workflow = get_template(name).customize(**_defaults(name, ref_image))
     empty = {
         folder: []
-        for folder in ("checkpoints", "diffusion_models", "text_encoders", "vae", "clip_vision", "upscale_models")
+        for folder in (
+            "checkpoints",
+            "diffusion_models",
+            "text_encoders",
+            "vae",
+            "clip_vision",
+            "upscale_models",
+            "controlnet",
+        )
     }
     problems = preflight(workflow, object_info, empty)
     assert problems and all(p.fix and p.fix["kind"] == "missing_model" for p in problems)

@@ -75,6 +75,20 @@ def test_wangp_presets_give_valid_frame_counts_and_profiles() -> None:
     assert presets["ltxv_distilled"].snap_frames(50) == 49
 
 
+def test_scene_presets_name_models_the_captured_wangp_catalogue_has() -> None:
+    """The scene templates' WanGP side (TI2V 5B, first-last frame): models WanGP 12.60 lists, within its limits."""
+    from genbridge.standins.fixtures import load_fixture
+
+    catalogue = {m["model_type"]: m for m in load_fixture("wan2gp", "50_video_model_catalog_derived.json")["models"]}
+    presets = load_wangp_presets()
+    for name in ("wan22_ti2v_5b", "wan21_flf2v_720p"):
+        preset = presets[name]
+        model = catalogue[preset.model_type]
+        assert "image" in preset.inputs and "image" in model["inputs"]
+        assert preset.settings()["video_length"] <= model["frames_maximum"]
+        assert (preset.fps, preset.resolution) == (model["fps"], model["default_resolution"])
+
+
 def test_cli_list_show_and_check(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     config = tmp_path / "genbridge.toml"
     config.write_text("")
