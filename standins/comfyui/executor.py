@@ -15,6 +15,7 @@ import hashlib
 import json
 import re
 import time
+import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -30,6 +31,15 @@ class UnidentifiedImageError(Exception):
 
 
 UnidentifiedImageError.__qualname__ = UnidentifiedImageError.__name__
+
+
+def with_asset_ids(ui: Any) -> None:
+    """0.38 with its assets system on (the default) adds `id` and `preview_id` to saved file items."""
+    for items in (ui or {}).values():
+        for item in items if isinstance(items, list) else []:
+            if isinstance(item, dict) and item.get("type") in ("output", "temp"):
+                asset = str(uuid.uuid4())
+                item.update(id=asset, preview_id=asset)
 
 
 def _is_link(value: Any) -> bool:
@@ -65,6 +75,8 @@ class ExecutorMixin:
         async def send_preview(
             self, image: bytes, client_id: str | None, node_id: str, prompt_id: str
         ) -> None: ...  # provided by ws
+
+        async def send_text_frame(self, node_id: str, text: str) -> None: ...  # provided by ws
 
         def wants_metadata(self, client_id: str | None) -> bool: ...  # provided by ws
 
@@ -288,11 +300,15 @@ class _Run:
                 s.check_image_file(str(inputs.get("image", "")))
             if s.faults.fail_node_class == cls:
                 raise RuntimeError(f"Stand-in failure injected into {cls}")
+            if cls == "GetImageSize":
+                await s.send_text_frame(nid, self.image_size_text(nid))
             if cls == "SaveImageWebsocket":
                 await self.websocket_images(nid)
                 ui = None
             elif s._is_output(cls) or (s.v038 and cls in INTERMEDIATE_OUTPUT):
                 ui = await write_outputs(s.dirs, graph, nid, pid, s.v038)
+                if s.v038:
+                    with_asset_ids(ui)
             else:
                 ui = None
         except Exception as exc:  # noqa: BLE001 - becomes execution_error, like the real worker
@@ -319,6 +335,14 @@ class _Run:
         self.node_state(nid, 1.0, 1.0, "finished")
         await self.progress_state()
         return None
+
+    def image_size_text(self, nid: str) -> str:
+        """What GetImageSize shows on the node (capture 16)."""
+        graph = self.graph
+        width = as_int(find_upstream(graph, nid, ("width",)), 512)
+        height = as_int(find_upstream(graph, nid, ("height",)), 512)
+        batch = as_int(find_upstream(graph, nid, ("batch_size",)), 1)
+        return f"width: {width}, height: {height}\n batch size: {batch}"
 
     async def websocket_images(self, nid: str) -> None:
         """SaveImageWebsocket: every image goes out as a preview frame (0..n-1 progress); nothing is saved."""

@@ -5,8 +5,11 @@
 
 from __future__ import annotations
 
+import hashlib
+import mimetypes
 import os
 import re
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +19,7 @@ from aiohttp import web
 class FilesMixin:
     """`/view` and `/upload/image` for `ComfyUIStandIn`."""
 
+    v038: bool
     dirs: dict[str, Path]
     max_upload_size: int
     faults: Any
@@ -37,6 +41,8 @@ class FilesMixin:
         if not path.is_file():
             return web.Response(status=404)
         headers = {"Content-Disposition": f'filename="{filename}"'}
+        if self.v038:
+            headers["X-Content-Type-Options"] = "nosniff"
         if self.faults.cut_view_after is not None and request.method == "GET":
             return await self._cut_view(request, path, headers)
         return web.FileResponse(path, headers=headers)
@@ -52,7 +58,7 @@ class FilesMixin:
         body = data[start:]
         resp = web.StreamResponse(status=status, headers={**headers, "Accept-Ranges": "bytes"})
         resp.content_length = len(body)
-        resp.content_type = "application/octet-stream"
+        resp.content_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
         await resp.prepare(request)
         cut = self.faults.cut_view_after
         self.faults.cut_view_times -= 1
@@ -96,4 +102,14 @@ class FilesMixin:
                 target = folder / f"{stem} ({n}){ext}"
                 n += 1
         target.write_bytes(data)
-        return web.json_response({"name": target.name, "subfolder": subfolder, "type": kind})
+        reply: dict[str, Any] = {"name": target.name, "subfolder": subfolder, "type": kind}
+        if self.v038:  # the assets system (on by default) describes the stored file
+            reply["asset"] = {
+                "id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"{kind}/{subfolder}/{target.name}")),
+                "name": target.name,
+                "asset_hash": "blake3:" + hashlib.blake2b(data, digest_size=32).hexdigest(),  # shape only
+                "size": len(data),
+                "mime_type": mimetypes.guess_type(target.name)[0] or "application/octet-stream",
+                "tags": [kind],
+            }
+        return web.json_response(reply)

@@ -114,6 +114,13 @@ class SocketMixin:
         for ws in list(self.sockets.values()):
             await self._send_to(ws, "status", {"status": self._exec_info()})
 
+    async def send_text_frame(self, node_id: str, text: str) -> None:
+        """A type-3 TEXT frame (node progress text, e.g. GetImageSize): always broadcast to every socket."""
+        raw = node_id.encode()
+        frame = struct.pack(">II", TEXT, len(raw)) + raw + text.encode()
+        for ws in list(self.sockets.values()):
+            await self._send_frame(ws, frame)
+
     async def send_preview(self, image: bytes, client_id: str | None, node_id: str, prompt_id: str) -> None:
         """One binary preview: type 4 with metadata for a client that asked for it, else type 1 (PNG)."""
         if self.faults.large_frame_bytes:

@@ -180,7 +180,13 @@ MESH = {
 async def test_a_3d_saver_reports_3d_items_and_on_0_38_a_result_string(server):
     pid, _ = await run_prompt(server.url, MESH)
     ui = server.history[pid]["outputs"]["5"]
-    assert ui["3d"] == [{"filename": "gb_00001_.glb", "subfolder": "mesh", "type": "output"}]
+    (item,) = ui["3d"]
+    assert {k: item[k] for k in ("filename", "subfolder", "type")} == {
+        "filename": "gb_00001_.glb",
+        "subfolder": "mesh",
+        "type": "output",
+    }
+    assert ("id" in item and "preview_id" in item) is server.v038  # 0.38's assets system tags saved files
     assert (server.output_dir / "mesh" / "gb_00001_.glb").is_file()
     assert ui.get("result") == (["mesh/gb_00001_.glb [output]"] if server.v038 else None)
 
@@ -226,3 +232,19 @@ async def test_a_loader_reports_its_loading_activity_on_0_38(tmp_path):
             _, frames = await run_prompt(server.url, graph)
         activity = [n.get("activity") for s in frames.of("progress_state") for n in s["nodes"].values()]
         assert ("loading" in activity) is (version == "0.38")
+
+
+async def test_0_38_describes_uploads_as_assets_and_marks_view_nosniff(server):
+    form = aiohttp.FormData()
+    form.add_field("image", b"\x89PNG\r\n\x1a\nbytes", filename="up.png", content_type="image/png")
+    async with aiohttp.ClientSession() as http:
+        async with http.post(f"{server.url}/upload/image", data=form) as resp:
+            reply = await resp.json()
+        async with http.get(f"{server.url}/view", params={"filename": "up.png", "type": "input"}) as resp:
+            sniff = resp.headers.get("X-Content-Type-Options")
+    assert {k: reply[k] for k in ("name", "subfolder", "type")} == {"name": "up.png", "subfolder": "", "type": "input"}
+    if server.v038:
+        assert reply["asset"]["size"] == 13 and reply["asset"]["mime_type"] == "image/png"
+        assert sniff == "nosniff"
+    else:
+        assert "asset" not in reply and sniff is None

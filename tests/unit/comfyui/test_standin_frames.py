@@ -84,6 +84,17 @@ async def test_websocket_saver_sends_each_image_as_a_frame_and_has_no_outputs(se
     assert server.history[pid]["outputs"] == {}
 
 
+async def test_get_image_size_broadcasts_a_text_frame_to_every_socket(server):
+    graph = {
+        "1": {"class_type": "EmptyImage", "inputs": {"width": 40, "height": 30, "batch_size": 3, "color": 77}},
+        "2": {"class_type": "GetImageSize", "inputs": {"image": ["1", 0]}},
+        "3": {"class_type": "PreviewAny", "inputs": {"source": ["2", 0]}},
+    }
+    _, frames = await run_prompt(server.url, graph)
+    (frame,) = frames.binary
+    assert frame == struct.pack(">II", 3, 1) + b"2" + b"width: 40, height: 30\n batch size: 3"  # capture 16
+
+
 async def test_one_large_frame_is_sent_whole(server):
     server.faults.large_frame_bytes = 13_000_000
     _, frames = await run_prompt(server.url, WEBSOCKET, flags=True)
