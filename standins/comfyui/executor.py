@@ -288,8 +288,11 @@ class _Run:
             for i in range(1, steps + 1):
                 await asyncio.sleep(max(0.0, began + i * s.step_delay - clock()))
                 await self.step(nid, i, steps, preview if self.previews else None)
-                if s._interrupt == pid:
-                    break
+                if s._interrupt == pid:  # the progress hook raises: interrupted inside this node
+                    data = {"node_id": nid, "node_type": cls, "executed": list(self.executed)}
+                    data = self.stamp("execution_interrupted", data)
+                    await self.msg("execution_interrupted", data, broadcast=True)
+                    return data
         if s.node_delay:
             await asyncio.sleep(s.node_delay)
         try:

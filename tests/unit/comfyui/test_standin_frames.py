@@ -3,7 +3,9 @@ them, in the captured orders), SaveImageWebsocket images, a 13 MB frame, and `/v
 
 from __future__ import annotations
 
+import asyncio
 import struct
+from typing import Any
 
 import aiohttp
 import pytest
@@ -133,3 +135,20 @@ async def test_the_clients_downloads_resume_through_real_cuts(server, client, he
     assert [p.name for p in paths] == ["img_00001_.png", "img_00002_.png"]
     assert all(p.read_bytes() == (server.output_dir / "cut" / p.name).read_bytes() for p in paths)
     assert server.faults.cut_view_times == 0 and sum(1 for _, p in server.requests if p == "/view") >= 4
+
+
+async def test_an_interrupt_during_sampling_stops_inside_the_sampler(sampler_server):
+    sampler_server.step_delay = 0.05
+    task = asyncio.create_task(run_prompt(sampler_server.url, {**SAMPLER, "4": _steps(SAMPLER["4"], 40)}))
+    while sampler_server.running_node != "4":
+        await asyncio.sleep(0.01)
+    async with aiohttp.ClientSession() as http, http.post(f"{sampler_server.url}/interrupt", json={}) as resp:
+        assert resp.status == 200
+    _, frames = await task
+    (stopped,) = frames.of("execution_interrupted")
+    assert stopped["node_id"] == "4" and sorted(stopped["executed"]) == ["1", "2", "3"]
+    assert len(frames.of("progress")) < 40
+
+
+def _steps(node: dict[str, Any], steps: int) -> dict[str, Any]:
+    return {**node, "inputs": {**node["inputs"], "steps": steps}}
