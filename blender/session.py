@@ -9,6 +9,7 @@ or saves, the tick defers and events wait. Preferences are read only through the
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
 from collections.abc import Callable
@@ -56,7 +57,9 @@ def configured_endpoints(snapshot: dict[str, Any]) -> dict[str, dict[str, Any]]:
                     "service": service,
                     "url": url,
                     "label": row.get("label") or "",
-                    "key": row.get("key") or "",  # compared only, to forget a check made with another key
+                    # Only a fingerprint: enough to forget a check made with another key, and no secret in a cache
+                    # that panels read.
+                    "key": hashlib.sha256(str(row.get("key") or "").encode()).hexdigest()[:16],
                 }
     return rows
 

@@ -10,6 +10,7 @@ from typing import Any
 DEFAULT_CHARS = 34  # the default sidebar (about 280 px wide at scale 1) when the region is unknown
 CHAR_PX = 7.0  # an average character of Blender's UI font at scale 1, rounded up so lines are never cut
 MARGIN_PX = 48.0  # panel margins, box padding and the icon column
+MAX_LINES = 10  # a message longer than this (a server's whole error page) is cut, with "…" at the end
 
 
 def chars_per_line(region_width: float, ui_scale: float = 1.0) -> int:
@@ -20,11 +21,17 @@ def chars_per_line(region_width: float, ui_scale: float = 1.0) -> int:
     return max(12, int((region_width - MARGIN_PX * scale) / (CHAR_PX * scale)))
 
 
-def wrap(text: str, chars: int) -> list[str]:
-    """Split on words into lines of at most `chars` characters (a longer word, e.g. a URL, is split too)."""
+def wrap(text: str, chars: int, max_lines: int = MAX_LINES) -> list[str]:
+    """Split on words into lines of at most `chars` characters (a longer word, e.g. a URL, is split too);
+    at most `max_lines` lines, the last ending in "…" when text was left out."""
+    width = max(chars, 8)
     lines: list[str] = []
-    for paragraph in str(text).splitlines() or [""]:
-        lines += textwrap.wrap(paragraph, width=max(chars, 8), break_on_hyphens=False) or [""]
+    for paragraph in str(text)[: width * (max_lines + 1)].splitlines() or [""]:
+        printable = "".join(ch if ch.isprintable() else " " for ch in paragraph)
+        lines += textwrap.wrap(printable, width=width, break_on_hyphens=False) or [""]
+    if len(lines) > max_lines or len(str(text)) > width * (max_lines + 1):
+        lines = lines[:max_lines]
+        lines[-1] = lines[-1][: width - 1] + "…"
     return lines
 
 
