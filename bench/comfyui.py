@@ -77,12 +77,24 @@ async def jobs_run(client: ComfyUIClient, jobs: int, dest: Path, seed: int) -> t
         await one_job(client, seed + i, dest)
     walls, cpus = [], []
     before = rss_mb()
+    client.bare_cpu_ms = await bare_request_cpu(client)  # type: ignore[attr-defined]
     for i in range(jobs):
         w0, c0 = time.perf_counter(), time.process_time()
         await one_job(client, seed + WARMUP + i, dest)
         cpus.append((time.process_time() - c0) * 1000)
         walls.append((time.perf_counter() - w0) * 1000)
     return walls, cpus, rss_mb() - before
+
+
+async def bare_request_cpu(client: ComfyUIClient, n: int = 200) -> float:
+    """CPU ms of one bare aiohttp GET /queue on this machine: a yardstick for the per-job figure."""
+    session = client.http.session()
+    url = client.http.url("/queue")
+    c0 = time.process_time()
+    for _ in range(n):
+        async with session.get(url) as resp:
+            json.loads(await resp.read())
+    return (time.process_time() - c0) * 1000 / n
 
 
 async def download_once(client: ComfyUIClient, name: str, dest: Path, peak: list[float]) -> float:
@@ -150,6 +162,7 @@ def main(argv: list[str] | None = None) -> None:
                 return walls, cpus, growth, ours, peaks, base
 
             walls, cpus, growth, ours, peaks, _ = asyncio.run(run_all())
+            args.bare_cpu_ms = getattr(client, "bare_cpu_ms", None)
             curls = [curl_once(url, view_file, tmp_path / "curl.bin") for _ in range(3)] if view_file else []
         finally:
             if proc is not None:
@@ -166,6 +179,8 @@ def report(args, url, walls, cpus, growth, ours, curls, peaks) -> None:
     where = "stand-in in its own process" if args.url is None else url
     print(f"{args.jobs} zero-work jobs over one websocket ({where}, version {args.version if not args.url else '?'}):")
     print(f"  client CPU per job: mean {cpu:.3f} ms, median {cpu_median:.3f} ms (target <= 1 ms)")
+    bare = args.bare_cpu_ms
+    print(f"  yardstick: one bare aiohttp GET costs {bare:.3f} ms CPU here, so a job costs {cpu / bare:.1f} of them")
     print(f"  round trip per job: median {median:.2f} ms, p99 {p99:.2f} ms (includes the server's own work)")
     print(f"  RSS growth over the measured jobs: {growth:.1f} MB")
     result = {
@@ -174,6 +189,8 @@ def report(args, url, walls, cpus, growth, ours, curls, peaks) -> None:
         "version": args.version if args.url is None else None,
         "client_cpu_ms_per_job": round(cpu, 3),
         "client_cpu_ms_per_job_median": round(cpu_median, 3),
+        "bare_get_cpu_ms": round(bare, 3),
+        "job_cpu_in_bare_gets": round(cpu / bare, 1),
         "round_trip_ms_median": round(median, 3),
         "round_trip_ms_p99": round(p99, 3),
         "rss_growth_mb_over_jobs": round(growth, 1),

@@ -59,7 +59,8 @@ class ComfySocket:
         self._preview_owner: str | None = None  # type-1 previews belong to the last `executing` prompt...
         self._preview_node: str | None = None  # ...and node
         self._watchdogs: set[asyncio.Future[None]] = set()
-        self._timers: set[asyncio.TimerHandle] = set()
+        self._timers: dict[int, asyncio.TimerHandle] = {}
+        self._armed = 0
 
     @property
     def connected(self) -> bool:
@@ -99,11 +100,14 @@ class ComfySocket:
 
         A timer, not a task per submit: most checks find the socket alive and cost nothing more."""
         armed_at = time.monotonic()
-        handle = asyncio.get_running_loop().call_later(self.watchdog_s, self._watchdog_fired, armed_at)
-        self._timers.add(handle)
+        self._armed += 1
+        token = self._armed
+        self._timers[token] = asyncio.get_running_loop().call_later(
+            self.watchdog_s, self._watchdog_fired, token, armed_at
+        )
 
-    def _watchdog_fired(self, armed_at: float) -> None:
-        self._timers = {h for h in self._timers if not h.cancelled() and h.when() > asyncio.get_running_loop().time()}
+    def _watchdog_fired(self, token: int, armed_at: float) -> None:
+        self._timers.pop(token, None)
         if self.last_message < armed_at and self._ws is not None:
             log.info("ComfyUI socket silent after a submit; reconnecting")
             task = asyncio.ensure_future(self._drop())
@@ -116,7 +120,7 @@ class ComfySocket:
 
     async def close(self) -> None:
         self._closing = True
-        for handle in self._timers:
+        for handle in self._timers.values():
             handle.cancel()
         self._timers.clear()
         for task in list(self._watchdogs):
