@@ -16,7 +16,6 @@ import os
 import subprocess
 import sys
 import time
-import tomllib
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -50,7 +49,9 @@ def configured_services(config: str | None, env: Mapping[str, str] | None = None
     if path is None and Path("genbridge.toml").is_file():
         path = Path("genbridge.toml")
     if path is not None and path.is_file():
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        from ..runtime.settings import read_toml  # its errors name the file and the fix
+
+        data = read_toml(path)
         found |= {s for s in SERVICES if data.get(s)}
     return found
 

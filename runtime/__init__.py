@@ -158,9 +158,17 @@ class Runtime:
         try:
             if self._service is None:
                 raise self._init_error or RuntimeError("the job service is not running")
+            from pydantic import ValidationError  # loop thread: pydantic is already loaded here
+
             from .jobs import Job
 
-            job = Job.model_validate(spec)
+            try:
+                job = Job.model_validate(spec)
+            except ValidationError as exc:  # the request itself is malformed: say which fields
+                from .errors import RejectedInput
+                from .settings import validation_problems
+
+                raise RejectedInput(f"The job request is invalid: {validation_problems(exc)}.") from None
         except Exception as exc:  # noqa: BLE001 - bad input gets a clear error and is not lost
             err = exc if isinstance(exc, GenBridgeError) else error_from_exception(exc)
             failed: dict[str, Any] = {

@@ -254,11 +254,18 @@ def error_from_exception(exc: BaseException, *, service: str = "") -> GenBridgeE
             f"Some text is not valid UTF-8 (byte {exc.start}).", "Save the file as UTF-8.", service=service
         )
     if type(exc).__name__ == "ValidationError" and hasattr(exc, "errors"):
+        # Data that did not fit its model: a server reply of an unexpected shape (most often) or a bad value.
+        # The rejected values are never quoted: they may hold a key.
         problems = "; ".join(
             f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}"
             for e in exc.errors(include_url=False, include_input=False)
+        )[:600]
+        where = f"{service} sent or was given" if service else "GenBridge got"
+        return IncompatibleServer(
+            f"{where} data of an unexpected shape ({problems}).",
+            "Check that the URL points at the right service and that it is a supported version.",
+            service=service,
         )
-        return ConfigError(f"Invalid value: {problems}.", service=service)
     return GenBridgeError(
         f"Unexpected error: {type(exc).__name__}: {exc}",
         "This is a GenBridge bug; please report it with the job id.",

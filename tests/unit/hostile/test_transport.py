@@ -170,3 +170,16 @@ async def test_the_key_is_not_handed_to_another_port_a_redirect_names(hostile, s
         ) as resp:
             assert resp.status == 200
     assert b"sk-k3y-xyz" in server.requests[0] and b"sk-k3y-xyz" not in target.requests[0]
+
+
+def test_a_reply_of_an_unexpected_shape_is_named_as_such_not_as_a_bug():
+    from pydantic import BaseModel, ValidationError
+
+    class Reply(BaseModel):
+        queue_running: list[int]
+
+    with pytest.raises(ValidationError) as info:
+        Reply.model_validate({"queue_running": "sk-not-a-list-secret"})
+    err = error_from_exception(info.value, service="comfyui")
+    assert "unexpected shape" in err.message and "queue_running" in err.message
+    assert BUG not in str(err) and "sk-not-a-list-secret" not in str(err)
