@@ -131,3 +131,31 @@ def test_generate_input_option_names_a_loadimage_node_of_a_plain_workflow(photo,
         code = main([*argv, "--url", server.url, "--output", str(tmp_path / "out"), "--timeout", "20"])
         assert code == 0, capsys.readouterr().err
         assert (server.dirs["input"] / "genbridge" / "local.png").read_bytes() == photo.read_bytes()
+
+
+@pytest.mark.parametrize("version", ["0.3.64", "0.38"])
+@pytest.mark.parametrize(
+    ("task", "key", "template"),
+    [
+        ("quick_preview", "start_image", None),  # the storyboard's ComfyUI clip: wan21_i2v from the keyframe
+        ("img2img", "image", None),  # sd15_img2img
+        ("upscale", "image", None),  # upscale_model
+        ("character_image", "reference_image", None),  # flux_kontext_character
+    ],
+)
+async def test_bundled_image_templates_run_with_the_uploaded_image(
+    settings, photo, tmp_path, helpers, version, task, key, template
+):
+    from genbridge.standins.comfyui import ComfyUIStandIn
+    from genbridge.standins.comfyui.cli import bundled_models
+
+    async with ComfyUIStandIn(root=tmp_path / "comfy", version=version, models=bundled_models()) as server:
+        client = await _client(server, settings)
+        try:
+            job = Job(task=task, template=template, inputs={"prompt": "a lighthouse", key: str(photo), "seed": 7})
+            _, paths = await helpers.run(client, job, tmp_path / "out")
+        finally:
+            await client.close()
+        sent = json.dumps(server.history[job.id]["prompt"][2])
+    assert paths
+    assert "genbridge/local.png" in sent and str(photo) not in sent
