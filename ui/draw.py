@@ -118,11 +118,13 @@ def status_rows(state: PanelState) -> list[tuple[dict[str, Any], dict[str, Any] 
     return [(result, result) for result in state.services.values()]
 
 
-def draw_status(layout: Any, state: PanelState) -> None:
-    """Service status: one block per configured endpoint (icon, name, version, VRAM, error, last check)."""
+def draw_status(layout: Any, state: PanelState, *, title: bool = True) -> None:
+    """Service status: one block per configured endpoint (icon, name, version, VRAM, error, last check).
+    `title=False` in the Services sub-panel, whose header already says it."""
     box = layout.box()
     row = box.row()
-    row.label(text="Services", icon="WORLD")
+    if title:
+        row.label(text="Services", icon="WORLD")
     row.operator("genbridge.check_services", text="Checking..." if state.checking else "Check", icon="FILE_REFRESH")
     rows = status_rows(state)
     if not any(result for _ep, result in rows):
@@ -152,7 +154,7 @@ def draw_endpoint_status(
     ok = check_ok(result)
     draw_wrapped(col, title, state.chars, "CHECKMARK" if ok else "ERROR")
     if ok:
-        col.label(text=f"{result.get('version') or 'version ?'}  {vram_text(result)}", icon="BLANK1")
+        draw_wrapped(col, f"{result.get('version') or 'version ?'}  {vram_text(result)}", state.chars, "BLANK1")
     error = result.get("error") or {}
     if error.get("message"):
         draw_wrapped(col, error["message"], state.chars, "BLANK1")

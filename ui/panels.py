@@ -76,7 +76,7 @@ class _Services(_Section):
     bl_label = "Services"
 
     def draw(self, context: Any) -> None:
-        draw_status(self.layout, panel_state(context))
+        draw_status(self.layout, panel_state(context), title=False)
 
 
 class _Generate(_Section):
