@@ -263,3 +263,20 @@ def guard(tmp_path, caplog) -> Guard:
     g = Guard(tmp_path, caplog)
     g.snapshot()
     return g
+
+
+@pytest.fixture(autouse=True)
+def _secret_never_logged(request, caplog):
+    """Every test that configures the secret also proves it never reached the log (messages and tracebacks)."""
+    caplog.set_level(logging.DEBUG, logger="genbridge")
+    yield
+    if "secret" in request.fixturenames:
+        assert SECRET not in caplog.text, "the configured key reached the log"
+
+
+def pytest_collection_modifyitems(items):
+    """Bounded time for every hostile test, also in files that set no timeout of their own."""
+    here = Path(__file__).parent
+    for item in items:
+        if here in Path(item.path).parents and item.get_closest_marker("timeout") is None:
+            item.add_marker(pytest.mark.timeout(30))
