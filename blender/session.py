@@ -33,6 +33,7 @@ from .redraw import RedrawThrottle, tag_genbridge_regions
 log = logging.getLogger("genbridge.session")
 
 RESUME_DELAY_S = 1.0  # after enabling, let Blender finish starting before the loop thread starts
+CHECK_DONE = "check-done"  # the `key` of the event that ends a Check the user asked for
 IDLE_TICK_S = 0.1  # an event posted while idle waits at most this long, so the panel shows it within ~0.2 s
 
 
@@ -279,7 +280,8 @@ class Session:
         post = self.dispatcher.post
 
         async def probe(service: Any) -> None:
-            await service.probe_all()  # the job service posts the results as a "services" event
+            await service.probe_all()  # the job service posts the results as a "services" event...
+            post(MainEvent(kind="services", key=CHECK_DONE))  # ...and this one, behind it, ends *this* check
 
         def failed(future: Any) -> None:
             if future.exception() is not None:
@@ -357,12 +359,17 @@ class Session:
         land_output(row, event.path)
 
     def _on_services(self, event: MainEvent) -> None:
-        self.services_checking = False
+        if event.key == CHECK_DONE or event.error:
+            # Only the end of the user's own check clears "Checking..." (the health monitor posts results too).
+            self.services_checking = False
+        if event.key == CHECK_DONE:
+            return
         stamp = time.time()
         checked = {endpoint_key(r["service"], r["url"]): {**r, "checked_at": stamp} for r in event.results}
         # Exactly the configured endpoints, each with its latest check (a result for an endpoint edited away
         # while the check ran is dropped).
-        self.services = {key: result for key, result in checked.items() if key in self.endpoints}
+        if checked or not event.error:
+            self.services = {key: result for key, result in checked.items() if key in self.endpoints}
         if event.error:
             self._notify(f"GenBridge: could not check the services: {event.error}", error=True)
 

@@ -156,7 +156,21 @@ def test_a_check_result_for_an_endpoint_edited_away_meanwhile_is_not_listed(make
     old = {"service": "comfyui", "url": "http://127.0.0.1:8188", "reachable": True}
     session.dispatcher.post(MainEvent(kind="services", results=(old,)))
     session.dispatcher.timer_callback()
-    assert session.services == {} and not session.services_checking
+    assert session.services == {}
+
+
+def test_only_the_end_of_the_users_check_clears_checking(make_session):
+    session = make_session()
+    session.sync_settings()
+    session.services_checking = True  # as check_services sets it
+    monitor = {"service": "comfyui", "url": "http://127.0.0.1:8188", "reachable": True}
+    session.dispatcher.post(MainEvent(kind="services", results=(monitor,)))  # the health monitor's round
+    session.dispatcher.timer_callback()
+    assert session.services_checking, "the button keeps saying Checking... until the user's check ends"
+    assert "comfyui|http://127.0.0.1:8188" in session.services
+    session.dispatcher.post(MainEvent(kind="services", key="check-done"))
+    session.dispatcher.timer_callback()
+    assert not session.services_checking and "comfyui|http://127.0.0.1:8188" in session.services
 
 
 def test_a_key_added_in_preferences_is_used_by_the_next_job_without_a_restart(make_session, prefs):
