@@ -73,3 +73,29 @@ def preview_metadata(frame: bytes) -> tuple[dict[str, Any], bytes]:
     if kind != 4:
         raise ValueError(f"not a type-4 preview frame (type {kind})")
     return json.loads(frame[8 : 8 + size]), frame[8 + size :]
+
+
+def sampler_graph(ckpt_name: str = "m.safetensors", steps: int = 3) -> dict[str, Any]:
+    """An SD1.5-shaped graph (checkpoint -> prompt -> KSampler -> decode -> SaveImage); needs `ckpt_name`."""
+    return {
+        "1": {"class_type": "CheckpointLoaderSimple", "inputs": {"ckpt_name": ckpt_name}},
+        "2": {"class_type": "CLIPTextEncode", "inputs": {"text": "a fox", "clip": ["1", 1]}},
+        "3": {"class_type": "EmptyLatentImage", "inputs": {"width": 64, "height": 64, "batch_size": 1}},
+        "4": {
+            "class_type": "KSampler",
+            "inputs": {
+                "model": ["1", 0],
+                "positive": ["2", 0],
+                "negative": ["2", 0],
+                "latent_image": ["3", 0],
+                "seed": 1,
+                "steps": steps,
+                "cfg": 7.0,
+                "sampler_name": "euler",
+                "scheduler": "normal",
+                "denoise": 1.0,
+            },
+        },
+        "5": {"class_type": "VAEDecode", "inputs": {"samples": ["4", 0], "vae": ["1", 2]}},
+        "6": {"class_type": "SaveImage", "inputs": {"images": ["5", 0], "filename_prefix": "sd"}},
+    }

@@ -5,38 +5,16 @@ from __future__ import annotations
 
 import asyncio
 import struct
-from typing import Any
 
 import aiohttp
 import pytest
 from genbridge.standins.comfyui import ComfyUIStandIn
-from genbridge.standins.comfyui.wire import preview_metadata, run_prompt
+from genbridge.standins.comfyui.wire import preview_metadata, run_prompt, sampler_graph
 
 pytestmark = pytest.mark.timeout(60)
 
 MODELS = {"checkpoints": ["m.safetensors"]}
-SAMPLER = {
-    "1": {"class_type": "CheckpointLoaderSimple", "inputs": {"ckpt_name": "m.safetensors"}},
-    "2": {"class_type": "CLIPTextEncode", "inputs": {"text": "a fox", "clip": ["1", 1]}},
-    "3": {"class_type": "EmptyLatentImage", "inputs": {"width": 64, "height": 64, "batch_size": 1}},
-    "4": {
-        "class_type": "KSampler",
-        "inputs": {
-            "model": ["1", 0],
-            "positive": ["2", 0],
-            "negative": ["2", 0],
-            "latent_image": ["3", 0],
-            "seed": 1,
-            "steps": 3,
-            "cfg": 7.0,
-            "sampler_name": "euler",
-            "scheduler": "normal",
-            "denoise": 1.0,
-        },
-    },
-    "5": {"class_type": "VAEDecode", "inputs": {"samples": ["4", 0], "vae": ["1", 2]}},
-    "6": {"class_type": "SaveImage", "inputs": {"images": ["5", 0], "filename_prefix": "sd"}},
-}
+SAMPLER = sampler_graph("m.safetensors", steps=3)
 WEBSOCKET = {
     "1": {"class_type": "EmptyImage", "inputs": {"width": 32, "height": 16, "batch_size": 3, "color": 255}},
     "2": {"class_type": "SaveImageWebsocket", "inputs": {"images": ["1", 0]}},
@@ -139,7 +117,7 @@ async def test_the_clients_downloads_resume_through_real_cuts(server, client, he
 
 async def test_an_interrupt_during_sampling_stops_inside_the_sampler(sampler_server):
     sampler_server.step_delay = 0.05
-    task = asyncio.create_task(run_prompt(sampler_server.url, {**SAMPLER, "4": _steps(SAMPLER["4"], 40)}))
+    task = asyncio.create_task(run_prompt(sampler_server.url, sampler_graph("m.safetensors", steps=40)))
     while sampler_server.running_node != "4":
         await asyncio.sleep(0.01)
     async with aiohttp.ClientSession() as http, http.post(f"{sampler_server.url}/interrupt", json={}) as resp:
@@ -148,7 +126,3 @@ async def test_an_interrupt_during_sampling_stops_inside_the_sampler(sampler_ser
     (stopped,) = frames.of("execution_interrupted")
     assert stopped["node_id"] == "4" and sorted(stopped["executed"]) == ["1", "2", "3"]
     assert len(frames.of("progress")) < 40
-
-
-def _steps(node: dict[str, Any], steps: int) -> dict[str, Any]:
-    return {**node, "inputs": {**node["inputs"], "steps": steps}}

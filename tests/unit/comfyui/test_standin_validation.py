@@ -10,6 +10,7 @@ import aiohttp
 import pytest
 from genbridge.standins.comfyui.schema import build_object_info, full_object_info
 from genbridge.standins.comfyui.validation import validate_prompt
+from genbridge.standins.comfyui.wire import sampler_graph
 from genbridge.standins.fixtures import fixtures_dir, load_fixture
 
 pytestmark = pytest.mark.timeout(60)
@@ -96,28 +97,7 @@ async def test_unknown_node_classes_are_refused(server, cls):
         }
 
 
-SD15 = {
-    "1": {"class_type": "CheckpointLoaderSimple", "inputs": {"ckpt_name": "v1-5.safetensors"}},
-    "2": {"class_type": "CLIPTextEncode", "inputs": {"text": "a fox", "clip": ["1", 1]}},
-    "3": {"class_type": "EmptyLatentImage", "inputs": {"width": 64, "height": 64, "batch_size": 1}},
-    "4": {
-        "class_type": "KSampler",
-        "inputs": {
-            "model": ["1", 0],
-            "positive": ["2", 0],
-            "negative": ["2", 0],
-            "latent_image": ["3", 0],
-            "seed": 1,
-            "steps": 2,
-            "cfg": 7.0,
-            "sampler_name": "euler",
-            "scheduler": "normal",
-            "denoise": 1.0,
-        },
-    },
-    "5": {"class_type": "VAEDecode", "inputs": {"samples": ["4", 0], "vae": ["1", 2]}},
-    "6": {"class_type": "SaveImage", "inputs": {"images": ["5", 0], "filename_prefix": "sd"}},
-}
+SD15 = sampler_graph("v1-5.safetensors", steps=2)
 
 
 def test_a_model_file_is_not_in_the_list_of_a_server_without_models():
