@@ -125,13 +125,18 @@ async def write_outputs(dirs: dict[str, Path], graph: dict[str, Any], nid: str, 
         name = f"{base}_{counter:05d}_{VIDEO_SAVERS[cls]}"
         await asyncio.to_thread(write_placeholder_mp4, folder / name, label, width, height, max(frames, 8), fps)
         return {"images": [{"filename": name, "subfolder": sub, "type": kind}], "animated": [True]}
+    # Like the server's worker thread, encode and write off the event loop so HTTP and ws stay responsive.
     if cls in ANIMATED_SAVERS:
         name = f"{base}_{counter:05d}_{ANIMATED_SAVERS[cls]}"
-        (folder / name).write_bytes(placeholder_png(label, width, height))
+        await asyncio.to_thread(_write_png, folder / name, label, width, height)
         return {"images": [{"filename": name, "subfolder": sub, "type": kind}], "animated": [True]}
     images = []
     for i in range(max(1, batch)):
         name = f"{base}_{counter + i:05d}_.png"
-        (folder / name).write_bytes(placeholder_png(label, width, height))
+        await asyncio.to_thread(_write_png, folder / name, label, width, height)
         images.append({"filename": name, "subfolder": sub, "type": kind})
     return {"images": images}
+
+
+def _write_png(path: Path, label: str, width: int, height: int) -> None:
+    path.write_bytes(placeholder_png(label, width, height))
