@@ -39,6 +39,11 @@ async def _post(url: str, body: Any = None, **kw: Any) -> tuple[int, Any]:
         return resp.status, out
 
 
+async def _until_running(server: ComfyUIStandIn, pid: str) -> None:
+    while not (server.running and server.running[1] == pid):
+        await asyncio.sleep(0.01)
+
+
 def _graph(color: int) -> dict[str, Any]:
     graph = json.loads(json.dumps(BASIC))
     graph["1"]["inputs"]["color"] = color
@@ -57,10 +62,10 @@ async def test_jobs_api_is_a_bare_404_on_0_3_64_and_paginated_on_0_38(server):
 
 
 async def test_a_job_is_pending_then_completed_with_its_outputs_and_unknown_ids_are_404(new):
-    new.node_delay = 0.2
+    new.node_delay = 0.5  # the first job holds the worker while the second waits
     first = (await _post(f"{new.url}/prompt", {"prompt": _graph(1)}))[1]["prompt_id"]
     second = (await _post(f"{new.url}/prompt", {"prompt": _graph(2)}))[1]["prompt_id"]
-    await asyncio.sleep(0.05)
+    await _until_running(new, first)
     assert (await _get(f"{new.url}/api/jobs/{first}"))[1]["status"] == "in_progress"
     assert (await _get(f"{new.url}/api/jobs/{second}"))[1]["status"] == "pending"
     for _ in range(100):
@@ -78,10 +83,10 @@ async def test_a_job_is_pending_then_completed_with_its_outputs_and_unknown_ids_
 
 
 async def test_cancel_dequeues_a_pending_job_interrupts_a_running_one_and_ignores_finished_ones(new):
-    new.node_delay = 0.3
+    new.node_delay = 1.0  # long enough that the running job is still running when it is cancelled
     running = (await _post(f"{new.url}/prompt", {"prompt": _graph(3)}))[1]["prompt_id"]
     pending = (await _post(f"{new.url}/prompt", {"prompt": _graph(4)}))[1]["prompt_id"]
-    await asyncio.sleep(0.05)
+    await _until_running(new, running)
     assert await _post(f"{new.url}/api/jobs/{pending}/cancel") == (200, {"cancelled": True})
     assert pending not in {item[1] for item in new.queue}
     assert await _post(f"{new.url}/api/jobs/{running}/cancel") == (200, {"cancelled": True})
