@@ -19,6 +19,10 @@ CLIENTS: dict[str, tuple[str, str]] = {
     "wan2gp": (".wan2gp", "Wan2GPClient"),
     "litellm": (".litellm", "LiteLLMClient"),
 }
+# (service, endpoint kind) -> client, for services with more than one protocol
+KIND_CLIENTS: dict[tuple[str, str], tuple[str, str]] = {
+    ("comfyui", "api_v2"): (".comfyui_v2", "ComfyAPIv2Client"),
+}
 
 
 def client_class(service: str) -> type:
@@ -32,5 +36,10 @@ def client_class(service: str) -> type:
 
 
 def make_client(endpoint: Endpoint, settings: Settings) -> BackendClient:
-    """A client bound to `endpoint`; the online-access rule is checked by the client on first request."""
+    """A client bound to `endpoint` (by its service and kind); the online-access rule is checked by the client on
+    first request."""
+    kind = KIND_CLIENTS.get((endpoint.service, endpoint.kind))
+    if kind is not None:
+        module = importlib.import_module(kind[0], __package__)
+        return getattr(module, kind[1])(endpoint, settings)  # type: ignore[no-any-return]
     return client_class(endpoint.service)(endpoint, settings)

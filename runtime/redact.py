@@ -30,6 +30,9 @@ MASK = "***"
 # short protects nothing anyway.
 MIN_SECRET_LENGTH = 4
 
+# The key variables read at redaction time: one per service, plus the Comfy.org partner-node key (Comfy API v2).
+ENV_KEYS = (*(key_env_var(s) for s in SERVICES), "GENBRIDGE_COMFY_ORG_KEY")
+
 _lock = threading.Lock()
 _registered: set[str] = set()
 
@@ -51,8 +54,8 @@ def known_secrets() -> list[str]:
     is masked whole)."""
     with _lock:
         found = set(_registered)
-    for service in SERVICES:
-        value = os.environ.get(key_env_var(service), "").strip()
+    for var in ENV_KEYS:
+        value = os.environ.get(var, "").strip()
         if len(value) >= MIN_SECRET_LENGTH:
             found.add(value)
     return sorted(found, key=len, reverse=True)

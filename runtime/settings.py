@@ -35,9 +35,26 @@ from .services import DEFAULT_URLS, SERVICE_TITLES, SERVICES, key_env_var
 
 log = logging.getLogger("genbridge.settings")
 
-__all__ = ["DEFAULT_URLS", "SERVICES", "SERVICE_TITLES", "Endpoint", "Settings", "Timeouts", "key_env_var"]
+__all__ = [
+    "COMFY_CLOUD_URL",
+    "DEFAULT_URLS",
+    "SERVICES",
+    "SERVICE_TITLES",
+    "Endpoint",
+    "Settings",
+    "Timeouts",
+    "key_env_var",
+]
 
 Service = Literal["comfyui", "wan2gp", "litellm"]
+# How GenBridge talks to a ComfyUI endpoint: its own HTTP + websocket API ("native"), or the Comfy API v2
+# (`/api/v2/...`: Comfy Cloud, or `comfy-api-proxy` in front of any ComfyUI).
+EndpointKind = Literal["native", "api_v2"]
+# Preset for kind = "api_v2": Comfy Cloud's base URL (the client adds /api/v2/...). Remote and paid: it needs online
+# access, a key, and the routing policy's `api_v2_use` decides when jobs go there.
+COMFY_CLOUD_URL = "https://cloud.comfy.org"
+# The Comfy.org API key partner nodes authenticate with (sent as extra_data.api_key_comfy_org, never journaled).
+COMFY_ORG_KEY_ENV = "GENBRIDGE_COMFY_ORG_KEY"
 
 
 class Endpoint(BaseModel):
@@ -50,6 +67,9 @@ class Endpoint(BaseModel):
     key: SecretStr | None = None
     enabled: bool = True
     label: str = ""
+    kind: EndpointKind = "native"
+    # ComfyUI only: the Comfy.org API key for partner (API) nodes, separate from the endpoint's bearer `key`.
+    partner_key: SecretStr | None = None
 
     @field_validator("url")
     @classmethod
@@ -69,6 +89,10 @@ class Endpoint(BaseModel):
         # From here on this key is masked in every message, log line and journal record (runtime.redact).
         if self.key is not None:
             register_secrets([self.key.get_secret_value()])
+        if self.partner_key is not None:
+            register_secrets([self.partner_key.get_secret_value()])
+        if self.kind != "native" and self.service != "comfyui":
+            raise ValueError(f"kind = {self.kind!r} is only for ComfyUI endpoints; remove it from this endpoint")
         return self
 
     @classmethod
@@ -98,6 +122,14 @@ class Endpoint(BaseModel):
         if env:
             return env
         return self.key.get_secret_value() if self.key else None
+
+    @property
+    def comfy_org_key(self) -> str | None:
+        """The partner-node key: $GENBRIDGE_COMFY_ORG_KEY, else the endpoint's `partner_key`."""
+        env = os.environ.get(COMFY_ORG_KEY_ENV)
+        if env:
+            return env
+        return self.partner_key.get_secret_value() if self.partner_key else None
 
 
 class Timeouts(BaseModel):

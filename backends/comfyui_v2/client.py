@@ -1,0 +1,434 @@
+"""ComfyAPIv2Client: the BackendClient of one Comfy API v2 endpoint (Comfy Cloud, or comfy-api-proxy 0.1.6).
+
+Loop thread only. Flow per job: prepare the graph exactly as for native ComfyUI (`workflows.comfyui_graph`) ->
+upload its local images as assets (skipped when `HEAD /assets/by-hash/{blake3}` knows the bytes) and write
+`core/ASSET` references in -> `POST /jobs` (the server names the job; the id is journaled at once) -> live
+progress and previews from the SSE stream `GET /jobs/{id}/events`, with `GET /jobs/{id}` as the source of truth
+(polled instead while the server answers `429 too_many_streams`, until its Retry-After has passed, or when the
+stream breaks) -> outputs streamed from `GET /assets/{id}/content`. The partner-node key rides only in the
+`POST /jobs` body (`extra_data.api_key_comfy_org`): never in the job, the journal or a log line.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import contextlib
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import aiohttp
+from pydantic import ValidationError
+
+from ...runtime.backend import ProbeResult, Problem
+from ...runtime.errors import (
+    GenBridgeError,
+    RateLimited,
+    RejectedInput,
+    ServerError,
+    ServiceTimeout,
+    Unreachable,
+)
+from ...runtime.events import BackendEvent, BackendLog, BackendPreview, BackendProgress
+from ...runtime.jobs import Job, JobErrorInfo
+from ...runtime.netpolicy import redact_url
+from ...runtime.paths import unique_output_paths
+from ...runtime.settings import Endpoint, Settings
+from ..http import decode_json, read_capped
+from . import assets, errors
+from .models import TERMINAL, V2Job, V2Progress
+from .sse import V2EventParser
+from .transport import V2HTTP, retry_after_s
+
+CACHE_HIT = "ComfyUI reused its cached results: these are the files of an earlier run with the same inputs."
+PREVIEW_TYPES = {"image/png": "png", "image/jpeg": "jpg", "image/webp": "webp"}
+NO_HASH = "blake3:" + "0" * 64  # a blob no one has: probing with it checks the key without touching the upstream
+
+
+@dataclass
+class _Track:
+    """What the client keeps about one remote job while it runs."""
+
+    job_id: str
+    graph: dict[str, Any]
+    logs: list[str] = field(default_factory=list)
+    final: V2Job | None = None
+    fraction: float = 0.0  # of the whole job, from node-level progress (step-level events only name the step)
+
+
+class ComfyAPIv2Client:
+    """One Comfy API v2 endpoint: probe, submit, events, cancel, outputs. Shared by all its jobs."""
+
+    service = "comfyui"
+
+    def __init__(self, endpoint: Endpoint, settings: Settings) -> None:
+        self.endpoint = endpoint
+        self.settings = settings
+        self.http = V2HTTP(endpoint, settings)
+        self.base = self.http.base
+        self._tracks: dict[str, _Track] = {}
+        self.clock: Callable[[], float] = time.monotonic  # injectable for tests
+        self.poll_s = 1.0  # GET /jobs/{id} interval while there is no stream
+
+    @property
+    def where(self) -> str:
+        return f"Comfy API v2 at {redact_url(self.base)}"
+
+    @contextlib.contextmanager
+    def _located(self, job_id: str = "") -> Iterator[None]:
+        """Every error leaving a public method names this endpoint and the remote job."""
+        try:
+            yield
+        except GenBridgeError as exc:
+            errors.locate(exc, self.base, job_id)
+            raise
+
+    def _remote_id(self, job: Job) -> str:
+        return job.remote_ids.get(self.endpoint.url) or next(iter(job.remote_ids.values()), "")
+
+    # ---- probe -----------------------------------------------------------------------------------------------
+
+    async def probe(self) -> ProbeResult:
+        """`GET /health` (unauthenticated on the proxy), then one cheap authenticated call so a wrong key shows
+        here rather than at the first job; never raises."""
+        try:
+            with self._located():
+                started = self.clock()
+                _, health = await self.http.request("GET", "/health")
+                latency = (self.clock() - started) * 1000
+                state = health.get("status") if isinstance(health, dict) else None
+                if state not in (None, "healthy", "ok"):
+                    raise Unreachable(f"{self.where} reports it is {str(state)[:40]}.", service=errors.SERVICE)
+                await self.http.request("HEAD", f"/assets/by-hash/{NO_HASH}", ok=(200, 404))
+        except GenBridgeError as exc:
+            return ProbeResult(
+                service="comfyui",
+                url=self.endpoint.url,
+                label=self.endpoint.name,
+                reachable=False,
+                error=JobErrorInfo(**exc.to_dict()),
+            )
+        return ProbeResult(
+            service="comfyui",
+            url=self.endpoint.url,
+            label=self.endpoint.name,
+            reachable=True,
+            version="Comfy API v2",
+            latency_ms=latency,
+            capabilities={"api": "v2", "kind": "api_v2", "preflight": False, "preflight_note": _preflight_note()},
+            checked_at=time.time(),
+        )
+
+    # ---- validate and submit ---------------------------------------------------------------------------------
+
+    async def validate(self, job: Job) -> list[Problem]:
+        """What can be checked here without node or model information (the v2 surface offers none)."""
+        problems = []
+        if not isinstance(job.inputs.get("workflow"), dict) and not job.template and not job.task:
+            problems.append(
+                Problem(
+                    field="workflow",
+                    message="No ComfyUI workflow or template was given",
+                    hint="Pick a template or load an API-format workflow.",
+                )
+            )
+        images = job.inputs.get("images")
+        for key, path in images.items() if isinstance(images, dict) else ():
+            if not Path(str(path)).expanduser().is_file():
+                problems.append(
+                    Problem(
+                        field=f"images.{key}",
+                        message=f"The image {path} does not exist",
+                        hint="Pick an existing image file.",
+                    )
+                )
+        return problems
+
+    async def preflight(self, workflow: dict[str, Any]) -> list[Problem]:
+        """Node and model checks against the server: not offered by the Comfy API v2 (see `PREFLIGHT_UNAVAILABLE`)."""
+        return []
+
+    async def _graph(self, job: Job, logs: list[str]) -> dict[str, Any]:
+        """The job's graph with every local image uploaded (or found by hash) and referenced as a v2 asset."""
+        from ...workflows import api as wf
+        from ...workflows.comfyui_graph import prepare_graph
+
+        graph = prepare_graph(job.task, job.template, job.inputs, self.settings)
+        refs: dict[str, Any] = {}
+        by_path: dict[str, Any] = {}
+        for node_id, upload in wf.image_uploads(graph).items():
+            if upload.local_path not in by_path:
+                ref, skipped = await assets.upload(
+                    self.http, Path(upload.local_path), deadline_s=self.settings.timeouts.download
+                )
+                by_path[upload.local_path] = ref
+                if skipped:
+                    logs.append(f"{Path(upload.local_path).name}: {self.where} already has these bytes; not uploaded.")
+            refs[node_id] = by_path[upload.local_path]
+        return wf.apply_uploaded_names(graph, refs)
+
+    async def submit(self, job: Job) -> str:
+        with self._located():
+            logs = [_preflight_note()]
+            graph = await self._graph(job, logs)
+            body: dict[str, Any] = {"workflow": graph}
+            partner_key = self.endpoint.comfy_org_key
+            if partner_key:
+                body["extra_data"] = {"api_key_comfy_org": partner_key}  # this request only; never kept
+            _, reply = await self.http.request("POST", "/jobs", json=body)
+            accepted = self._job_record(reply)
+            self._tracks[accepted.id] = _Track(accepted.id, graph, logs)
+            return accepted.id
+
+    def _job_record(self, body: Any) -> V2Job:
+        try:
+            return V2Job.model_validate(body if isinstance(body, dict) else {})
+        except ValidationError:
+            raise ServerError(
+                f"{self.where} sent a job record GenBridge cannot read.",
+                "Check that the URL points at a Comfy API v2 server (Comfy Cloud or comfy-api-proxy).",
+                service=errors.SERVICE,
+            ) from None
+
+    async def _state(self, job_id: str, *, reattaching: bool = False) -> V2Job:
+        """`GET /jobs/{id}`: the source of truth for a job's status and outputs."""
+        status, body = await self.http.request("GET", f"/jobs/{quote(job_id, safe='')}", ok=(200, 404), job_id=job_id)
+        if status == 404:
+            raise errors.lost(endpoint=self.base, job_id=job_id, reattaching=reattaching)
+        return self._job_record(body)
+
+    # ---- re-attach after a restart ---------------------------------------------------------------------------
+
+    async def reattach(self, job: Job) -> None:
+        """Follow a job sent before a restart: make sure the server still has it."""
+        job_id = self._remote_id(job)
+        with self._located(job_id):
+            state = await self._state(job_id, reattaching=True)
+            workflow = job.inputs.get("workflow")
+            track = self._tracks[job_id] = _Track(job_id, dict(workflow) if isinstance(workflow, dict) else {})
+            track.logs.append(f"{self.where} still has this job ({state.status}); following it.")
+
+    # ---- events ----------------------------------------------------------------------------------------------
+
+    async def events(self, job: Job) -> AsyncIterator[BackendEvent]:
+        """Progress and previews until the job is finished on the server; raises on failure, cancel or loss."""
+        job_id = self._remote_id(job)
+        with self._located(job_id):
+            track = self._tracks.get(job_id) or self._tracks.setdefault(job_id, _Track(job_id, {}))
+            for line in track.logs:
+                yield BackendLog(message=line)
+            track.logs = []
+            stream_at = self.clock()  # when the stream may be tried (again)
+            unreachable_since: float | None = None
+            while True:
+                if self.clock() >= stream_at:
+                    try:
+                        async for event in self._stream(track):
+                            yield event
+                        stream_at = self.clock() + self.poll_s  # ended or terminal: the state below decides
+                    except RateLimited as exc:
+                        wait = exc.retry_after if exc.retry_after is not None else 5.0
+                        stream_at = self.clock() + wait
+                        yield BackendLog(
+                            message=f"{self.where} has too many live streams open; following this job by polling, "
+                            f"and trying the stream again in {wait:g} s."
+                        )
+                    except (Unreachable, ServiceTimeout, ServerError) as exc:
+                        stream_at = self.clock() + self.settings.timeouts.silence / 4
+                        yield BackendLog(message=f"The live stream stopped ({exc.message}); polling instead.")
+                try:
+                    state = await self._state(job_id)
+                    unreachable_since = None
+                except (Unreachable, ServiceTimeout) as exc:
+                    unreachable_since = unreachable_since or self.clock()
+                    if self.clock() - unreachable_since > self.settings.timeouts.silence:
+                        raise Unreachable(
+                            f"Lost contact with {self.where} while it ran this job ({exc.message}).",
+                            "Check the server; the job may still finish there.",
+                            service=errors.SERVICE,
+                        ) from None
+                    await asyncio.sleep(self.poll_s)
+                    continue
+                if state.finished:
+                    for event in self._finish(job, track, state):
+                        yield event
+                    return
+                yield self._progress(track, state.status, state.progress, state.queue_position)
+                await asyncio.sleep(self.poll_s)
+
+    def _finish(self, job: Job, track: _Track, state: V2Job) -> list[BackendEvent]:
+        if state.status == "failed":
+            raise errors.job_failed(state.error, track.graph, endpoint=self.base, job_id=track.job_id)
+        if state.status == "canceled":
+            raise errors.canceled(endpoint=self.base, job_id=track.job_id)
+        if state.status == "expired":
+            raise errors.lost(endpoint=self.base, job_id=track.job_id)
+        track.final = state
+        out: list[BackendEvent] = []
+        if state.outputs_reused:
+            job.cached = True
+            out.append(BackendLog(message=CACHE_HIT))
+        out.append(BackendProgress(fraction=1.0, phase="Finished on Comfy API v2"))
+        return out
+
+    def _progress(
+        self, track: _Track, status: str, progress: V2Progress | None, position: int | None
+    ) -> BackendProgress:
+        if status == "queued":
+            where = f" (position {position})" if position else ""
+            return BackendProgress(fraction=0.0, phase=f"Waiting in the queue of {self.where}{where}", running=False)
+        if progress is not None and progress.nodes_total:
+            track.fraction = max(track.fraction, min(1.0, max(0.0, progress.value)))
+        value = track.fraction
+        phase = "Cancelling on Comfy API v2" if status == "canceling" else "Running on Comfy API v2"
+        if progress and progress.steps:
+            phase += f" (step {progress.step or 0}/{progress.steps})"
+        return BackendProgress(fraction=value, phase=phase)
+
+    async def _stream(self, track: _Track) -> AsyncIterator[BackendEvent]:
+        """The SSE stream of one job until its terminal `status` event (or the stream ends). 429 -> RateLimited."""
+        path = f"/jobs/{quote(track.job_id, safe='')}/events"
+        t = self.settings.timeouts
+        # A silent stream ends after `silence` (the server sends a keep-alive every 15 s); the state is polled then.
+        timeout = aiohttp.ClientTimeout(total=None, connect=t.connect, sock_read=t.silence)
+        parser = V2EventParser(self.http.reply_limit)
+        try:
+            async with self.http.open(
+                "GET", self.http.url(path), headers={"Accept": "text/event-stream"}, timeout=timeout
+            ) as r:
+                if r.status != 200:
+                    raw = await read_capped(r, 64 * 1024, service="Comfy API v2", what="reply")
+                    body = None
+                    with contextlib.suppress(GenBridgeError):
+                        body = decode_json(raw) if "json" in r.content_type and raw.strip() else None
+                    raise errors.status_error(
+                        r.status,
+                        body,
+                        endpoint=self.base,
+                        path=path,
+                        job_id=track.job_id,
+                        retry_after=retry_after_s(r.headers),
+                    )
+                async for chunk in r.content.iter_any():
+                    for name, data in parser.feed(chunk):
+                        event = self._stream_event(track, name, data)
+                        if event == "terminal":
+                            return
+                        if event is not None:
+                            yield event
+        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+            raise errors.transport_error(exc, endpoint=self.base, path=path, timeout_s=t.silence) from None
+
+    def _stream_event(self, track: _Track, name: str, data: str) -> BackendEvent | str | None:
+        try:
+            payload = decode_json(data.encode(), service="Comfy API v2", what=f"'{name}' event")
+        except GenBridgeError:
+            return None  # one damaged frame costs nothing: every progress event is a full snapshot
+        if not isinstance(payload, dict):
+            return None
+        if name == "status":
+            status = str(payload.get("status") or "")
+            if status in TERMINAL:
+                return "terminal"
+            position = payload.get("queue_position")
+            return self._progress(track, status, None, position if isinstance(position, int) else None)
+        if name == "progress":
+            try:
+                return self._progress(track, "running", V2Progress.model_validate(payload), None)
+            except ValidationError:
+                return None
+        if name == "preview":
+            return self._preview(track, payload)
+        return None  # `output` events: the outputs are read from GET /jobs/{id} once the job is finished
+
+    def _preview(self, track: _Track, payload: dict[str, Any]) -> BackendEvent | None:
+        ext = PREVIEW_TYPES.get(str(payload.get("content_type") or "image/jpeg"))
+        raw = payload.get("data_base64")
+        if ext is None or not isinstance(raw, str):
+            return None
+        try:
+            image = base64.b64decode(raw, validate=True)
+        except (binascii.Error, ValueError):
+            return None
+        folder = self.settings.data_path / "previews"
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"v2-{_safe_id(track.job_id)}.{ext}"
+        path.write_bytes(image)
+        return BackendPreview(path=str(path))
+
+    # ---- outputs ---------------------------------------------------------------------------------------------
+
+    async def fetch_outputs(self, job: Job, dest: Path) -> list[Path]:
+        """Stream every output asset into `dest`, under safe, distinct names."""
+        job_id = self._remote_id(job)
+        track = self._tracks.get(job_id) or _Track(job_id, {})
+        try:
+            with self._located(job_id):
+                final = track.final or await self._state(job_id)
+                if not final.finished or final.status != "succeeded":
+                    for _ in self._finish(job, track, final):
+                        pass
+                    raise ServerError(f"{self.where} has not finished this job yet.", service=errors.SERVICE)
+                if final.outputs_reused and not final.outputs:
+                    raise RejectedInput(
+                        "ComfyUI reused cached results and produced no files: nothing changed since the last run.",
+                        "For a fresh run change an input (for example a new seed, -1).",
+                        service=errors.SERVICE,
+                    )
+                # Every name checked before anything is written, and distinct, so two outputs never overwrite.
+                targets = unique_output_paths(dest, [("", o.name) for o in final.outputs])
+                written = []
+                for output, target in zip(final.outputs, targets, strict=True):
+                    written.append(
+                        await assets.download(
+                            self.http,
+                            output.id,
+                            output.name,
+                            target,
+                            limit_bytes=self.settings.download_limit_mb * 1024 * 1024,
+                            deadline_s=self.settings.timeouts.download,
+                            job_id=job_id,
+                        )
+                    )
+                return written
+        finally:
+            self._tracks.pop(job_id, None)
+
+    # ---- cancel, close ---------------------------------------------------------------------------------------
+
+    async def cancel(self, job: Job) -> None:
+        """`POST /jobs/{id}/cancel` (atomic on the server: dequeue or interrupt); then wait, bounded, until the
+        server reports the job finished. Idempotent: an unknown or finished job is left alone."""
+        job_id = self._remote_id(job)
+        if not job_id:
+            return
+        with self._located(job_id):
+            path = f"/jobs/{quote(job_id, safe='')}"
+            status, _ = await self.http.request("POST", f"{path}/cancel", ok=(200, 202, 404, 409), job_id=job_id)
+            if status in (404, 409):
+                return
+            deadline = self.clock() + self.settings.timeouts.request
+            while self.clock() < deadline:
+                try:
+                    state = await self._state(job_id)
+                except ServerError:
+                    return  # gone
+                if state.finished:
+                    return
+                await asyncio.sleep(min(0.2, self.poll_s))
+
+    async def close(self) -> None:
+        await self.http.close()
+
+
+def _preflight_note() -> str:
+    return errors.PREFLIGHT_UNAVAILABLE
+
+
+def _safe_id(job_id: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_" else "_" for c in job_id)[:80]
