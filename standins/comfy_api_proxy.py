@@ -130,7 +130,7 @@ class ProxyProcess:
         if self.proc is not None and self.proc.poll() is None:
             self.proc.terminate()
             try:
-                self.proc.wait(10)
+                self.proc.wait(3)  # open event streams hold a graceful shutdown for up to their heartbeat
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(5)

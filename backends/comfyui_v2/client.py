@@ -47,6 +47,7 @@ from .transport import V2HTTP, retry_after_s
 
 CACHE_HIT = "ComfyUI reused its cached results: these are the files of an earlier run with the same inputs."
 PREVIEW_TYPES = {"image/png": "png", "image/jpeg": "jpg", "image/webp": "webp"}
+EXPIRED_CHECKS = 4  # "expired" is re-read this many times (0.7 s in all) before the job counts as lost
 NO_HASH = "blake3:" + "0" * 64  # a blob no one has: probing with it checks the key without touching the upstream
 
 
@@ -74,6 +75,7 @@ class ComfyAPIv2Client:
         self._tracks: dict[str, _Track] = {}
         self.clock: Callable[[], float] = time.monotonic  # injectable for tests
         self.poll_s = 1.0  # GET /jobs/{id} interval while there is no stream
+        self.stream_check_s = 2.0  # a stream quiet this long: check the job's state
 
     @property
     def where(self) -> str:
@@ -197,10 +199,19 @@ class ComfyAPIv2Client:
 
     async def _state(self, job_id: str, *, reattaching: bool = False) -> V2Job:
         """`GET /jobs/{id}`: the source of truth for a job's status and outputs."""
-        status, body = await self.http.request("GET", f"/jobs/{quote(job_id, safe='')}", ok=(200, 404), job_id=job_id)
-        if status == 404:
-            raise errors.lost(endpoint=self.base, job_id=job_id, reattaching=reattaching)
-        return self._job_record(body)
+        for attempt in range(EXPIRED_CHECKS):
+            status, body = await self.http.request(
+                "GET", f"/jobs/{quote(job_id, safe='')}", ok=(200, 404), job_id=job_id
+            )
+            if status == 404:
+                raise errors.lost(endpoint=self.base, job_id=job_id, reattaching=reattaching)
+            state = self._job_record(body)
+            if state.status != "expired":
+                return state
+            # comfy-api-proxy says "expired" for a job in neither ComfyUI's queue nor its history: also true for a
+            # moment between a job leaving the queue and its history entry being written. Believe it only twice.
+            await asyncio.sleep(0.1 * 2**attempt)
+        return state
 
     # ---- re-attach after a restart ---------------------------------------------------------------------------
 
@@ -314,7 +325,22 @@ class ComfyAPIv2Client:
                         job_id=track.job_id,
                         retry_after=retry_after_s(r.headers),
                     )
-                async for chunk in r.content.iter_any():
+                heard = self.clock()
+                while True:
+                    try:
+                        async with asyncio.timeout(self.stream_check_s):
+                            chunk = await r.content.readany()
+                    except TimeoutError:
+                        # A quiet stream: the job may have finished before the server's bridge was listening (the
+                        # proxy then only notices at its 15 s heartbeat), so ask the source of truth.
+                        if (await self._state(track.job_id)).finished:
+                            return
+                        if self.clock() - heard > t.silence:
+                            raise TimeoutError from None
+                        continue
+                    if not chunk:
+                        return  # the server ended the stream; the state decides what comes next
+                    heard = self.clock()
                     for name, data in parser.feed(chunk):
                         event = self._stream_event(track, name, data)
                         if event == "terminal":
