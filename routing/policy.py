@@ -154,6 +154,10 @@ class Policy(_Frozen):
     free_vram_before_heavy: bool = True
     # Degradation changes only what the user left open; true lets it lower their chosen model/frames/size/steps too.
     degrade_chosen: bool = False
+    # When jobs may go to a Comfy API v2 endpoint (kind = "api_v2": Comfy Cloud or comfy-api-proxy), which may be
+    # remote and paid: "never", "when_local_busy" (every usable local ComfyUI has work, or none can take the job),
+    # or "always" (preferred over local ComfyUI). The plan says which applied.
+    api_v2_use: Literal["never", "when_local_busy", "always"] = "when_local_busy"
     pool: PoolPolicy = Field(default_factory=PoolPolicy)
     breaker: BreakerPolicy = Field(default_factory=BreakerPolicy)
     wan2gp_profiles: dict[str, Wan2GPProfile] = Field(default_factory=dict)

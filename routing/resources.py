@@ -43,6 +43,7 @@ class Instance:
     oom_at: float = 0.0
     incompatible_tasks: set[str] = field(default_factory=set)
     label: str = ""  # "ComfyUI at gpu-box", kept ready: plans quote it in every step
+    kind: str = "native"  # the endpoint's protocol: "api_v2" may be remote and paid (policy `api_v2_use`)
     # VRAM and need factor as derived from (probe, VRAM override, Wan2GP profile, policy): every plan reads them,
     # and they only change when one of those four does (see Resources._derived).
     derived: tuple[Any, ...] | None = field(default=None, repr=False, compare=False)
@@ -96,6 +97,9 @@ class Resources:
                     CircuitBreaker(b.failures_to_open, b.cooldown_s, b.max_cooldown_s, self.clock),
                 )
             inst.rename(ep.name)
+            inst.kind = ep.kind
+            if ep.kind == "api_v2":
+                inst.label = f"Comfy API v2 at {ep.name}"
             self._instances[ep.url] = inst
             self._by_service.setdefault(ep.service, []).append(inst)
 

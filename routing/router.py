@@ -36,6 +36,7 @@ FITS, TRIAL, FREE_FIRST, DEGRADED, TOO_BIG, DOWN = range(6)
 
 
 _USABLE = (BreakerState.CLOSED, BreakerState.HALF_OPEN)
+_V2_SHIFT = 1e9  # seconds added to (or taken from) a Comfy API v2 candidate's expected finish to order it
 
 
 @dataclass(slots=True)
@@ -229,6 +230,8 @@ class Router:
         for target in self.resources.instances(inst.service):
             if self.load.outstanding(target.url) >= cap or target.health() not in _USABLE:
                 continue
+            if target.kind == "api_v2" and self.policy.api_v2_use == "never":
+                continue
             job_id = self.load.best_move(target.url, [u for u in pool if u != target.url])
             if job_id is not None:
                 return job_id, target.url
@@ -315,6 +318,9 @@ class Router:
                 f"No enabled {names} endpoint for {task.title or job.task}.",
                 "Add one in GenBridge preferences (or genbridge.toml).",
             )
+        note = self._api_v2_rule(candidates, task.title or job.task)
+        if note:
+            why = f"{why}; {note}" if why else note
         candidates.sort(key=_sort_key)
         # Down instances only when nothing usable is left; too-big ones only when nothing fits even degraded.
         chosen = (
@@ -323,6 +329,34 @@ class Router:
         title = task.title or job.task.replace("_", " ")
         steps = [self._step(c, title, why if i == 0 else "", i) for i, c in enumerate(chosen[:MAX_STEPS])]
         return steps, work, candidates[0].need
+
+    def _api_v2_rule(self, candidates: list[_Candidate], title: str) -> str:
+        """Apply `api_v2_use` to Comfy API v2 candidates (remote, maybe paid); the sentence the plan quotes."""
+        remote = [c for c in candidates if c.inst.kind == "api_v2"]
+        if not remote:
+            return ""
+        use = self.policy.api_v2_use
+        if use == "never":
+            candidates[:] = [c for c in candidates if c.inst.kind != "api_v2"]
+            if not candidates:
+                raise ConfigError(
+                    f"Only Comfy API v2 endpoints could run this {title}, and the routing policy says "
+                    'api_v2_use = "never".',
+                    'Set api_v2_use = "when_local_busy" or "always" in your routing policy, or add a local ComfyUI.',
+                )
+            return 'Comfy API v2 not used: api_v2_use = "never"'
+        if use == "always":
+            for c in remote:
+                c.order -= _V2_SHIFT  # ahead of local ComfyUI in its tier
+            return 'Comfy API v2 preferred: api_v2_use = "always"'
+        local = [c for c in candidates if c.inst.kind != "api_v2" and c.inst.service == "comfyui" and c.tier <= TRIAL]
+        free = [c for c in local if c.ahead == 0]
+        if free:
+            for c in remote:
+                c.order += _V2_SHIFT  # behind every local ComfyUI in its tier
+            return f'Comfy API v2 kept back: {free[0].inst.label} is free (api_v2_use = "when_local_busy")'
+        cause = "every local ComfyUI is busy" if local else "no local ComfyUI can take it now"
+        return f'Comfy API v2 allowed: {cause} (api_v2_use = "when_local_busy")'
 
     def _degrade(
         self,
