@@ -343,8 +343,8 @@ class ComfyAPIv2Client:
                     heard = self.clock()
                     for name, data in parser.feed(chunk):
                         event = self._stream_event(track, name, data)
-                        if event == "terminal":
-                            return
+                        if isinstance(event, str):
+                            return  # the terminal status: the state decides what comes next
                         if event is not None:
                             yield event
         except (TimeoutError, aiohttp.ClientError, OSError) as exc:
