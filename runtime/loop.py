@@ -69,6 +69,9 @@ class LoopThread:
                 if pending:
                     loop.run_until_complete(asyncio.wait(pending, timeout=0.5))
                 loop.run_until_complete(loop.shutdown_asyncgens())
+                # Join the default executor's threads (asyncio.to_thread: output writes): close() alone only tells
+                # them to exit, so right after unregister() Blender could still see them (the GUI suite did).
+                loop.run_until_complete(loop.shutdown_default_executor())
             except Exception:
                 log.exception("error while shutting down the GenBridge loop")
             finally:

@@ -599,6 +599,12 @@ def steps():
         yield max(0.05, window_s / 6)
     RESULT["gaps"]["idle_loading_same_size"] = probe.stop() | {"genbridge_draws": len(frames_since(t))}
     RESULT["gaps"]["window_s"] = round(window_s, 2)
+    # And with nothing happening at all: how often are GenBridge's panels drawn when no input and no job?
+    yield 1.0
+    t = now()
+    probe.start()
+    yield 3.0
+    RESULT["gaps"]["idle_nothing_3s"] = probe.stop() | {"genbridge_draws": len(frames_since(t))}
     log(f"gaps: {RESULT['gaps']}")
 
     # 7. Disable: only the main thread is left.
