@@ -18,10 +18,8 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
-import aiohttp
-
 from ...runtime.backend import ProbeResult, Problem
-from ...runtime.errors import GenBridgeError, IncompatibleServer, ServerError, ServiceTimeout, Unreachable
+from ...runtime.errors import GenBridgeError, ServerError, ServiceTimeout, Unreachable
 from ...runtime.events import BackendEvent, BackendLog, BackendProgress
 from ...runtime.jobs import Job, JobErrorInfo
 from ...runtime.paths import unique_output_paths
@@ -106,12 +104,7 @@ class ComfyUIClient:
         stats = SystemStats.model_validate(body)
         version = stats.system.comfyui_version
         if version and version_tuple(version) < MIN_VERSION:
-            raise IncompatibleServer(
-                f"ComfyUI {version} at {self.base} is too old: GenBridge needs 0.3.45 or newer "
-                "(client-assigned prompt ids).",
-                "Update ComfyUI (git pull, or the ComfyUI Manager's 'Update ComfyUI').",
-                service="comfyui",
-            )
+            raise errors.too_old(version, endpoint=self.base)
         code, features = await self.http.request("GET", "/features")
         self._features = features if code == 200 and isinstance(features, dict) else {}
         self.jobs_api = await status.has_jobs_api(self.http)
@@ -217,22 +210,15 @@ class ComfyUIClient:
         by_path: dict[str, str] = {}
         for node_id, upload in wf.image_uploads(graph).items():
             if upload.local_path not in by_path:
-                by_path[upload.local_path] = await self._upload(Path(upload.local_path))
+                by_path[upload.local_path] = await upload_image(
+                    self.http, Path(upload.local_path), max_bytes=self._features.get("max_upload_size")
+                )
             names[node_id] = by_path[upload.local_path]
         if names:  # (a copy: the only other job of apply_uploaded_names is removing markers, and there are none)
             graph = wf.apply_uploaded_names(graph, names)
         if any(isinstance(n, dict) and n.get("class_type") in DYNAMIC_CLASSES for n in graph.values()):
             adapt_to_server(graph, await self.object_info())
         return graph
-
-    async def _upload(self, path: Path) -> str:
-        try:
-            async with asyncio.timeout(self.settings.timeouts.download):
-                return await upload_image(self.http, path, max_bytes=self._features.get("max_upload_size"))
-        except (TimeoutError, aiohttp.ClientError) as exc:
-            raise errors.transport_error(
-                exc, endpoint=self.base, path="/upload/image", timeout_s=self.settings.timeouts.download
-            ) from None
 
     async def submit(self, job: Job) -> str:
         pid = prompt_id_for(job.id)
@@ -249,7 +235,7 @@ class ComfyUIClient:
                 if code == 400:
                     raise errors.rejection(reply, graph, endpoint=self.base, prompt_id=pid)
                 if code != 200 or not isinstance(reply, dict):
-                    raise ServerError(f"ComfyUI answered HTTP {code} to the workflow.", service="comfyui")
+                    raise errors.unexpected_status(code, "the workflow", endpoint=self.base)
                 accepted = PromptAccepted.model_validate(reply)
                 if accepted.node_errors:
                     rejected = PromptRejected.model_validate({"node_errors": accepted.node_errors})

@@ -9,11 +9,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from pathlib import Path
-from typing import Any
 
 import aiohttp
 
-from ...runtime.errors import DownloadTooLarge, LocalProblem, ServerError, ServiceTimeout, Unreachable
+from ...runtime.errors import DownloadTooLarge
+from . import errors
 from .transport import ComfyHTTP
 
 CHUNK = 1 << 20
@@ -33,7 +33,7 @@ async def download(
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise LocalProblem(f"Could not create the output folder {target.parent}: {exc.strerror or exc}.") from None
+        raise errors.local_write(target.parent, exc) from None
     part = target.with_name(target.name + ".part")
     with contextlib.suppress(FileNotFoundError):
         part.unlink()
@@ -41,12 +41,7 @@ async def download(
         async with asyncio.timeout(deadline_s):
             return await _attempts(http, params, part, target, limit_bytes)
     except TimeoutError:
-        raise ServiceTimeout(
-            f"Downloading '{name}' from ComfyUI did not finish within {deadline_s:g} s; the part already received "
-            "is kept.",
-            "Raise the download timeout in GenBridge preferences for very large outputs.",
-            service="comfyui",
-        ) from None
+        raise errors.download_deadline(name, deadline_s) from None
 
 
 async def _attempts(http: ComfyHTTP, params: dict[str, str], part: Path, target: Path, limit: int) -> Path:
@@ -63,15 +58,11 @@ async def _attempts(http: ComfyHTTP, params: dict[str, str], part: Path, target:
             if isinstance(exc, aiohttp.ClientConnectionError):
                 last_error = exc
             else:  # disk full, a name the file system refuses: retrying will not help, another server neither
-                raise LocalProblem(f"Could not write {target}: {exc.strerror or exc}.") from None
+                raise errors.local_write(target, exc) from None
         except (TimeoutError, aiohttp.ClientPayloadError, aiohttp.ClientConnectionError) as exc:
             last_error = exc
         await asyncio.sleep(min(2.0, 0.1 * 2**attempt))
-    raise Unreachable(
-        f"The download of '{params.get('filename')}' kept breaking ({type(last_error).__name__}); the part already "
-        "received is kept.",
-        service="comfyui",
-    )
+    raise errors.download_broke(params.get("filename"), last_error)
 
 
 async def _one_attempt(http: ComfyHTTP, params: dict[str, str], part: Path, limit: int) -> None:
@@ -84,28 +75,17 @@ async def _one_attempt(http: ComfyHTTP, params: dict[str, str], part: Path, limi
         start = written
         expected = r.content_length
         if expected is not None and written + expected > limit:
-            raise DownloadTooLarge(_too_large(params, written + expected, limit), service="comfyui")
+            raise errors.file_too_large(params.get("filename"), written + expected, limit)
         with part.open(mode) as fh:
             async for chunk in r.content.iter_chunked(CHUNK):
                 written += len(chunk)
                 if written > limit:
-                    raise DownloadTooLarge(_too_large(params, written, limit), service="comfyui")
+                    raise errors.file_too_large(params.get("filename"), written, limit)
                 fh.write(chunk)
         if expected is not None and written < start + expected:
             raise aiohttp.ClientPayloadError("short read")
 
 
 def _check_status(status: int, params: dict[str, str]) -> None:
-    if status == 404:
-        raise ServerError(
-            f"ComfyUI no longer has the output file '{params.get('filename')}'.",
-            "Temporary outputs are deleted when ComfyUI restarts; generate again.",
-            service="comfyui",
-        )
     if status not in (200, 206):
-        raise ServerError(f"ComfyUI refused to send '{params.get('filename')}' (HTTP {status}).", service="comfyui")
-
-
-def _too_large(params: dict[str, Any], size: int, limit: int) -> str:
-    name = params.get("filename")
-    return f"'{name}' is larger than the download limit ({size / 2**20:.0f} MB > {limit / 2**20:.0f} MB)."
+        raise errors.file_refused(params.get("filename"), status)

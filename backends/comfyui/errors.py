@@ -12,8 +12,10 @@ from typing import Any
 from ...runtime.errors import (
     AuthError,
     Cancelled,
+    DownloadTooLarge,
     GenBridgeError,
     IncompatibleServer,
+    LocalProblem,
     OutOfMemory,
     RejectedInput,
     ServerError,
@@ -241,3 +243,90 @@ def lost_contact(reason: str, *, endpoint: str, prompt_id: str) -> GenBridgeErro
         endpoint,
         prompt_id,
     )
+
+
+# ---- files: uploads and /view downloads -----------------------------------------------------------------------
+
+
+def image_missing(path: object) -> GenBridgeError:
+    return RejectedInput(f"The input image {path} does not exist.", "Pick an existing image file.", service=SERVICE)
+
+
+def image_too_large(name: str, size: int, limit: int | None) -> GenBridgeError:
+    if limit:
+        return RejectedInput(
+            f"{name} is {size / 2**20:.0f} MB; ComfyUI accepts uploads up to {limit / 2**20:.0f} MB.",
+            "Use a smaller image, or start ComfyUI with a larger --max-upload-size.",
+            service=SERVICE,
+        )
+    return RejectedInput(
+        f"ComfyUI refused {name}: it is larger than its upload limit.",
+        "Use a smaller image, or raise ComfyUI's --max-upload-size.",
+        service=SERVICE,
+    )
+
+
+def upload_refused(name: str, status: int | None = None) -> GenBridgeError:
+    if status is None:
+        return ServerError(f"ComfyUI did not say where it stored {name}.", service=SERVICE)
+    return ServerError(f"ComfyUI refused the upload of {name} (HTTP {status}).", service=SERVICE)
+
+
+def file_refused(name: object, status: int) -> GenBridgeError:
+    if status == 404:
+        return ServerError(
+            f"ComfyUI no longer has the output file '{name}'.",
+            "Temporary outputs are deleted when ComfyUI restarts; generate again.",
+            service=SERVICE,
+        )
+    return ServerError(f"ComfyUI refused to send '{name}' (HTTP {status}).", service=SERVICE)
+
+
+def file_too_large(name: object, size: int, limit: int) -> GenBridgeError:
+    return DownloadTooLarge(
+        f"'{name}' is larger than the download limit ({size / 2**20:.0f} MB > {limit / 2**20:.0f} MB).",
+        service=SERVICE,
+    )
+
+
+def download_deadline(name: object, deadline_s: float) -> GenBridgeError:
+    return ServiceTimeout(
+        f"Downloading '{name}' from ComfyUI did not finish within {deadline_s:g} s; the part already received is kept.",
+        "Raise the download timeout in GenBridge preferences for very large outputs.",
+        service=SERVICE,
+    )
+
+
+def download_broke(name: object, last: BaseException | None) -> GenBridgeError:
+    return Unreachable(
+        f"The download of '{name}' kept breaking ({type(last).__name__}); the part already received is kept.",
+        service=SERVICE,
+    )
+
+
+def local_write(path: object, exc: OSError) -> GenBridgeError:
+    """Disk full, a folder that is a file, a name the file system refuses: never worth a fallback."""
+    return LocalProblem(f"Could not write {path}: {exc.strerror or exc}.", service=SERVICE)
+
+
+# ---- server and socket ------------------------------------------------------------------------------------------
+
+
+def too_old(version: str, *, endpoint: str) -> GenBridgeError:
+    return locate(
+        IncompatibleServer(
+            f"ComfyUI {version} at {redact_url(endpoint)} is too old: GenBridge needs 0.3.45 or newer "
+            "(client-assigned prompt ids).",
+            "Update ComfyUI (git pull, or the ComfyUI Manager's 'Update ComfyUI').",
+            service=SERVICE,
+        ),
+        endpoint,
+    )
+
+
+def unexpected_status(code: int, what: str, *, endpoint: str) -> GenBridgeError:
+    return locate(ServerError(f"ComfyUI answered HTTP {code} to {what}.", service=SERVICE), endpoint)
+
+
+def socket_unreachable(ws_url: str) -> GenBridgeError:
+    return locate(Unreachable(f"Could not open ComfyUI's websocket at {redact_url(ws_url)}.", service=SERVICE), ws_url)

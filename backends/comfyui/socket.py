@@ -15,8 +15,8 @@ import struct
 import time
 from typing import Any
 
-from ...runtime.errors import GenBridgeError, ServiceTimeout, Unreachable
-from ...runtime.netpolicy import follow_redirect, redact_url
+from ...runtime.errors import GenBridgeError, ServiceTimeout
+from ...runtime.netpolicy import follow_redirect
 from . import errors
 
 log = logging.getLogger(__name__)
@@ -85,9 +85,7 @@ class ComfySocket:
         if self.fatal is not None:
             raise self.fatal
         if not self._connected.is_set():
-            raise Unreachable(
-                f"Could not open ComfyUI's websocket at {redact_url(self.ws_url.split('?')[0])}.", service="comfyui"
-            )
+            raise errors.socket_unreachable(self.ws_url.split("?")[0])
 
     def subscribe(self, prompt_id: str) -> asyncio.Queue[tuple[str, Any]]:
         return self.subscribers.setdefault(prompt_id, asyncio.Queue())

@@ -5,27 +5,36 @@ Loop thread only. The file is read once and the form rebuilt for each redirect h
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import aiohttp
 
-from ...runtime.errors import RejectedInput, ServerError
 from ..http import decode_json, read_capped
+from . import errors
 from .transport import ComfyHTTP
 
 UPLOAD_SUBFOLDER = "genbridge"
 
 
 async def upload_image(http: ComfyHTTP, path: Path, *, max_bytes: int | None, subfolder: str = UPLOAD_SUBFOLDER) -> str:
-    """Upload `path`; returns the value for LoadImage's `image` input ("subfolder/name", the name as stored)."""
+    """Upload `path`; returns the value for LoadImage's `image` input ("subfolder/name", the name as stored).
+
+    One deadline (`timeouts.download`) for the whole upload; transport failures are mapped in `errors.py`."""
+    deadline = http.settings.timeouts.download
+    try:
+        async with asyncio.timeout(deadline):
+            return await _upload(http, path, max_bytes=max_bytes, subfolder=subfolder)
+    except (TimeoutError, aiohttp.ClientError) as exc:
+        raise errors.transport_error(exc, endpoint=http.base, path="/upload/image", timeout_s=deadline) from None
+
+
+async def _upload(http: ComfyHTTP, path: Path, *, max_bytes: int | None, subfolder: str) -> str:
     if not path.is_file():
-        raise RejectedInput(f"The input image {path} does not exist.", "Pick an existing image file.")
+        raise errors.image_missing(path)
     size = path.stat().st_size
     if max_bytes and size > max_bytes:
-        raise RejectedInput(
-            f"{path.name} is {size / 2**20:.0f} MB; ComfyUI accepts uploads up to {max_bytes / 2**20:.0f} MB.",
-            "Use a smaller image, or start ComfyUI with a larger --max-upload-size.",
-        )
+        raise errors.image_too_large(path.name, size, max_bytes)
     content = path.read_bytes()
 
     def form() -> aiohttp.FormData:
@@ -37,17 +46,13 @@ async def upload_image(http: ComfyHTTP, path: Path, *, max_bytes: int | None, su
 
     async with http.open("POST", http.url("/upload/image"), data=form, timeout=http.stream_timeout) as resp:
         if resp.status == 413:
-            raise RejectedInput(
-                f"ComfyUI refused {path.name}: it is larger than its upload limit.",
-                "Use a smaller image, or raise ComfyUI's --max-upload-size.",
-                service="comfyui",
-            )
+            raise errors.image_too_large(path.name, size, None)
         if resp.status != 200:
-            raise ServerError(f"ComfyUI refused the upload of {path.name} (HTTP {resp.status}).", service="comfyui")
+            raise errors.upload_refused(path.name, resp.status)
         raw = await read_capped(resp, http.reply_limit, service="ComfyUI", what="reply to /upload/image")
     body = decode_json(raw, service="ComfyUI", what="reply to /upload/image")
     name = str(body.get("name") or "") if isinstance(body, dict) else ""
     if not name:
-        raise ServerError(f"ComfyUI did not say where it stored {path.name}.", service="comfyui")
+        raise errors.upload_refused(path.name)
     sub = str(body.get("subfolder") or "")
     return f"{sub}/{name}" if sub else name
