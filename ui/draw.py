@@ -225,8 +225,9 @@ def draw_job_item(layout: Any, job: dict[str, Any] | None) -> None:
         layout.label(text="(job gone)", icon="QUESTION")
         return
     state = job.get("state", "queued")
-    row = layout.row(align=True)
-    row.label(text=job_title(job), icon=STATE_ICONS.get(state, "QUESTION"))
+    split = layout.split(factor=0.6, align=True)  # the title gets most of a narrow sidebar's row
+    split.label(text=job_title(job), icon=STATE_ICONS.get(state, "QUESTION"))
+    row = split.row(align=True)
     row.progress(factor=float(job.get("progress") or 0.0), type="BAR", text=row_phase(job))
     if state in ACTIVE_STATES:
         row.operator("genbridge.cancel_job", text="", icon="X").job_id = job["id"]
