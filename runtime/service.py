@@ -3,14 +3,10 @@
 Lives only on the loop thread (imports aiohttp-backed clients and pydantic, which the main thread never pays
 for). Each state change is journaled before it takes effect and then emitted as a plain-data `JobEvent`.
 Fallback to the next plan step happens only for errors whose `fallback_ok` is true (unreachable, out of
-memory, incompatible...), never for the user's own input errors.
+memory, incompatible...), never for the user's own input errors (`runtime.errors.should_fall_back`).
 
-Re-attaching: when the service starts, every job the journal left unfinished comes back visibly (see
-`reattach_journaled`): a job with a remote id is followed on its server (joining the normal flow at `events` ->
-`fetch_outputs`); a job cut off while being sent is looked up on the server by the id journaled before the request
-and followed, or sent again if the server never got it; a job that never reached a server runs again (dependents
-wait for their parents as before); anything else fails with a message that says why. An unreachable server is
-retried with backoff for `timeouts.reattach` seconds first.
+The parts: `service_base.py` (state and record keeping), `reattach.py` (jobs back after a restart),
+`rebalance.py` (moving waiting jobs between the servers of a pool), and this module (running jobs).
 """
 
 from __future__ import annotations
@@ -19,90 +15,40 @@ import asyncio
 import concurrent.futures
 import logging
 import random
-import time
-from collections.abc import Awaitable, Callable
-from pathlib import Path
 from typing import Any
 
-from .backend import BackendClient, ClientFactory, ProbeResult
+from .backend import BackendClient, ProbeResult
 from .errors import (
     Cancelled,
     GenBridgeError,
     LocalProblem,
     RejectedInput,
-    ServiceTimeout,
-    Unreachable,
     error_from_exception,
     local_problem,
     should_fall_back,
 )
 from .events import BackendLog, BackendPreview, BackendProgress, BackendText, JobEvent, ServicesEvent
-from .jobs import Job, JobErrorInfo, JobState, PlanStep
-from .journal import Journal
-from .redact import redact, redact_data
-from .routing_api import JobRouter
-from .services import SERVICE_TITLES
-from .settings import Endpoint, Settings
+from .jobs import Job, JobState, PlanStep
+from .reattach import FINISHED_STATES, REATTACH_STATES, REATTACHED, RESUBMITTED, UNREADABLE, Reattaching
+from .rebalance import Rebalancing
+from .redact import redact
+from .service_base import client_key
+from .settings import Settings
 
 log = logging.getLogger("genbridge.jobs")
 
-# Journaled states of jobs that may still be alive on a server when the service starts: `interrupted` after a
-# clean shutdown, the others after a crash (their process is gone, so they are interrupted too).
-REATTACH_STATES = frozenset({"interrupted", "submitted", "running", "downloading"})
-FINISHED_STATES = frozenset({"done", "failed", "cancelled"})
-REATTACHED = "Re-attached after restart"
-RESUBMITTED = "Queued again after restart (it had not reached a server)"
-UNREADABLE = "GenBridge could not read this job back from its journal after the restart."
-# Backoff while a server is unreachable during re-attach: 0.5 s, doubling, at most 10 s between tries.
-REATTACH_FIRST_DELAY = 0.5
-REATTACH_MAX_DELAY = 10.0
 DEFAULT_CANCEL_WAIT_S = 10.0  # for clients that do not say how long their server takes to confirm a cancel
 CANCEL_MARGIN_S = 5.0
 
 OUTPUT_REF = "$output_of"  # an input value {"$output_of": job_id, "index": 0} becomes that job's output path
 
 
-class JobService:
+__all__ = ["FINISHED_STATES", "REATTACHED", "REATTACH_STATES", "RESUBMITTED", "UNREADABLE", "JobService", "client_key"]
+
+
+class JobService(Reattaching, Rebalancing):
     """Owns the jobs, their tasks and one client per endpoint. Every method runs on the loop thread."""
 
-    def __init__(
-        self,
-        settings: Settings,
-        emit: Callable[[Any], None],
-        journal: Journal,
-        *,
-        router: JobRouter | None = None,
-        client_factory: ClientFactory | None = None,
-        clock: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
-    ) -> None:
-        self.settings = settings
-        self._clock, self._sleep = clock, sleep  # injected so tests of waiting never wait on the wall clock
-        self.emit = emit
-        self.journal = journal
-        if router is None:
-            from ..routing import Router
-
-            router = Router(settings)
-        self.router = router
-        if client_factory is None:
-            from ..backends import make_client
-
-            client_factory = make_client
-        self.client_factory = client_factory
-        self.jobs: dict[str, Job] = {}
-        self._tasks: dict[str, asyncio.Task[None]] = {}
-        self._finished: dict[str, asyncio.Event] = {}
-        self._waiters: dict[str, list[concurrent.futures.Future[dict[str, Any]]]] = {}
-        # One client per endpoint *as configured*: a changed key or label gives a new client for the next request
-        # (a client keeps its endpoint, so reusing it would keep sending the old key).
-        self._clients: dict[tuple[str, str, str, str], BackendClient] = {}
-        self._closing: set[asyncio.Task[None]] = set()
-        self._moving: dict[str, str] = {}  # job id -> endpoint URL it was taken back for (see `_take_back`)
-        self._side_tasks: set[asyncio.Task[None]] = set()
-        self._shutting_down = False
-
-    # -- submission and control --------------------------------------------------------------------------------
     def submit(self, job: Job, done: concurrent.futures.Future[dict[str, Any]] | None = None) -> None:
         """Journal the job as queued, then start running it."""
         if done is not None:
@@ -111,100 +57,6 @@ class JobService:
         self._finished[job.id] = asyncio.Event()
         self._record(job)
         self._tasks[job.id] = asyncio.get_running_loop().create_task(self._run(job), name=f"job-{job.id}")
-
-    def reattach_journaled(self) -> list[str]:
-        """Bring back every unfinished job of the journal; returns their ids. None stays silently `queued`.
-
-        - remote id known: followed on its server (`reattach`); a server that lost it fails it with "generate
-          again": it is never resent on its own (a restart is often the crash this very job caused, and Retry
-          resends it with the same inputs and seed);
-        - cut off while being sent: the server is asked for the id journaled before the request; found, it is
-          followed; never received, it is sent again (nothing ran twice);
-        - never reached a server (queued, or interrupted before sending): queued again; a dependent whose parent
-          finished simply runs, one whose parent failed fails saying why;
-        - unreadable: failed with a message.
-        """
-        try:
-            journaled = self.journal.latest()
-        except Exception:  # a broken journal must not stop the service from starting
-            log.exception("could not read the journal %s", self.journal.path)
-            return []
-        unfinished = {
-            job_id: snap
-            for job_id, snap in journaled.items()
-            if snap.get("state") not in FINISHED_STATES and job_id not in self.jobs
-        }
-        for snapshot in unfinished.values():
-            for dep_id in snapshot.get("depends_on") or ():
-                parent = journaled.get(dep_id) if isinstance(dep_id, str) else None
-                if parent is not None and dep_id not in unfinished and dep_id not in self.jobs:
-                    self._adopt_finished(parent)
-        resumed = []
-        for job_id, snapshot in unfinished.items():
-            try:
-                job = Job.model_validate(snapshot)
-            except ValueError:
-                log.warning("journaled job %s is unreadable; it is failed, not re-attached", job_id)
-                self._fail_unreadable(job_id, snapshot)
-                resumed.append(job_id)
-                continue
-            if job.state != JobState.QUEUED and (job.remote_ids or job.sending):
-                self.reattach(job)
-            else:
-                self.resubmit(job)
-            resumed.append(job.id)
-        return resumed
-
-    def reattach(self, job: Job, done: concurrent.futures.Future[dict[str, Any]] | None = None) -> None:
-        """Follow a job submitted before a restart (same id, target and inputs) on the endpoint it ran on."""
-        if done is not None:
-            self._waiters.setdefault(job.id, []).append(done)
-        job.state = JobState.INTERRUPTED  # whatever the journal said, the process that ran it is gone
-        job.finished_at = None  # it is not finished: it runs again (an interrupted snapshot carries a time)
-        self.jobs[job.id] = job
-        self._finished[job.id] = asyncio.Event()
-        self._tasks[job.id] = asyncio.get_running_loop().create_task(
-            self._run(job, reattach=True), name=f"job-{job.id}"
-        )
-
-    def resubmit(self, job: Job) -> None:
-        """Run again, from the start, a journaled job that never reached a server (nothing can run twice)."""
-        self._reset_for_resubmit(job)
-        job.state, job.phase = JobState.QUEUED, RESUBMITTED
-        job.finished_at = None
-        self.submit(job)
-        self._log(job, "Blender closed before this job reached a server; it is queued again.")
-
-    @staticmethod
-    def _reset_for_resubmit(job: Job) -> None:
-        job.plan = []  # plan again with today's servers and health
-        job.remote_ids, job.sending = {}, {}
-        job.error, job.progress, job.preview = None, 0.0, None
-
-    def _adopt_finished(self, snapshot: dict[str, Any]) -> None:
-        """Know a finished job again (without showing it), so a dependent can use its outputs or say it failed."""
-        try:
-            job = Job.model_validate(snapshot)
-        except ValueError:
-            return  # the dependent then fails saying its earlier step is unknown
-        self.jobs[job.id] = job
-        event = self._finished[job.id] = asyncio.Event()
-        event.set()
-
-    def _fail_unreadable(self, job_id: str, snapshot: dict[str, Any]) -> None:
-        """A journaled job that no longer validates: journal and show it as failed, once, saying why."""
-        error = GenBridgeError(UNREADABLE, "Generate it again.")
-        task = snapshot.get("task")
-        phase = f"Failed: {UNREADABLE}"
-        failed = {
-            "id": job_id,
-            "task": task if isinstance(task, str) else "?",
-            "state": "failed",
-            "phase": phase,
-            "error": error.to_dict(),
-        }
-        self.journal.append(failed)
-        self.emit(JobEvent(job_id=job_id, kind="state", state="failed", phase=phase, job=failed))
 
     def cancel(self, job_id: str) -> bool:
         """Cancel a job in any state; False if unknown or already finished."""
@@ -270,17 +122,6 @@ class JobService:
         self.emit(ServicesEvent(results=[r.model_dump(mode="json") for r in results]))
         return list(results)
 
-    def client_for(self, endpoint: Endpoint) -> BackendClient:
-        """The client of this endpoint as configured now (URL, key and label)."""
-        key = client_key(endpoint)
-        client = self._clients.get(key)
-        if client is None:
-            client = self._clients[key] = self.client_factory(endpoint, self.settings)
-        return client
-
-    def output_dir(self, job: Job) -> Path:
-        return self.settings.output_path / f"{job.task}-{job.id}"
-
     def _prepare_output_dir(self, job: Job) -> None:
         """Create the job's output folder, or raise LocalProblem naming what is wrong with it."""
         folder = self.output_dir(job)
@@ -300,7 +141,6 @@ class JobService:
                 )
             raise problem from None
 
-    # -- running ------------------------------------------------------------------------------------------------
     async def _run(self, job: Job, *, reattach: bool = False) -> None:
         step: PlanStep | None = None
         try:
@@ -388,46 +228,6 @@ class JobService:
             self.emit(JobEvent(job_id=job.id, kind="output", path=path))
         self._finish(job, JobState.DONE, "Done (cached results)" if job.cached else "Done", None)
 
-    # -- moving waiting work to where it finishes sooner -----------------------------------------------------------
-    def _rebalance(self, freed_url: str) -> None:
-        """An instance has room again: ask the router whether a job waiting elsewhere should move to it."""
-        move = self.router.rebalance(freed_url)
-        job = self.jobs.get(move[0]) if move else None
-        if move is None or job is None or job.state != JobState.SUBMITTED or job.id in self._moving:
-            return
-        if not job.instance:
-            return
-        task = asyncio.get_running_loop().create_task(self._take_back(job, job.instance, move[1]))
-        self._side_tasks.add(task)
-        task.add_done_callback(self._side_tasks.discard)
-
-    async def _take_back(self, job: Job, from_url: str, to_url: str) -> None:
-        """Withdraw a job its server has not started; its task then re-plans it with `to_url` first."""
-        step = next((s for s in job.plan if s.instance == from_url), None)
-        if step is None:
-            return
-        client = self.client_for(self._endpoint(step))
-        withdraw = getattr(client, "withdraw", None)  # optional: clients that can take back a queued job
-        if withdraw is None:
-            return
-        try:
-            withdrawn = await withdraw(job)
-        except (GenBridgeError, OSError) as exc:
-            self._log(job, f"Could not take the job back from {step.label or step.service}: {exc}")
-            return
-        task = self._tasks.get(job.id)
-        if withdrawn and task is not None and not task.done() and job.state == JobState.SUBMITTED:
-            self._moving[job.id] = to_url
-            task.cancel()
-
-    def _moved(self, job: Job, step: PlanStep, to_url: str) -> None:
-        """The job was taken back from `step`'s server before it started: plan it again with `to_url` first."""
-        job.remote_ids.pop(step.instance, None)
-        job.plan = list(self.router.plan_move(job, to_url))
-        where = job.plan[0].label or job.plan[0].service
-        self._log(job, f"Moved from {step.label or step.service} to {where}: it will finish sooner there.")
-        self._move(job, JobState.QUEUED, f"Moved to {where}: it finishes sooner there")
-
     async def _submit_on(self, job: Job, step: PlanStep, client: BackendClient) -> None:
         """Validate, then send the job; its remote id is journaled at once."""
         self._prepare_output_dir(job)  # before any GPU time is spent: a bad folder fails at once, on every plan step
@@ -462,78 +262,6 @@ class JobService:
         job.remote_ids[step.instance] = remote_id
         job.sending = {}
         self._record(job)
-
-    async def _reattach_on(self, job: Job, step: PlanStep, client: BackendClient) -> None:
-        """Tell the user and the router where the job is followed, and let the client pick it up."""
-        where = self._where(step)
-        self._log(job, f"{REATTACHED}: following it on {where} ({step.instance}).")
-        self._tell_router(self.router.job_sent, job.id, step.instance)
-        reattach = getattr(client, "reattach", None)  # optional: clients that need set-up for a foreign job
-        if reattach is not None:
-            await self._until_back(job, step, lambda: reattach(job))
-
-    async def _received_before_restart(self, job: Job, step: PlanStep) -> bool:
-        """For a job cut off while being sent: does the server have it under the id journaled before the request?"""
-        where = self._where(step)
-        planned = job.sending.get(step.instance, "")
-        has_job = getattr(self.client_for(self._endpoint(step)), "has_job", None)
-        if not planned or has_job is None:
-            raise GenBridgeError(
-                f"Blender closed while this job was being sent to {where}; GenBridge cannot tell whether {where} "
-                "received it (the server names its jobs itself).",
-                f"Look at {where}'s queue; if the job is not there, press Retry in the job list.",
-                service=step.service,
-            )
-        known = bool(await self._until_back(job, step, lambda: has_job(planned)))
-        if known:
-            job.remote_ids[step.instance], job.sending = planned, {}
-            self._record(job)
-            self._log(job, f"{where} received this job just before Blender closed; following it.")
-        else:
-            self._log(job, f"Blender closed while sending this job and {where} never received it; sending it again.")
-        return known
-
-    async def _until_back(self, job: Job, step: PlanStep, attempt: Callable[[], Awaitable[Any]]) -> Any:
-        """Run `attempt`, retrying with backoff while the server is unreachable, for `timeouts.reattach` seconds;
-        meanwhile the job shows "Waiting for <server> to come back". Then fail its job saying so."""
-        where = self._where(step)
-        limit = self.settings.timeouts.reattach
-        started, delay = self._clock(), REATTACH_FIRST_DELAY
-        while True:
-            try:
-                return await attempt()
-            except (Unreachable, ServiceTimeout) as exc:
-                if self._clock() - started + delay > limit:
-                    raise Unreachable(
-                        f"{where} did not come back within {limit:g} s after the restart, so this job could not be "
-                        f"followed ({exc.message})",
-                        f"Start {where} again, then press Retry in the job list (it resends the same inputs and seed).",
-                        service=step.service,
-                    ) from None
-                phase = f"Waiting for {where} to come back"
-                if job.phase != phase:
-                    job.phase = phase
-                    self._log(job, f"{where} is not reachable yet ({exc.message}); retrying for up to {limit:g} s.")
-                self.emit(JobEvent(job_id=job.id, kind="progress", progress=job.progress, phase=phase))
-                await self._sleep(delay)
-                delay = min(delay * 2, REATTACH_MAX_DELAY)
-
-    def _where(self, step: PlanStep) -> str:
-        """The server as the user knows it: the plan's label, else "ComfyUI at host:port"."""
-        return step.label or f"{SERVICE_TITLES.get(step.service, step.service)} at {self._endpoint(step).name}"
-
-    def _reattach_step(self, job: Job) -> PlanStep:
-        """The plan step the job ran on before the restart (its instance, else the one that holds its remote id)."""
-        instance = job.instance or next(iter(job.remote_ids or job.sending))
-        for step in job.plan:
-            if step.instance == instance and (job.service is None or step.service == job.service):
-                return step
-        service = job.service or job.requested_service
-        if not service:
-            raise GenBridgeError(
-                "GenBridge cannot tell which service ran this job before the restart.", "Generate again."
-            )
-        return PlanStep(service=service, instance=instance, reason=REATTACHED)
 
     def _apply(self, job: Job, event: Any) -> None:
         if isinstance(event, BackendProgress):
@@ -615,78 +343,3 @@ class JobService:
             seed = random.randint(0, 2**31 - 1)
         job.seed = int(seed)
         job.inputs["seed"] = job.seed
-
-    def _endpoint(self, step: PlanStep) -> Endpoint:
-        for ep in self.settings.endpoints(step.service, enabled_only=False):
-            if ep.url == step.instance:
-                return ep
-        return Endpoint(service=step.service, url=step.instance)  # type: ignore[arg-type]
-
-    @staticmethod
-    def _tell_router(hook: Callable[..., None], *args: Any) -> None:
-        """Tell the router what happened (load, breakers); a failing hook is logged, the job goes on."""
-        try:
-            hook(*args)
-        except Exception:
-            log.exception("router hook %s failed", getattr(hook, "__name__", hook))
-
-    # -- recording ----------------------------------------------------------------------------------------------
-    def _record(self, job: Job) -> None:
-        """Journal, then tell the main thread. Both see the same snapshot."""
-        snapshot = redact_data(job.snapshot())
-        try:
-            self.journal.append(snapshot)
-        except OSError:
-            log.exception("could not journal job %s", job.id)
-        self.emit(
-            JobEvent(
-                job_id=job.id, kind="state", state=job.state.value, progress=job.progress, phase=job.phase, job=snapshot
-            )
-        )
-
-    def _move(self, job: Job, state: JobState, phase: str) -> None:
-        # Journal the change before it takes effect: build the new snapshot on a copy first.
-        future = job.model_copy(deep=True)
-        future.move_to(state, phase)
-        try:
-            self.journal.append(redact_data(future.snapshot()))
-        except OSError:
-            log.exception("could not journal job %s", job.id)
-        job.move_to(state, phase)
-        self.emit(
-            JobEvent(
-                job_id=job.id,
-                kind="state",
-                state=job.state.value,
-                progress=job.progress,
-                phase=redact(job.phase),
-                job=redact_data(job.snapshot()),
-            )
-        )
-
-    def _finish(self, job: Job, state: JobState, phase: str, error: GenBridgeError | None) -> None:
-        if job.state.terminal:
-            return
-        if error is not None:
-            info = error.to_dict()
-            job.error = JobErrorInfo(**info)
-            log.info("job %s ended %s: %s", job.id, state.value, error)
-        self._move(job, state, phase if error is None else f"{phase}: {error.message}")
-
-    def _log(self, job: Job, message: str) -> None:
-        message = redact(message)  # notes quote servers (fallback reasons, backend logs)
-        log.info("job %s: %s", job.id, message)
-        self.emit(JobEvent(job_id=job.id, kind="log", text=message))
-
-    def _resolve_waiters(self, job: Job) -> None:
-        event = self._finished.get(job.id)
-        if event is not None:
-            event.set()
-        for fut in self._waiters.pop(job.id, []):
-            if not fut.done():
-                fut.set_result(job.snapshot())
-
-
-def client_key(endpoint: Endpoint) -> tuple[str, str, str, str]:
-    """What makes two endpoints the same client: service, URL, the key in effect (environment included), label."""
-    return (endpoint.service, endpoint.url, endpoint.api_key or "", endpoint.label)
