@@ -119,3 +119,39 @@ async def test_comfyui_outputs_with_the_same_name_are_all_kept(tmp_path, guard):
             await client.close()
     assert len(paths) == 3 and len(set(paths)) == 3 and all(p.is_file() for p in paths)
     assert guard.written_outside(tmp_path / "out" / "job") == []
+
+
+@pytest.mark.parametrize("length", [253, 280, 300])
+async def test_comfyui_output_names_of_253_to_300_characters_land_shortened(tmp_path, guard, length):
+    """Too long for most file systems as given: the download still lands (shortened), never 'Could not reach'."""
+    from aiohttp import web
+    from genbridge.backends.comfyui import ComfyUIClient
+    from genbridge.backends.comfyui.tracking import Track
+    from genbridge.runtime.jobs import Job
+    from genbridge.runtime.settings import Endpoint, Settings, Timeouts
+    from genbridge.standins.comfyui import ComfyUIStandIn
+
+    class LongNames(ComfyUIStandIn):
+        async def h_view(self, request):  # any name: this server keeps its files elsewhere
+            return web.Response(body=b"\x89PNG long", content_type="image/png")
+
+    name = "n" * (length - 4) + ".png"
+    async with LongNames(root=tmp_path / "comfy") as server:
+        settings = Settings(
+            output_dir=str(tmp_path / "out"),
+            data_dir=str(tmp_path / "data"),
+            timeouts=Timeouts(connect=1.0, request=2.0, silence=2.0, download=5.0),
+        )
+        client = ComfyUIClient(Endpoint(service="comfyui", url=server.url), settings)
+        try:
+            job = Job(task="image")
+            track = Track.new(job.id, {})
+            track.outputs = {"9": {"images": [{"filename": name, "subfolder": "", "type": "output"}] * 2}}
+            client._tracks[job.id] = track
+            guard.snapshot()
+            paths = await client.fetch_outputs(job, tmp_path / "out" / "job")
+        finally:
+            await client.close()
+    assert len(set(paths)) == 2 and all(p.is_file() and p.suffix == ".png" for p in paths)
+    assert all(len(p.name.encode()) <= MAX_NAME_BYTES for p in paths)
+    assert guard.written_outside(tmp_path / "out" / "job") == []
