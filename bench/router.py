@@ -1,6 +1,7 @@
 """Router benchmark: decision time with cached health, and makespan over a pool of 3 instances of different speeds.
 
     python bench/router.py [--jobs 60] [--unit 0.08] [--simulated] [--no-monitor]
+    python bench/router.py --mixed [--jobs 24] [--unit 0.08]
 
 1. Median `Router.plan()` time with cached probes (5 instances over 3 services; target <= 50 us).
 2. 60 image jobs of mixed sizes over 3 ComfyUI instances whose speeds are 1x, 2x and 4x, for least-loaded
@@ -14,6 +15,9 @@
    unit / speed_i seconds per step (node_delay = history_delay = 0, so steps are the only configured work; client
    and HTTP overhead count against the ratio). `--simulated` uses in-process fake clients instead (no HTTP), to
    separate scheduling from transport overhead.
+3. `--mixed` instead: a mixed pool of two native ComfyUI stand-ins (1x, 2x) and one Comfy API v2 endpoint (the
+   real comfy-api-proxy 0.1.6 in front of the 4x stand-in), for each `api_v2_use` policy (never, when_local_busy,
+   always): makespan and the share of jobs sent to the v2 endpoint.
 The last line is a JSON object with the figures.
 """
 
@@ -270,16 +274,100 @@ async def makespan_standins(
     return elapsed, detail
 
 
+V2_POLICIES = ("never", "when_local_busy", "always")
+
+
+async def makespan_mixed(
+    tmp: Path, urls: list[str], proxy_url: str, policy_file: str, works: list[int], seed0: int
+) -> tuple[float, float, dict[str, int]]:
+    """Two native instances and one Comfy API v2 endpoint: (makespan, share of jobs on v2, jobs per instance)."""
+    labels = {urls[0]: "native 1x", urls[1]: "native 2x", proxy_url: "v2 4x"}
+    settings = Settings.from_mapping(
+        {
+            "comfyui": [
+                {"url": urls[0], "label": labels[urls[0]]},
+                {"url": urls[1], "label": labels[urls[1]]},
+                {"url": proxy_url, "label": labels[proxy_url], "kind": "api_v2"},
+            ],
+            "wan2gp": [],
+            "litellm": [],
+            "output_dir": str(tmp / f"out-{seed0}"),
+            "data_dir": str(tmp / f"data-{seed0}"),
+            "policy_file": policy_file,
+        }
+    )
+    router = Router(settings)
+    service = JobService(settings, lambda ev: None, Journal(tmp / f"journal-{seed0}.jsonl"), router=router)
+    service.start_health_monitor()
+    assert router.monitor is not None
+    while router.monitor.rounds < 1:
+        await asyncio.sleep(0.01)
+    jobs = [Job(task="image", inputs={"workflow": workflow(w, seed0 + i)}) for i, w in enumerate(works)]
+    elapsed = await run_all(service, jobs)
+    per = {label: sum(1 for j in jobs if j.instance == url) for url, label in labels.items()}
+    return elapsed, per[labels[proxy_url]] / len(jobs), per
+
+
+def mixed(args: argparse.Namespace) -> None:
+    from genbridge.standins.comfy_api_proxy import PROXY_VERSION, ProxyProcess
+
+    rng = random.Random(7)
+    works = [rng.randint(4, 16) for _ in range(args.jobs)]
+    ideal = sum(works) * args.unit / sum(SPEEDS)
+    results: dict[str, dict[str, Any]] = {}
+    with tempfile.TemporaryDirectory() as d, standins(args.unit) as urls:
+        tmp = Path(d)
+        proxy = ProxyProcess(urls[2]).start()
+        try:
+            for index, use in enumerate(V2_POLICIES):
+                policy = tmp / f"{use}.toml"
+                policy.write_text(
+                    DEFAULT_POLICY_PATH.read_text().replace('api_v2_use = "when_local_busy"', f'api_v2_use = "{use}"')
+                )
+                seed0 = rng.randrange(1 << 30) + index
+                span, share, per = asyncio.run(makespan_mixed(tmp, urls, proxy.url, str(policy), works, seed0))
+                results[use] = {"makespan_s": round(span, 3), "v2_share": round(share, 3), "jobs": per}
+        finally:
+            proxy.stop()
+    print(
+        f"{args.jobs} jobs ({sum(works)} work units) over 2 native ComfyUI stand-ins (1x, 2x) and 1 Comfy API v2 "
+        f"endpoint (comfy-api-proxy {PROXY_VERSION} in front of a 4x stand-in), {args.unit:g} s per unit at 1x; "
+        f"ideal with all three = {ideal:.2f} s, with the natives only = {sum(works) * args.unit / 3:.2f} s"
+    )
+    for use, r in results.items():
+        print(
+            f"  api_v2_use = {use:16s} makespan {r['makespan_s']:.2f} s (ratio {r['makespan_s'] / ideal:.2f}),"
+            f" {r['v2_share'] * 100:.0f}% of jobs on v2, per instance {r['jobs']}"
+        )
+    print(
+        json.dumps(
+            {
+                "mixed": True,
+                "jobs": args.jobs,
+                "unit_s": args.unit,
+                "work_units": sum(works),
+                "ideal_all_s": round(ideal, 3),
+                "ideal_native_only_s": round(sum(works) * args.unit / 3, 3),
+                "policies": results,
+            }
+        )
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--jobs", type=int, default=60)
     parser.add_argument("--unit", type=float, default=0.08, help="seconds per work unit (sampler step) at speed 1")
     parser.add_argument("--simulated", action="store_true", help="in-process simulated instances instead of stand-ins")
     parser.add_argument("--no-monitor", action="store_true", help="stand-ins: do not run the health monitor")
+    parser.add_argument("--mixed", action="store_true", help="2 native stand-ins + 1 Comfy API v2 endpoint (proxy)")
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
         serve_standins(args.unit)
+        return
+    if args.mixed:
+        mixed(args)
         return
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
