@@ -13,7 +13,7 @@ import os
 from typing import Any
 
 import bpy
-from bpy.props import BoolProperty, CollectionProperty, FloatProperty, IntProperty, StringProperty
+from bpy.props import BoolProperty, CollectionProperty, EnumProperty, FloatProperty, IntProperty, StringProperty
 from bpy.types import AddonPreferences, PropertyGroup
 
 from . import blender
@@ -42,6 +42,28 @@ class GENBRIDGE_PG_endpoint(PropertyGroup):
     enabled: BoolProperty(name="Enabled", default=True, update=_endpoint_changed)
     label: StringProperty(
         name="Label", description="A short name shown in plans and the job list", update=_endpoint_changed
+    )
+    # ComfyUI only: which protocol the URL speaks, and the Comfy.org key partner nodes use over the Comfy API v2.
+    kind: EnumProperty(
+        name="Protocol",
+        items=[
+            ("native", "ComfyUI", "ComfyUI's own HTTP and websocket API (a ComfyUI server)"),
+            (
+                "api_v2",
+                "Comfy API v2",
+                "The Comfy API v2: Comfy Cloud (URL https://cloud.comfy.org, remote and paid: needs online access "
+                "and a key) or comfy-api-proxy in front of a ComfyUI. The routing policy's api_v2_use decides when "
+                "jobs go there",
+            ),
+        ],
+        default="native",
+        update=_endpoint_changed,
+    )
+    partner_key: StringProperty(
+        name="Comfy.org Key",
+        description="Comfy.org API key for partner (API) nodes, sent with each job only (optional)",
+        subtype="PASSWORD",
+        update=_endpoint_changed,
     )
 
 
@@ -124,6 +146,7 @@ def endpoint_rows(prefs: Any, service: str) -> list[dict[str, Any]]:
     """Plain rows for one service; an empty list means the service's default local URL."""
     rows = [
         {"url": ep.url, "key": ep.key or None, "enabled": ep.enabled, "label": ep.label}
+        | ({"kind": ep.kind, "partner_key": ep.partner_key or None} if service == "comfyui" else {})
         for ep in prefs.endpoints(service)
         if ep.url.strip()
     ]

@@ -21,7 +21,14 @@ async def probe_one(job_service: Any, service: str, row: dict[str, Any]) -> dict
     from ..runtime.settings import Endpoint
 
     try:
-        endpoint = Endpoint.build(service, row["url"], key=row.get("key"), label=row.get("label", ""))
+        endpoint = Endpoint.build(
+            service,
+            row["url"],
+            key=row.get("key"),
+            label=row.get("label", ""),
+            kind=row.get("kind") or "native",
+            partner_key=row.get("partner_key"),
+        )
         client = job_service.client_factory(endpoint, job_service.settings)
         try:
             result = await client.probe()

@@ -58,6 +58,7 @@ def configured_endpoints(snapshot: dict[str, Any]) -> dict[str, dict[str, Any]]:
                     "service": service,
                     "url": url,
                     "label": row.get("label") or "",
+                    "kind": row.get("kind") or "native",
                     # Only a fingerprint: enough to forget a check made with another key, and no secret in a cache
                     # that panels read.
                     "key": hashlib.sha256(str(row.get("key") or "").encode()).hexdigest()[:16],

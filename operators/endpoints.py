@@ -104,6 +104,8 @@ class GENBRIDGE_OT_endpoint_test(bpy.types.Operator):
         if 0 <= self.index < len(rows):
             ep = rows[self.index]
             row = {"url": ep.url.strip(), "key": ep.key or None, "label": ep.label}
+            if self.service == "comfyui":
+                row |= {"kind": ep.kind, "partner_key": ep.partner_key or None}
         else:
             row = {"url": DEFAULT_URLS[self.service], "key": None, "label": ""}
         blender.running().test_endpoint(self.service, row)

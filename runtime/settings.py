@@ -96,11 +96,24 @@ class Endpoint(BaseModel):
         return self
 
     @classmethod
-    def build(cls, service: str, url: str, *, key: str | None = None, label: str = "", source: str = "") -> Endpoint:
+    def build(
+        cls,
+        service: str,
+        url: str,
+        *,
+        key: str | None = None,
+        label: str = "",
+        source: str = "",
+        kind: str = "native",
+        partner_key: str | None = None,
+    ) -> Endpoint:
         """One endpoint from user input (a --url option, a preferences row); errors are ConfigErrors that name
         the problem and never quote the input (which may hold a password)."""
+        data = {"service": service, "url": url, "key": key or None, "label": label, "kind": kind or "native"}
+        if partner_key:
+            data["partner_key"] = partner_key
         try:
-            return cls.model_validate({"service": service, "url": url, "key": key or None, "label": label})
+            return cls.model_validate(data)
         except ValidationError as exc:
             raise ConfigError(
                 f"Invalid {SERVICE_TITLES.get(service, service)} endpoint{f' in {source}' if source else ''}: "

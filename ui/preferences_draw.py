@@ -81,6 +81,11 @@ def draw_endpoints(
         key_row = col.row(align=True)
         key_row.active = not key_from_env
         key_row.prop(ep, "key", text="Key")
+        if service == "comfyui" and hasattr(ep, "kind"):
+            kind_row = col.row(align=True)
+            kind_row.prop(ep, "kind", text="Protocol")
+            if ep.kind == "api_v2":
+                kind_row.prop(ep, "partner_key", text="Comfy.org Key")
         problem = url_problem(ep.url, online_access) if ep.url.strip() else "Enter the server's URL."
         if problem:
             draw_wrapped(col, problem, chars, "ERROR")

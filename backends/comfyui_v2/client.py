@@ -30,6 +30,7 @@ from ...runtime.errors import (
     GenBridgeError,
     RateLimited,
     RejectedInput,
+    ReplyTooLarge,
     ServerError,
     ServiceTimeout,
     Unreachable,
@@ -249,7 +250,7 @@ class ComfyAPIv2Client:
                             message=f"{self.where} has too many live streams open; following this job by polling, "
                             f"and trying the stream again in {wait:g} s."
                         )
-                    except (Unreachable, ServiceTimeout, ServerError) as exc:
+                    except (Unreachable, ServiceTimeout, ServerError, ReplyTooLarge) as exc:
                         stream_at = self.clock() + self.settings.timeouts.silence / 4
                         yield BackendLog(message=f"The live stream stopped ({exc.message}); polling instead.")
                 try:
