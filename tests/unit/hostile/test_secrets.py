@@ -165,3 +165,21 @@ def test_an_answer_that_echoes_the_key_is_masked_on_screen_in_files_and_in_the_j
     assert code == 0 and "Your key is ***." in out
     assert list((tmp_path / "out").rglob("*.txt")), "the answer was written"
     guard.assert_no_secret(out, err, files=tmp_path)
+
+
+@pytest.mark.parametrize("status", [401, 500])
+@pytest.mark.parametrize("json_output", [False, True])
+def test_check_against_servers_that_echo_the_key_never_prints_it(
+    secret, guard, hostile, scripts, tmp_path, capsys, monkeypatch, status, json_output
+):
+    """All three clients probe a server that quotes the Authorization header back; `check` shows none of it."""
+    server = hostile(scripts.echo_authorization(status=status))
+    monkeypatch.setenv("GENBRIDGE_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("GENBRIDGE_COMFYUI_URLS", server.url)
+    monkeypatch.setenv("GENBRIDGE_WAN2GP_URLS", f"{server.url}/mcp")
+    monkeypatch.setenv("GENBRIDGE_LITELLM_URLS", server.url)
+    code = main(["check", *(["--json"] if json_output else [])])
+    out, err = capsys.readouterr()
+    assert code == 1 and "Traceback" not in err
+    assert any(secret.encode() in r for r in server.requests), "the key was sent, so an echo was possible"
+    guard.assert_no_secret(out, err, files=tmp_path)
