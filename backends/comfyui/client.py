@@ -66,10 +66,6 @@ class ComfyUIClient:
         self.clock = time.perf_counter  # injectable for tests
         self._data_path = settings.data_path
 
-    @property
-    def prefix(self) -> str:
-        return self.http.prefix
-
     @contextlib.contextmanager
     def _located(self, prompt_id: str = "") -> Iterator[None]:
         """Every error leaving a public method names this endpoint and the prompt."""
@@ -83,7 +79,7 @@ class ComfyUIClient:
         if self._socket is None:
             ws_base = "ws" + self.base[4:] if self.base.startswith("http") else self.base
             self._socket = ComfySocket(
-                f"{ws_base}{self.prefix}/ws?clientId={self.client_id}",
+                f"{ws_base}{self.http.prefix}/ws?clientId={self.client_id}",
                 connect_timeout=self.settings.timeouts.connect,
                 watchdog_s=min(1.0, self.settings.timeouts.silence),
                 headers=self.http.auth_headers,
@@ -149,7 +145,7 @@ class ComfyUIClient:
             capabilities={
                 "node_classes": len(info),
                 "features": self._features,
-                "api_prefix": self.prefix,
+                "api_prefix": self.http.prefix,
                 "jobs_api": self.jobs_api,
                 "cpu_only": bool(dev and dev.type == "cpu"),
                 "max_upload_size": self._features.get("max_upload_size"),
@@ -315,6 +311,7 @@ class ComfyUIClient:
         poll = min(1.0 if track.polled else 2.0, silence / 2)
         last_news = time.monotonic()
         unreachable_since: float | None = None
+        shown: BackendEvent | None = None
         while True:
             try:
                 if queue.empty():
@@ -351,7 +348,8 @@ class ComfyUIClient:
                 continue
             last_news = time.monotonic()
             event = apply_message(track, kind, data, endpoint=self.base, data_path=self._data_path)
-            if event is not None:
+            if event is not None and event != shown:  # repeats (progress_state re-sends) change nothing shown
+                shown = event if isinstance(event, BackendProgress) else None
                 yield event
             if kind == "executing" and data.get("node") is None:
                 return
