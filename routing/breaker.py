@@ -16,6 +16,9 @@ class BreakerState(StrEnum):
     HALF_OPEN = "half-open"
 
 
+USABLE_STATES = (BreakerState.CLOSED, BreakerState.HALF_OPEN)  # an instance in these states may take work
+
+
 class CircuitBreaker:
     """Opens after `failures_to_open` consecutive failures; after `cooldown_s` lets one trial through."""
 

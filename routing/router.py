@@ -20,22 +20,21 @@ from ..runtime.backend import ProbeResult
 from ..runtime.errors import ConfigError, GenBridgeError, IncompatibleServer, OutOfMemory, RejectedInput
 from ..runtime.jobs import Job, PlanStep
 from ..runtime.settings import SERVICE_TITLES, SERVICES, Settings
-from .breaker import BreakerState
+from .breaker import USABLE_STATES, BreakerState
 from .degrade import degrade_to_fit
 from .health import HealthMonitor, ProbeAll
 from .load import LoadTracker
 from .policy import Complexity, Policy, TaskPolicy, VramEstimate, load_policy
+from .pool import WaitingRoom
 from .resources import Instance, Resources, Vram
 
 MAX_STEPS = 6
-_NEWCOMER = ""  # key of `_simulate_waiting`'s result for a job that is not waiting yet
 ADMISSION_RECHECK_S = 1.0  # a waiting job re-plans at least this often (breakers change state with time)
 
 # Tiers, best first. DOWN and TOO_BIG only appear when nothing better exists.
 FITS, TRIAL, FREE_FIRST, DEGRADED, TOO_BIG, DOWN = range(6)
 
 
-_USABLE = (BreakerState.CLOSED, BreakerState.HALF_OPEN)
 _V2_SHIFT = 1e9  # seconds added to (or taken from) a Comfy API v2 candidate's expected finish to order it
 
 
@@ -73,10 +72,7 @@ class Router:
         self._rr: dict[str, int] = {}
         self._task_of: dict[str, str] = {}  # job id -> task, for jobs counted against an instance
         self._changed: asyncio.Event | None = None
-        # service -> {job id: work} of jobs waiting in plan_when_ready for room in its pool, in arrival order
-        self._waiting: dict[str, dict[str, float]] = {}
-        self._ahead_cache: tuple[int, dict[str, dict[str, float]]] | None = None
-        self._generation = 0  # bumped by every change that can alter a placement (see `_ahead_of`)
+        self.waiting = WaitingRoom(self.load, self.resources)  # jobs held by plan_when_ready, in arrival order
         self.monitor: HealthMonitor | None = None
 
     # -- inputs ---------------------------------------------------------------------------------------------------
@@ -158,7 +154,7 @@ class Router:
         try:
             while True:
                 changed = self._event()
-                steps, work, need = self._plan(job, self._ahead_of(job.id))
+                steps, work, need = self._plan(job, self.waiting.ahead_of(job.id))
                 first = steps[0]
                 if (
                     self.policy.pool.selection == "round_robin"
@@ -169,73 +165,18 @@ class Router:
                     return steps
                 if waiting_for is None:
                     waiting_for = first.service
-                    self._waiting.setdefault(waiting_for, {})[job.id] = work
-                    self._generation += 1
+                    self.waiting.enter(waiting_for, job.id, work)
                 try:
                     await asyncio.wait_for(changed.wait(), ADMISSION_RECHECK_S)
                 except TimeoutError:
                     pass
         finally:
             if waiting_for is not None:
-                self._waiting[waiting_for].pop(job.id, None)
-                self._generation += 1
-
-    def _ahead_of(self, job_id: str) -> dict[str, float]:
-        """Seconds of work that jobs waiting ahead of `job_id` will add to each instance, by endpoint URL.
-
-        The waiting jobs are placed in arrival order, each where it would finish first (list scheduling over the
-        instances' learned speeds). Without this, every waiting job would see the fast instances' short queues
-        and wait for them, while a slower instance that could finish it sooner than that stands idle. Computed
-        once per change of the pool and read by every waiting job.
-        """
-        if not any(self._waiting.values()):
-            return {}
-        cached = self._ahead_cache
-        if cached is None or cached[0] != self._generation:
-            cached = self._ahead_cache = (self._generation, self._simulate_waiting())
-        ahead = cached[1]
-        return ahead.get(job_id) or ahead.get(_NEWCOMER, {})
-
-    def _simulate_waiting(self) -> dict[str, dict[str, float]]:
-        load = self.load
-        out: dict[str, dict[str, float]] = {}
-        for service, waiting in self._waiting.items():
-            urls = [i.url for i in self.resources.instances(service) if i.health() in _USABLE]
-            if not urls:
-                continue
-            spw = {u: load.seconds_per_work(u) for u in urls}
-            base = {u: load.expected_finish_s(u, 0.0) for u in urls}
-            avail = dict(base)
-            for job_id, work in waiting.items():
-                out[job_id] = {u: avail[u] - base[u] for u in urls}
-                best = min(urls, key=lambda u: avail[u] + work * spw[u])
-                avail[best] += work * spw[best]
-            # A job not waiting yet comes after all of them.
-            out.setdefault(_NEWCOMER, {}).update({u: avail[u] - base[u] for u in urls})
-        return out
+                self.waiting.leave(waiting_for, job.id)
 
     def rebalance(self, freed_url: str) -> tuple[str, str] | None:
-        """After a job left `freed_url`: a job waiting on one instance of its pool that should move to another.
-
-        Only when no job is waiting in GenBridge for that pool (those are placed by `plan_when_ready`, which
-        binds late), so this evens out the tail of a batch: a slow instance's queued job moves to a fast one that
-        ran dry, or the other way round when that finishes it sooner. Returns (job id, target URL); the job
-        service takes the job back from its server and re-plans it with `plan_move`.
-        """
-        inst = self.resources.get(freed_url)
-        if inst is None or self.policy.pool.selection == "round_robin" or self._waiting.get(inst.service):
-            return None
-        pool = [i.url for i in self.resources.instances(inst.service)]
-        cap = self.policy.pool.max_queued_per_instance
-        for target in self.resources.instances(inst.service):
-            if self.load.outstanding(target.url) >= cap or target.health() not in _USABLE:
-                continue
-            if target.kind == "api_v2" and self.policy.api_v2_use == "never":
-                continue
-            job_id = self.load.best_move(target.url, [u for u in pool if u != target.url])
-            if job_id is not None:
-                return job_id, target.url
-        return None
+        """(job id, target URL) of a job queued on one server that should move to another (see `WaitingRoom`)."""
+        return self.waiting.move_for(freed_url, self.policy)
 
     def plan_move(self, job: Job, to_url: str) -> list[PlanStep]:
         """The plan of a job taken back from its server: `to_url` first, then the usual fallbacks."""
@@ -268,7 +209,7 @@ class Router:
             for inst in resources.instances(service):
                 health, vram = looks[inst.url] = inst.health(), resources.vram(inst)
                 if (
-                    health in _USABLE
+                    health in USABLE_STATES
                     and vram.free_gb is not None
                     and not vram.source.startswith("profile")
                     and (best_free is None or vram.free_gb > best_free)
@@ -302,7 +243,7 @@ class Router:
                     if ahead:
                         rank_in_tier += ahead.get(inst.url, 0.0)
                 cand = _Candidate(inst, rank, FITS, rank_in_tier, vram, need, ours + foreign)
-                if health not in _USABLE or job.task in inst.incompatible_tasks:
+                if health not in USABLE_STATES or job.task in inst.incompatible_tasks:
                     cand.tier = DOWN
                 elif need is None or vram.free_gb is None or need <= vram.free_gb:
                     cand.tier = FITS if health is BreakerState.CLOSED else TRIAL
@@ -450,7 +391,7 @@ class Router:
 
     def _notify(self) -> None:
         """Wake jobs waiting for room in a pool (they re-plan)."""
-        self._generation += 1
+        self.waiting.generation += 1
         if self._changed is not None:
             old, self._changed = self._changed, asyncio.Event()
             old.set()
