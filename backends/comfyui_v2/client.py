@@ -48,6 +48,7 @@ from .transport import V2HTTP, retry_after_s
 
 CACHE_HIT = "ComfyUI reused its cached results: these are the files of an earlier run with the same inputs."
 PREVIEW_TYPES = {"image/png": "png", "image/jpeg": "jpg", "image/webp": "webp"}
+LABEL_PREFIX = "genbridge:"  # + our job id: the `metadata` label every job is sent with
 EXPIRED_CHECKS = 4  # "expired" is re-read this many times (0.7 s in all) before the job counts as lost
 NO_HASH = "blake3:" + "0" * 64  # a blob no one has: probing with it checks the key without touching the upstream
 
@@ -74,6 +75,7 @@ class ComfyAPIv2Client:
         self.http = V2HTTP(endpoint, settings)
         self.base = self.http.base
         self._tracks: dict[str, _Track] = {}
+        self._aliases: dict[str, str] = {}  # label journaled before a send cut off by a crash -> the server's id
         self.clock: Callable[[], float] = time.monotonic  # injectable for tests
         self.poll_s = 1.0  # GET /jobs/{id} interval while there is no stream
         self.stream_check_s = 2.0  # a stream quiet this long: check the job's state
@@ -92,7 +94,38 @@ class ComfyAPIv2Client:
             raise
 
     def _remote_id(self, job: Job) -> str:
-        return job.remote_ids.get(self.endpoint.url) or next(iter(job.remote_ids.values()), "")
+        remote = job.remote_ids.get(self.endpoint.url) or next(iter(job.remote_ids.values()), "")
+        return self._aliases.get(remote, remote)
+
+    # ---- a send cut off by a crash: the server names jobs, so ours carry a label to find them by -------------
+
+    def remote_id_for(self, job: Job) -> str:
+        """What is journaled before `POST /jobs`: the label the job is sent with (`metadata`), since the server
+        picks the job's id itself. After a crash mid-send `has_job` looks the label up."""
+        return f"{LABEL_PREFIX}{job.id}"
+
+    async def has_job(self, planned: str) -> bool:
+        """Whether the server received the job journaled as `planned` (a label, or a server id)."""
+        with self._located(planned):
+            if planned.startswith(LABEL_PREFIX):
+                return await self._find_labelled(planned) is not None
+            try:
+                await self._state(planned)
+            except ServerError:
+                return False
+            return True
+
+    async def _find_labelled(self, label: str) -> str | None:
+        """The id of the newest job sent with `label` (`GET /jobs` lists the newest 100), remembered as an alias."""
+        if label in self._aliases:
+            return self._aliases[label]
+        _, body = await self.http.request("GET", "/jobs?limit=100")
+        jobs = body.get("jobs") if isinstance(body, dict) else None
+        for item in jobs if isinstance(jobs, list) else ():
+            if isinstance(item, dict) and item.get("metadata") == label and isinstance(item.get("id"), str):
+                self._aliases[label] = item["id"]
+                return item["id"]
+        return None
 
     # ---- probe -----------------------------------------------------------------------------------------------
 
@@ -179,7 +212,7 @@ class ComfyAPIv2Client:
         with self._located():
             logs = [_preflight_note()]
             graph = await self._graph(job, logs)
-            body: dict[str, Any] = {"workflow": graph}
+            body: dict[str, Any] = {"workflow": graph, "metadata": self.remote_id_for(job)}
             partner_key = self.endpoint.comfy_org_key
             if partner_key:
                 body["extra_data"] = {"api_key_comfy_org": partner_key}  # this request only; never kept
@@ -220,6 +253,10 @@ class ComfyAPIv2Client:
         """Follow a job sent before a restart: make sure the server still has it."""
         job_id = self._remote_id(job)
         with self._located(job_id):
+            if job_id.startswith(LABEL_PREFIX):  # cut off while being sent, found by its label since
+                job_id = await self._find_labelled(job_id) or ""
+                if not job_id:
+                    raise errors.lost(endpoint=self.base, job_id=self._remote_id(job), reattaching=True)
             state = await self._state(job_id, reattaching=True)
             workflow = job.inputs.get("workflow")
             track = self._tracks[job_id] = _Track(job_id, dict(workflow) if isinstance(workflow, dict) else {})
