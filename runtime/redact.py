@@ -124,9 +124,15 @@ def redact_record(record: logging.LogRecord) -> None:
         record.stack_info = redact(record.stack_info)
 
 
-def install_log_redaction(logger_name: str = "genbridge") -> None:
-    """Make every record of `logger_name` and its children redacted before any handler sees it. Idempotent."""
-    logger = logging.getLogger(logger_name)
-    if not any(isinstance(h, _RedactingHandler) for h in logger.handlers):
-        # First in the list: handlers run in order, and this one only rewrites the record.
-        logger.handlers.insert(0, _RedactingHandler())
+def install_log_redaction(logger_name: str | None = None) -> None:
+    """Make every record of `logger_name` and its children redacted before any handler sees it. Idempotent.
+
+    By default both the `genbridge` logger (explicitly named loggers) and the package's own top logger, which in
+    Blender is `bl_ext.<repo>.genbridge` (modules that log under `__name__`).
+    """
+    package = __name__.rsplit(".runtime.redact", 1)[0]
+    for name in [logger_name] if logger_name else sorted({"genbridge", package}):
+        logger = logging.getLogger(name)
+        if not any(isinstance(h, _RedactingHandler) for h in logger.handlers):
+            # First in the list: handlers run in order, and this one only rewrites the record.
+            logger.handlers.insert(0, _RedactingHandler())

@@ -36,3 +36,16 @@ def test_a_key_in_the_preferences_is_not_saved_into_the_blend_file(gb, tmp_path)
 
 def landing_instance(url: str) -> str:
     return importlib.import_module(f"{PKG}.blender.landing").provenance({"instance": url})["genbridge_instance"]
+
+
+def test_log_lines_of_modules_logging_under_the_extension_package_name_are_masked(gb, caplog, monkeypatch):
+    """In Blender the package is `bl_ext.<repo>.genbridge`: its `__name__` loggers are masked too."""
+    import logging
+
+    redact = importlib.import_module(f"{PKG}.runtime.redact")
+    monkeypatch.setenv("GENBRIDGE_COMFYUI_KEY", SECRET)
+    redact.install_log_redaction()
+    with caplog.at_level(logging.INFO):
+        logging.getLogger(f"{PKG}.workflows.api").warning("server said %s", SECRET)
+        logging.getLogger("genbridge.jobs").warning("server said %s", SECRET)
+    assert caplog.text.count("server said ***") == 2 and SECRET not in caplog.text
