@@ -55,7 +55,12 @@ class WaitingRoom:
         load = self.load
         out: dict[str, dict[str, float]] = {}
         for service, waiting in self._waiting.items():
-            urls = [i.url for i in self.resources.instances(service) if i.health() in USABLE_STATES]
+            never_v2 = self.resources.policy.api_v2_use == "never"  # those take no jobs: place none there
+            urls = [
+                i.url
+                for i in self.resources.instances(service)
+                if i.health() in USABLE_STATES and not (never_v2 and i.kind == "api_v2")
+            ]
             if not urls:
                 continue
             spw = {u: load.seconds_per_work(u) for u in urls}
