@@ -224,6 +224,9 @@ class Settings(BaseModel):
         return cls.from_mapping(data, source=str(path) if path else "the environment")
 
 
+MAX_TOML_BYTES = 8 * 1024 * 1024  # settings and policies are a few KB: a bigger file is the wrong file
+
+
 def read_toml(
     path: Path, what: str = "settings file", missing_hint: str = "Create it or fix the path."
 ) -> dict[str, Any]:
@@ -232,6 +235,11 @@ def read_toml(
     if path.is_dir():
         raise ConfigError(f"The {what} {path} is a folder.", "Name a .toml file instead.")
     try:
+        if path.is_file() and path.stat().st_size > MAX_TOML_BYTES:
+            raise ConfigError(
+                f"The {what} {path} is {path.stat().st_size / 2**20:.0f} MB, far more than settings ever take.",
+                "Check that the path names the right file (a small .toml file).",
+            )
         raw = path.read_bytes()
     except FileNotFoundError:
         raise ConfigError(f"The {what} {path} does not exist.", missing_hint) from None

@@ -15,6 +15,8 @@ from ..runtime.backend import Problem
 from ..runtime.errors import RejectedInput
 from .schema import NodeSchema
 
+MAX_WORKFLOW_BYTES = 64 * 1024 * 1024
+
 UI_FORMAT_HINT = (
     "In ComfyUI open the workflow and choose Workflow > Export (API) (older frontends: turn on "
     "Settings > Dev mode, then use Save (API Format)), and use the exported file."
@@ -83,6 +85,13 @@ def load_workflow_file(path: str | Path) -> dict[str, Any]:
     """Read and check an API-format workflow JSON file."""
     path = Path(path)
     try:
+        size = path.stat().st_size if path.is_file() else 0
+        if size > MAX_WORKFLOW_BYTES:
+            # Usually the wrong file picked (a model, a video): never read gigabytes into memory to find out.
+            raise RejectedInput(
+                f"The workflow file {path} is {size / 2**20:.0f} MB; workflows are JSON files of a few KB to a few MB.",
+                "Pick the workflow exported with Workflow > Export (API), not a model or media file.",
+            )
         data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise RejectedInput(f"The workflow file {path} does not exist.", "Check the path.") from None

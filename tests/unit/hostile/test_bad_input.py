@@ -243,3 +243,20 @@ def test_a_broken_routing_policy_file_is_named(cli, tmp_path, content, words):
     config.write_text(f'policy_file = "{policy.as_posix()}"\n')
     code, _, err = cli("--config", str(config), "route", "--task", "quick_preview")
     assert code == 2 and "routing policy file" in err and words in err
+
+
+def test_a_huge_file_picked_as_workflow_is_refused_without_reading_it(cli, tmp_path, guard):
+    model = tmp_path / "model.safetensors"
+    with model.open("wb") as fh:  # sparse: 100 MB on paper, nothing on disk
+        fh.truncate(100 * 1024 * 1024)
+    with guard.memory_bound(8):
+        code, _, err = cli("generate", "--service", "comfyui", "--workflow", str(model), "--url", DEAD)
+    assert code == 2 and "100 MB" in err and "not a model or media file" in err
+
+
+def test_a_huge_file_named_as_settings_is_refused_without_reading_it(cli, tmp_path):
+    config = tmp_path / "g.toml"
+    with config.open("wb") as fh:
+        fh.truncate(20 * 1024 * 1024)
+    code, _, err = cli("--config", str(config), "check")
+    assert code == 2 and "20 MB" in err and "right file" in err
