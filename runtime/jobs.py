@@ -93,6 +93,32 @@ class Target(BaseModel):
     show_in_image_editor: bool = False
 
 
+CaptureSource = Literal["file", "camera", "viewport", "depth", "normal", "mist", "mask", "image_editor", "sequencer"]
+
+
+class CaptureInfo(BaseModel):
+    """Where an input image came from, recorded with the job (Blender captures and headless `render:` inputs).
+
+    Plain data made on Blender's main thread when the capture is written; the file lives in the job's output folder.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    param: str  # the input it feeds ("image", "start_image", ...)
+    source: CaptureSource
+    path: str  # the PNG that was sent
+    scene: str = ""
+    camera: str = ""
+    frame: int | None = None
+    view_layer: str = ""
+    engine: str = ""  # render engine of a camera render; passes say how they were made
+    image: str = ""  # Image Editor image or Sequencer scene the capture read
+    width: int = Field(0, ge=0)
+    height: int = Field(0, ge=0)
+    bit_depth: int = 8
+    blend_file: str = ""  # headless captures: the .blend that was rendered
+
+
 class JobErrorInfo(BaseModel):
     """The user-facing part of a GenBridgeError."""
 
@@ -156,6 +182,7 @@ class Job(BaseModel):
     error: JobErrorInfo | None = None
     depends_on: list[str] = Field(default_factory=list)
     group: str | None = None  # e.g. a storyboard id
+    captures: list[CaptureInfo] = Field(default_factory=list)  # provenance of captured input images
     created_at: float = Field(default_factory=time.time)
     updated_at: float = Field(default_factory=time.time)
     finished_at: float | None = None
