@@ -118,7 +118,11 @@ def _render(scene: Any, view_layer: Any | None) -> Any:
     kwargs: dict[str, Any] = {"write_still": False, "scene": scene.name}
     if view_layer is not None:
         kwargs["layer"] = view_layer.name
-    if bpy.ops.render.render(**kwargs) != {"FINISHED"}:
+    # A render of another scene than the context's runs at the context scene's frame and resets the scene's own
+    # frame (seen on 4.5 and 5.0): render with the scene as context so the frame under its playhead is the one made.
+    with bpy.context.temp_override(scene=scene):
+        finished = bpy.ops.render.render(**kwargs)
+    if finished != {"FINISHED"}:
         raise CaptureError("Blender could not render the scene; see the console for why.")
     result = bpy.data.images.get("Render Result")
     if result is None:
@@ -209,7 +213,8 @@ def capture_camera(
 def _pass_material(kind: str) -> Any:
     """An emission-only override material whose colour is the raw pass value (see the module docstring)."""
     mat = bpy.data.materials.new(f"GenBridge {kind} capture")
-    mat.use_nodes = True
+    if bpy.app.version < (5, 0, 0):  # always True from 5.0 on (the property is deprecated there)
+        mat.use_nodes = True
     nodes, links = mat.node_tree.nodes, mat.node_tree.links
     nodes.clear()
     out = nodes.new("ShaderNodeOutputMaterial")

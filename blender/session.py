@@ -12,8 +12,10 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import bpy
@@ -244,6 +246,33 @@ class Session:
         self._sync_job_list()
         self.changed()
         return handle.job_id
+
+    def job_folder(self, task: str, job_id: str) -> Path:
+        """The job's output folder, as the job service names it (`<output>/<task>-<id>`), from the plain settings.
+
+        Captured inputs are written here before the job is queued, so they stay with its results."""
+        snapshot = self._sent or self.readers.settings(self.data_dir)
+        output = str(snapshot.get("output_dir") or "")
+        data_dir = str(snapshot.get("data_dir") or self.data_dir)
+        root = Path(output).expanduser() if output else Path(data_dir).expanduser() / "outputs"
+        return root / f"{task}-{job_id}"
+
+    def submit_with_captures(self, spec: dict[str, Any], sources: dict[str, dict[str, Any]]) -> str:
+        """Capture each image input (`{param: {"source": ..., options}}`) into the job's folder, then queue the job
+        with the files as its inputs and their provenance in `captures`. Main thread; a capture blocks for its render
+        (see `capture`), the job is queued when all are done. A CaptureError queues nothing."""
+        from .capture import capture
+
+        job_id = str(spec.get("id") or uuid.uuid4())
+        folder = self.job_folder(str(spec.get("task", "")), job_id)
+        inputs = dict(spec.get("inputs") or {})
+        captures = list(spec.get("captures") or [])
+        for param, options in sources.items():
+            options = dict(options)
+            record = capture(options.pop("source"), folder, param=param, **options)
+            inputs[param] = record["path"]
+            captures.append(record)
+        return self.submit({**spec, "id": job_id, "inputs": inputs, "captures": captures})
 
     def clear_finished(self) -> int:
         """Drop finished jobs from the list (their results stay in Blender); returns how many went."""
