@@ -22,8 +22,9 @@ import bpy
 
 from ..runtime import Runtime
 from ..runtime.dispatcher import MainThreadDispatcher
-from ..runtime.handoff import FINISHED_STATES, MainEvent
+from ..runtime.handoff import MainEvent
 from ..runtime.services import DEFAULT_URLS, SERVICES
+from ..runtime.vocabulary import STOPPED_STATES
 from .choices import task_title
 from .hooks import JOB_STATE_LISTENERS
 from .joblist import sync_job_list
@@ -276,7 +277,7 @@ class Session:
 
     def clear_finished(self) -> int:
         """Drop finished jobs from the list (their results stay in Blender); returns how many went."""
-        done = [job_id for job_id, row in self.jobs.items() if row.get("state") in FINISHED_STATES]
+        done = [job_id for job_id, row in self.jobs.items() if row.get("state") in STOPPED_STATES]
         for job_id in done:
             del self.jobs[job_id]
         self._sync_job_list()

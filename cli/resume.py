@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-FINISHED = ("done", "failed", "cancelled")
+from ..runtime.vocabulary import FINISHED_STATES
 
 
 def add_parser(subparsers: Any) -> None:
@@ -76,7 +76,7 @@ def _wait(events: Any, ids: set[str], timeout: float | None, on_event: Any) -> d
         except queue.Empty:
             continue
         on_event(event)
-        if event.kind == "state" and event.job_id in ids and event.state in FINISHED:
+        if event.kind == "state" and event.job_id in ids and event.state in FINISHED_STATES:
             finals[event.job_id] = event.job or {"id": event.job_id, "state": event.state}
     return finals
 

@@ -12,7 +12,7 @@ from bpy.props import StringProperty
 from .. import blender
 from ..blender.bpytypes import OperatorResult
 from ..blender.joblist import active_job_id
-from ..runtime.handoff import ACTIVE_STATES, FINISHED_STATES
+from ..runtime.vocabulary import ACTIVE_STATES, STOPPED_STATES
 from .generate import free_channel
 
 
@@ -46,7 +46,7 @@ def _is_active(job: dict[str, Any]) -> bool:
 
 
 def _is_finished(job: dict[str, Any]) -> bool:
-    return job.get("state") in FINISHED_STATES
+    return job.get("state") in STOPPED_STATES
 
 
 def _has_outputs(job: dict[str, Any]) -> bool:

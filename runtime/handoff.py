@@ -25,9 +25,7 @@ EventKind = Literal[
 ]
 EVENT_KINDS: tuple[str, ...] = EventKind.__args__  # type: ignore[attr-defined]
 
-# A job's `state` as it crosses over (the values of `runtime.jobs.JobState`, which the main thread cannot import).
-ACTIVE_STATES = frozenset({"queued", "submitted", "running", "downloading"})
-FINISHED_STATES = frozenset({"done", "failed", "cancelled", "interrupted"})
+# A job's `state` crosses over as text: the words are in `runtime.vocabulary` (JobState imports pydantic).
 
 
 @dataclass(frozen=True, slots=True)

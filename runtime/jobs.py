@@ -14,6 +14,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from .vocabulary import ACTIVE_STATES, STOPPED_STATES
+
 
 class JobState(StrEnum):
     QUEUED = "queued"
@@ -30,9 +32,9 @@ class JobState(StrEnum):
         return self in TERMINAL_STATES
 
 
-TERMINAL_STATES = frozenset({JobState.DONE, JobState.FAILED, JobState.CANCELLED, JobState.INTERRUPTED})
+TERMINAL_STATES = frozenset(JobState(s) for s in STOPPED_STATES)
 
-_ACTIVE = {JobState.QUEUED, JobState.SUBMITTED, JobState.RUNNING, JobState.DOWNLOADING}
+_ACTIVE = {JobState(s) for s in ACTIVE_STATES}
 TRANSITIONS: dict[JobState, frozenset[JobState]] = {
     JobState.QUEUED: frozenset(
         {JobState.SUBMITTED, JobState.RUNNING, JobState.FAILED, JobState.CANCELLED, JobState.INTERRUPTED}

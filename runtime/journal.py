@@ -30,10 +30,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from .vocabulary import FINISHED_STATES
+
 log = logging.getLogger("genbridge.journal")
 
 MB = 1024 * 1024
-FINISHED_STATES = frozenset({"done", "failed", "cancelled"})
 DEFAULT_KEEP_FINISHED = 200  # about what a job list shows; a finished job is only needed to show it
 MAX_DEPTH = 64  # a job snapshot is a few levels deep (a workflow graph about 6); deeper is damage or hostility
 MAX_PROBLEMS = 20  # damaged lines reported one by one; beyond this only counted

@@ -21,13 +21,13 @@ from .events import JobEvent
 from .jobs import Job, JobState, PlanStep
 from .service_base import ServiceBase
 from .services import SERVICE_TITLES
+from .vocabulary import FINISHED_STATES
 
 log = logging.getLogger("genbridge.jobs")
 
 # Journaled states of jobs that may still be alive on a server when the service starts: `interrupted` after a
 # clean shutdown, the others after a crash (their process is gone, so they are interrupted too).
 REATTACH_STATES = frozenset({"interrupted", "submitted", "running", "downloading"})
-FINISHED_STATES = frozenset({"done", "failed", "cancelled"})
 REATTACHED = "Re-attached after restart"
 RESUBMITTED = "Queued again after restart (it had not reached a server)"
 UNREADABLE = "GenBridge could not read this job back from its journal after the restart."

@@ -6,8 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 from ..blender.choices import task_title
-from ..runtime.handoff import ACTIVE_STATES as ACTIVE
 from ..runtime.services import SERVICE_TITLES
+from ..runtime.vocabulary import ACTIVE_STATES as ACTIVE
 from ..ui.draw import STATE_ICONS
 from ..ui.wrap import DEFAULT_CHARS, draw_wrapped
 

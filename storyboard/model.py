@@ -16,6 +16,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from ..runtime.vocabulary import STOPPED_STATES
+
 KEYFRAME_CHANNEL = 1
 CLIP_CHANNEL = 2
 ARCHIVE_FIRST_CHANNEL = 3  # take k (0-based) lives muted on channels 3 + 2k (keyframe) and 4 + 2k (clip)
@@ -26,7 +28,7 @@ SHOTLIST_TASK = "shotlist"
 
 Role = Literal["keyframe", "clip"]
 ROLES: tuple[Role, ...] = ("keyframe", "clip")
-TERMINAL = frozenset({"done", "failed", "cancelled", "interrupted"})
+TERMINAL = STOPPED_STATES  # a take's job is no longer running
 
 
 @dataclass(frozen=True)

@@ -22,14 +22,14 @@ from .. import blender
 from ..blender.bpytypes import OperatorResult
 from ..blender.hooks import JOB_STATE_LISTENERS
 from ..blender.landing import strips_of
-from ..runtime.handoff import FINISHED_STATES
+from ..runtime.vocabulary import STOPPED_STATES
 from .model import StoryboardOptions, apply_job, pending_job_ids, read_shotlist
 from .plan import layout, plan_storyboard, plan_take, shot_at_frame, shotlist_spec, strip_places
 from .props import read_shots, write_shots
 
 log = logging.getLogger("genbridge.storyboard")
 
-TERMINAL = FINISHED_STATES
+TERMINAL = STOPPED_STATES
 
 
 def _options(board: Any) -> Any:

@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..blender.choices import TEXT_TASKS, VIDEO_TASKS, task_title
-from ..runtime.handoff import ACTIVE_STATES, FINISHED_STATES
 from ..runtime.services import SERVICE_TITLES
+from ..runtime.vocabulary import ACTIVE_STATES, STOPPED_STATES
 from .wrap import DEFAULT_CHARS, draw_wrapped
 
 STATE_ICONS = {
@@ -213,7 +213,7 @@ def backend_text(job: dict[str, Any]) -> str:
 def row_phase(job: dict[str, Any]) -> str:
     """A job row's short progress text: the state for a finished job, else the phase (the detail box has all)."""
     state = job.get("state", "queued")
-    if state in FINISHED_STATES:
+    if state in STOPPED_STATES:
         return state.capitalize()
     phase = job.get("phase") or state.capitalize()
     return phase if len(phase) <= ROW_PHASE_CHARS else phase[: ROW_PHASE_CHARS - 1] + "…"
@@ -231,7 +231,7 @@ def draw_job_item(layout: Any, job: dict[str, Any] | None) -> None:
     row.progress(factor=float(job.get("progress") or 0.0), type="BAR", text=row_phase(job))
     if state in ACTIVE_STATES:
         row.operator("genbridge.cancel_job", text="", icon="X").job_id = job["id"]
-    elif state in FINISHED_STATES:
+    elif state in STOPPED_STATES:
         row.operator("genbridge.retry_job", text="", icon="FILE_REFRESH").job_id = job["id"]
 
 
@@ -264,7 +264,7 @@ def draw_job_detail(layout: Any, job: dict[str, Any], chars: int = DEFAULT_CHARS
     actions = box.row(align=True)
     if state in ACTIVE_STATES:
         actions.operator("genbridge.cancel_job", text="Cancel", icon="X").job_id = job["id"]
-    if state in FINISHED_STATES:
+    if state in STOPPED_STATES:
         actions.operator("genbridge.retry_job", text="Retry", icon="FILE_REFRESH").job_id = job["id"]
     if job.get("outputs"):
         actions.operator("genbridge.open_output", text="Open Output", icon="FILE_FOLDER").job_id = job["id"]
