@@ -45,6 +45,21 @@ def find_upstream(graph: dict[str, Any], nid: str, names: tuple[str, ...]) -> An
     return None
 
 
+def _shown_value(graph: dict[str, Any], source: Any, fallback: str) -> str:
+    """What PreviewAny prints for the values the stand-in can know: primitives and GetImageSize (capture 16)."""
+    if not (isinstance(source, list) and len(source) == 2 and source[0] in graph):
+        return fallback if not isinstance(source, (str, int, float, bool)) else str(source)
+    node = graph[source[0]]
+    inputs = node.get("inputs") or {}
+    if node.get("class_type") == "GetImageSize":
+        names = ("width", "height", "batch_size")
+        slot = source[1] if isinstance(source[1], int) and 0 <= source[1] < 3 else 0
+        return str(as_int(find_upstream(graph, source[0], (names[slot],)), 512 if slot < 2 else 1))
+    if str(node.get("class_type", "")).startswith("Primitive") and "value" in inputs:
+        return str(inputs["value"])
+    return fallback
+
+
 def next_counter(folder: Path, base: str) -> int:
     pattern = re.compile(re.escape(base) + r"_(\d{5})_")
     highest = 0
@@ -95,7 +110,7 @@ async def write_outputs(dirs: dict[str, Path], graph: dict[str, Any], nid: str, 
     text = str(find_upstream(graph, nid, ("text", "prompt", "positive_prompt")) or cls)[:80]
     label = f"{text} ({cls} {pid[:8]})"
     if cls == "PreviewAny":
-        return {"text": [text]}
+        return {"text": [_shown_value(graph, inputs.get("source"), text)]}
     if cls == "LoadVideo":
         return {"images": [{"filename": str(inputs.get("file")), "subfolder": "", "type": "input"}], "animated": [True]}
     if cls == "Preview3D":

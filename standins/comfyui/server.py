@@ -254,6 +254,8 @@ class ComfyUIStandIn(MetaRoutesMixin, QueueRoutesMixin, FilesMixin, JobsApiMixin
         if self.v038 and request.headers.get("Sec-Fetch-Site") == "cross-site":
             if not (request.method == "GET" and request.path == "/"):
                 return web.Response(status=403)
+        if request.method == "OPTIONS":
+            return web.Response(status=200)  # captured: any route answers a preflight with an empty 200
         return await handler(request)
 
     @web.middleware

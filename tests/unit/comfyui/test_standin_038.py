@@ -137,6 +137,11 @@ async def test_cross_site_fetch_metadata_is_refused_by_0_38_only(server):
     assert status == (403 if server.v038 else 200)
 
 
+async def test_an_options_preflight_gets_an_empty_200_on_any_route(server):
+    async with aiohttp.ClientSession() as http, http.options(f"{server.url}/prompt") as resp:
+        assert (resp.status, await resp.read()) == (200, b"")
+
+
 async def test_feature_flags_reply_lists_the_newer_flags_on_0_38(server):
     async with aiohttp.ClientSession() as http, http.ws_connect(f"{server.url}/ws?clientId=f") as ws:
         await ws.send_str(json.dumps({"type": "feature_flags", "data": {"supports_preview_metadata": True}}))

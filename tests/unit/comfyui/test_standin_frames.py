@@ -73,6 +73,7 @@ async def test_get_image_size_broadcasts_a_text_frame_to_every_socket(server):
     _, frames = await run_prompt(server.url, graph)
     (frame,) = frames.binary
     assert frame == struct.pack(">II", 3, 1) + b"2" + b"width: 40, height: 30\n batch size: 3"  # capture 16
+    assert frames.of("executed")[0]["output"] == {"text": ["40"]}
 
 
 async def test_one_large_frame_is_sent_whole(server):
