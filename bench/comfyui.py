@@ -97,6 +97,37 @@ async def bare_request_cpu(client: ComfyUIClient, n: int = 200) -> float:
     return (time.process_time() - c0) * 1000 / n
 
 
+async def protocol_floor_cpu(url: str, jobs: int, seed: int) -> float:
+    """CPU ms per job of the bare protocol with the same libraries and no GenBridge code: POST /prompt, then read
+    the socket until `executing{node:null}`. What no client built on aiohttp + websockets can go below."""
+    import uuid
+
+    import aiohttp
+    from websockets.asyncio.client import connect
+
+    cid = uuid.uuid4().hex
+    ws_url = "ws" + url[4:] + f"/ws?clientId={cid}"
+    async with aiohttp.ClientSession() as http, connect(ws_url, compression=None, max_size=1 << 26) as ws:
+        await ws.send(json.dumps({"type": "feature_flags", "data": {"supports_preview_metadata": True}}))
+
+        async def job(i: int) -> None:
+            pid = str(uuid.uuid4())
+            async with http.post(f"{url}/prompt", json={"prompt": graph(i), "client_id": cid, "prompt_id": pid}) as r:
+                json.loads(await r.read())
+            async for raw in ws:
+                if isinstance(raw, str):
+                    data = json.loads(raw).get("data") or {}
+                    if data.get("prompt_id") == pid and "node" in data and data["node"] is None:
+                        return
+
+        for i in range(WARMUP):
+            await job(seed + i)
+        c0 = time.process_time()
+        for i in range(jobs):
+            await job(seed + WARMUP + i)
+        return (time.process_time() - c0) * 1000 / jobs
+
+
 async def download_once(client: ComfyUIClient, name: str, dest: Path, peak: list[float]) -> float:
     from genbridge.backends.comfyui.download import download
 
@@ -148,7 +179,9 @@ def main(argv: list[str] | None = None) -> None:
         try:
 
             async def run_all() -> tuple[list[float], list[float], float, list[float], list[float], float]:
-                walls, cpus, growth = await jobs_run(client, args.jobs, tmp_path / "jobs", int(time.time()) % 100000)
+                seed = int(time.time()) % 100000
+                walls, cpus, growth = await jobs_run(client, args.jobs, tmp_path / "jobs", seed)
+                args.floor_cpu_ms = await protocol_floor_cpu(url, args.jobs, seed + 10**6)
                 ours, peaks = [], []
                 base = rss_mb()
                 if view_file:
@@ -179,7 +212,8 @@ def report(args, url, walls, cpus, growth, ours, curls, peaks) -> None:
     where = "stand-in in its own process" if args.url is None else url
     print(f"{args.jobs} zero-work jobs over one websocket ({where}, version {args.version if not args.url else '?'}):")
     print(f"  client CPU per job: mean {cpu:.3f} ms, median {cpu_median:.3f} ms (target <= 1 ms)")
-    bare = args.bare_cpu_ms
+    bare, floor = args.bare_cpu_ms, args.floor_cpu_ms
+    print(f"  protocol floor (same libraries, no GenBridge code): {floor:.3f} ms per job; client = {cpu / floor:.2f}x")
     print(f"  yardstick: one bare aiohttp GET costs {bare:.3f} ms CPU here, so a job costs {cpu / bare:.1f} of them")
     print(f"  round trip per job: median {median:.2f} ms, p99 {p99:.2f} ms (includes the server's own work)")
     print(f"  RSS growth over the measured jobs: {growth:.1f} MB")
@@ -189,6 +223,8 @@ def report(args, url, walls, cpus, growth, ours, curls, peaks) -> None:
         "version": args.version if args.url is None else None,
         "client_cpu_ms_per_job": round(cpu, 3),
         "client_cpu_ms_per_job_median": round(cpu_median, 3),
+        "protocol_floor_cpu_ms_per_job": round(floor, 3),
+        "client_cpu_vs_floor": round(cpu / floor, 2),
         "bare_get_cpu_ms": round(bare, 3),
         "job_cpu_in_bare_gets": round(cpu / bare, 1),
         "round_trip_ms_median": round(median, 3),
