@@ -22,6 +22,7 @@ from ..runtime.errors import (
     Unreachable,
     error_from_exception,
     local_problem,
+    register_library_errors,
 )
 from ..runtime.netpolicy import redact_url
 from ..runtime.services import SERVICE_TITLES
@@ -207,3 +208,8 @@ async def request_following_redirects(
             for body in ("json", "data"):
                 kwargs.pop(body, None)
     raise too_many_redirects(service, url)
+
+
+# aiohttp's exceptions reach `runtime.errors.error_from_exception` from anywhere (probes, the CLI, the service):
+# this module brings aiohttp, so it tells the core how to read them.
+register_library_errors("aiohttp", lambda exc, service: map_transport_error(exc, service=service))

@@ -8,6 +8,8 @@ This module is stdlib-only so the Blender main thread can import it for free.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from .redact import redact
 
 
@@ -222,6 +224,16 @@ def should_fall_back(exc: BaseException, has_next: bool) -> bool:
     return has_next and isinstance(exc, GenBridgeError) and exc.fallback_ok
 
 
+# How exceptions of libraries the core never imports (aiohttp) become GenBridge errors: the module that brings the
+# library registers its mapper when it is loaded (backends/http.py), so this module imports none of the backends.
+_LIBRARY_MAPPERS: dict[str, Callable[[BaseException, str], GenBridgeError]] = {}
+
+
+def register_library_errors(module: str, mapper: Callable[[BaseException, str], GenBridgeError]) -> None:
+    """Map exceptions raised from `module` (e.g. "aiohttp") with `mapper(exc, service)` in `error_from_exception`."""
+    _LIBRARY_MAPPERS[module] = mapper
+
+
 def error_from_exception(exc: BaseException, *, service: str = "") -> GenBridgeError:
     """Wrap anything unexpected so a job never ends without a user-facing message."""
     if isinstance(exc, GenBridgeError):
@@ -230,10 +242,9 @@ def error_from_exception(exc: BaseException, *, service: str = "") -> GenBridgeE
 
     if isinstance(exc, asyncio.CancelledError):
         return Cancelled("The job was cancelled.", service=service)
-    if type(exc).__module__.startswith("aiohttp"):
-        from ..backends.http import map_transport_error  # only loaded where aiohttp already is
-
-        return map_transport_error(exc, service=service)
+    mapper = _LIBRARY_MAPPERS.get(type(exc).__module__.partition(".")[0])
+    if mapper is not None:
+        return mapper(exc, service)
     if isinstance(exc, (TimeoutError, asyncio.TimeoutError)):
         return ServiceTimeout(f"{service or 'The service'} did not answer in time.", service=service)
     if isinstance(exc, OSError) and not isinstance(exc, ConnectionError):
