@@ -61,7 +61,9 @@ def transport_error(exc: BaseException, *, endpoint: str, path: str, timeout_s: 
     elif isinstance(exc, aiohttp.ClientConnectorError):
         err = Unreachable(f"Could not connect to ComfyUI at {where}.", service=SERVICE)
     else:
-        err = Unreachable(f"ComfyUI at {where} dropped the connection ({type(exc).__name__}).", service=SERVICE)
+        from ..http import map_transport_error  # not HTTP at all, cut off midway, closed at once: each its message
+
+        err = map_transport_error(exc, service=SERVICE, url=where)
     return locate(err, endpoint)
 
 

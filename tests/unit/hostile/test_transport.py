@@ -183,3 +183,23 @@ def test_a_reply_of_an_unexpected_shape_is_named_as_such_not_as_a_bug():
     err = error_from_exception(info.value, service="comfyui")
     assert "unexpected shape" in err.message and "queue_running" in err.message
     assert BUG not in str(err) and "sk-not-a-list-secret" not in str(err)
+
+
+@pytest.mark.parametrize("script", ["echo", "close_mid_reply", "close_at_once"])
+async def test_the_comfyui_client_maps_transport_failures_through_the_shared_mapper(tmp_path, hostile, scripts, script):
+    from genbridge.backends.comfyui import ComfyUIClient
+    from genbridge.runtime.settings import Endpoint, Settings, Timeouts
+
+    server = hostile(getattr(scripts, script)())
+    settings = Settings(output_dir=str(tmp_path / "out"), timeouts=Timeouts(connect=1, request=2, silence=2))
+    client = ComfyUIClient(Endpoint(service="comfyui", url=server.url), settings)
+    try:
+        result = await client.probe()
+    finally:
+        await client.close()
+    expected = {
+        "echo": "did not answer in HTTP",
+        "close_mid_reply": "stopped in the middle of its reply",
+        "close_at_once": "closed the connection without answering",
+    }[script]
+    assert not result.reachable and expected in result.error.message and BUG not in result.error.hint
