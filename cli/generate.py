@@ -47,7 +47,8 @@ def add_parser(subparsers: Any) -> None:
         default=[],
         metavar="NAME=PATH",
         help="an input image to upload: a template's image parameter (image=photo.png) or, for a plain workflow, "
-        "<LoadImage node id or title>=photo.png; repeatable",
+        "<LoadImage node id or title>=photo.png, or a Blender capture: image=render:scene.blend:Camera[:preview|depth|"
+        "normal|mist|mask]; repeatable",
     )
     p.add_argument(
         "--set",
@@ -75,8 +76,30 @@ def run(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
             return 2
+        _capture_wan2gp_inputs(args)
         return int(module.run_wan2gp(args))
     return run_comfyui(args)
+
+
+def _capture_wan2gp_inputs(args: argparse.Namespace) -> None:
+    """`--input start_image=render:...` for Wan2GP: Blender renders it into the job's folder; the file becomes the
+    start image (`--set start_image=`) and the provenance rides on `args.job_extra` into the job spec."""
+    images = _parse_sets(getattr(args, "inputs", []) or [], option="--input", raw=True)
+    if not any(str(v).startswith("render:") for v in images.values()):
+        return
+    from ._headless import load_settings
+    from .scene_inputs import new_job_id, resolve_render_inputs
+
+    sets = _parse_sets(args.sets or [])
+    width, height = sets.get("width"), sets.get("height")
+    if isinstance(sets.get("resolution"), str) and "x" in sets["resolution"]:
+        width, height = (int(v) for v in sets["resolution"].split("x", 1))
+    settings = load_settings(args, output_dir=getattr(args, "output", None))
+    job_id = new_job_id()
+    folder = settings.output_path / f"video-{job_id}"
+    images, captures = resolve_render_inputs(images, folder, size=(width, height), timeout=args.timeout)
+    args.sets = [*(args.sets or []), *(f"{k}={v}" for k, v in images.items())]
+    args.job_extra = {"id": job_id, "captures": captures}
 
 
 def _parse_value(text: str) -> Any:
@@ -161,6 +184,20 @@ def _image_params(path: str, settings: Any) -> set[str]:
     return {name for name, spec in template.params.items() if spec.type == "image"}
 
 
+def _job_size(path: str, params: dict[str, Any], settings: Any) -> tuple[int | None, int | None]:
+    """The job's width and height for a capture: --set values, else the template's defaults, else None (the
+    .blend's own render size)."""
+    try:
+        template_params = _load_template(path, settings).params
+    except RejectedInput:
+        template_params = {}
+    size = []
+    for key in ("width", "height"):
+        value = params.get(key, template_params[key].default if key in template_params else None)
+        size.append(int(value) if isinstance(value, (int, float)) and value > 0 else None)
+    return size[0], size[1]
+
+
 def run_comfyui(args: argparse.Namespace) -> int:
     from ._headless import load_settings, print_progress, run_jobs, with_url
 
@@ -169,6 +206,14 @@ def run_comfyui(args: argparse.Namespace) -> int:
     settings = with_url(load_settings(args, output_dir=args.output), "comfyui", args.url)
     params = _parse_sets(args.sets)
     images = _parse_sets(getattr(args, "inputs", []) or [], option="--input", raw=True)
+    extra: dict[str, Any] = {}
+    if any(str(v).startswith("render:") for v in images.values()):  # Blender renders them first (scene_inputs)
+        from .scene_inputs import new_job_id, resolve_render_inputs
+
+        extra["id"] = new_job_id()
+        size = _job_size(args.workflow, params, settings)
+        folder = settings.output_path / f"image-{extra['id']}"
+        images, extra["captures"] = resolve_render_inputs(images, folder, size=size, timeout=args.timeout)
     template_images = _image_params(args.workflow, settings) if images else set()
     params.update({k: v for k, v in images.items() if k in template_images})
     workflow = build_workflow(args.workflow, params, settings)
@@ -176,7 +221,7 @@ def run_comfyui(args: argparse.Namespace) -> int:
     by_node = {k: v for k, v in images.items() if k not in template_images}
     if by_node:
         inputs["images"] = by_node
-    spec = {"task": "image", "service": "comfyui", "inputs": inputs}
+    spec = {"task": "image", "service": "comfyui", "inputs": inputs, **extra}
     [final] = run_jobs([spec], settings, print_progress, timeout=args.timeout)
     if final.get("state") != "done":
         err = final.get("error") or {}

@@ -84,6 +84,7 @@ def run_wan2gp(args: Any) -> int:
         "inputs": inputs,
         "service": "wan2gp",
         "chosen": sorted(CHOSEN_KEYS & set(inputs)),  # what the user set is never swapped silently
+        **(getattr(args, "job_extra", None) or {}),  # id and captures of `render:` inputs (cli/scene_inputs.py)
     }
     (final,) = run_jobs([spec], settings, print_progress, timeout=getattr(args, "timeout", None))
     for change in final.get("adjustments") or []:

@@ -1,0 +1,40 @@
+"""Run inside Blender's Python (the `bpy` module interpreter): open a .blend, make one capture, print its provenance.
+
+Started by `cli/scene_inputs.py` as `<bpy python> scene_capture_worker.py '<json request>'`; the last stdout line is
+`GENBRIDGE_CAPTURE <json>` (the provenance) or `GENBRIDGE_CAPTURE_ERROR <message>`. It loads `blender/capture.py`
+by path (that module imports only bpy, numpy and the standard library), so no add-on needs installing.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+
+def main(argv: list[str]) -> int:
+    request = json.loads(argv[1])
+    spec = importlib.util.spec_from_file_location(
+        "genbridge_capture", Path(__file__).resolve().parents[1] / "blender" / "capture.py"
+    )
+    assert spec is not None and spec.loader is not None
+    capture = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(capture)
+    import bpy
+
+    try:
+        bpy.ops.wm.open_mainfile(filepath=request["blend"], load_ui=False)
+        options = {k: v for k, v in request.get("options", {}).items() if v}
+        if request.get("camera"):
+            options["camera"] = request["camera"]
+        record = capture.capture(request["source"], request["folder"], param=request["param"], **options)
+    except (capture.CaptureError, RuntimeError) as exc:
+        print("GENBRIDGE_CAPTURE_ERROR " + str(exc).strip().replace("\n", " "), flush=True)
+        return 3
+    print("GENBRIDGE_CAPTURE " + json.dumps({**record, "blend_file": request["blend"]}), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
