@@ -26,7 +26,7 @@ import aiohttp
 from ...runtime.errors import GenBridgeError, IncompatibleServer, ServerError, ServiceTimeout, Unreachable
 from ...runtime.netpolicy import MAX_REDIRECTS, REDIRECT_STATUSES, ensure_allowed, follow_redirect, redact_url
 from ...runtime.settings import Endpoint, Settings
-from ..http import MB, decode_json, read_capped
+from ..http import MB, decode_json, map_transport_error, read_capped
 from . import errors
 from .errors import SERVICE, START_HINT
 
@@ -179,9 +179,8 @@ class McpHttp:
                 f"Could not reach Wan2GP at {self.endpoint.name}.", START_HINT, service="wan2gp", detail=repr(exc)
             ) from None
         except aiohttp.ClientError as exc:
-            raise ServerError(
-                f"Wan2GP at {self.endpoint.name} broke the connection: {exc}.", service="wan2gp", detail=repr(exc)
-            ) from None
+            # Not HTTP at all (wrong port), a reply cut off, ...: the shared mapper names each, never raw aiohttp text.
+            raise map_transport_error(exc, service="wan2gp", url=url) from None
         raise IncompatibleServer(
             f"Wan2GP at {self.endpoint.name} redirected more than {MAX_REDIRECTS} times (a redirect loop).",
             "Point GenBridge at the final address of WanGP's MCP server (ending in /mcp).",

@@ -203,3 +203,18 @@ async def test_the_comfyui_client_maps_transport_failures_through_the_shared_map
         "close_at_once": "closed the connection without answering",
     }[script]
     assert not result.reachable and expected in result.error.message and BUG not in result.error.hint
+
+
+async def test_the_wan2gp_client_names_a_server_that_is_not_http(tmp_path, hostile, scripts):
+    from genbridge.backends.wan2gp import Wan2GPClient
+    from genbridge.runtime.settings import Endpoint, Settings, Timeouts
+
+    server = hostile(scripts.echo())
+    settings = Settings(output_dir=str(tmp_path / "out"), timeouts=Timeouts(connect=1, request=2, silence=2))
+    client = Wan2GPClient(Endpoint(service="wan2gp", url=f"{server.url}/mcp"), settings)
+    try:
+        result = await client.probe()
+    finally:
+        await client.close()
+    assert not result.reachable and "did not answer in HTTP" in result.error.message
+    assert "Bad status line" not in result.error.message
