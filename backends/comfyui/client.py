@@ -1,10 +1,9 @@
 """ComfyUIClient: the BackendClient of one ComfyUI server (0.3.45 to 0.38), over HTTP and one shared websocket.
 
-Loop thread only. Flow per job: prepare the graph (`workflows.comfyui_graph`) -> upload its local images ->
-POST /prompt with our prompt id and client id -> messages from the shared socket (resync through the jobs API,
-or /history and /queue on older servers, after any break) -> `executing{node:null}` = finished -> outputs
-(/view downloads and images the socket delivered). The client speaks the protocol only; every error is mapped in
-`errors.py` and carries this endpoint and the prompt id.
+Loop thread only. Per job: the graph from `workflows.comfyui_graph` -> its local images uploaded -> POST /prompt
+with our prompt id and client id -> socket messages (after any break, resync through the jobs API, or /history
+and /queue on older servers) -> `executing{node:null}` = finished -> outputs (/view downloads, socket images).
+Protocol only; every error is mapped in `errors.py` and carries this endpoint and the prompt id.
 """
 
 from __future__ import annotations
@@ -382,8 +381,11 @@ class ComfyUIClient:
                 for f, target in planned:
                     written.append(await self._download(f, target, cached=track.fully_cached))
                 for staged, target in moved:
-                    target.parent.mkdir(parents=True, exist_ok=True)
-                    written.append(Path(shutil.move(staged, target)))
+                    try:
+                        target.parent.mkdir(parents=True, exist_ok=True)
+                        written.append(Path(shutil.move(staged, target)))
+                    except OSError as exc:
+                        raise errors.local_write(target, exc) from None
                 return written
         finally:
             self._forget(pid)

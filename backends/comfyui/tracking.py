@@ -106,15 +106,16 @@ def apply_message(track: Track, kind: str, data: Any, *, endpoint: str, data_pat
 
 def _image_frame(track: Track, data: Any, data_path: Path) -> BackendEvent | None:
     fmt, image, node = data
-    if track.class_of(node) in WS_OUTPUT_CLASSES:
-        folder = data_path / "ws-outputs" / track.prompt_id
+    output = track.class_of(node) in WS_OUTPUT_CLASSES
+    folder = data_path / "ws-outputs" / track.prompt_id if output else data_path / "previews"
+    name = f"websocket_{node}_{len(track.ws_files) + 1:05d}.{fmt}" if output else f"{track.prompt_id}.{fmt}"
+    try:
         folder.mkdir(parents=True, exist_ok=True)
-        path = folder / f"websocket_{node}_{len(track.ws_files) + 1:05d}.{fmt}"
-        path.write_bytes(image)
-        track.ws_files.append(path)
-        return BackendPreview(path=str(path))
-    folder = data_path / "previews"
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{track.prompt_id}.{fmt}"
-    path.write_bytes(image)
-    return BackendPreview(path=str(path))
+        (folder / name).write_bytes(image)
+    except OSError as exc:
+        if output:  # an output that cannot be kept fails the job; a lost preview is only a lost preview
+            raise errors.local_write(folder / name, exc) from None
+        return None
+    if output:
+        track.ws_files.append(folder / name)
+    return BackendPreview(path=str(folder / name))

@@ -289,3 +289,27 @@ def helpers_graph():
         "1": {"class_type": "EmptyImage", "inputs": {"width": 8, "height": 8, "batch_size": 1, "color": 0}},
         "2": {"class_type": "SaveImage", "inputs": {"images": ["1", 0], "filename_prefix": "x"}},
     }
+
+
+async def test_an_output_folder_that_is_a_file_is_a_local_problem_never_a_fallback(tmp_path, guard):
+    from genbridge.runtime.errors import LocalProblem
+    from genbridge.standins.comfyui import ComfyUIStandIn
+
+    blocker = tmp_path / "out-is-a-file"
+    blocker.write_text("not a folder")
+    async with ComfyUIStandIn(root=tmp_path / "comfy") as server:
+        client = client_for(server.url, tmp_path)
+        graph = {
+            "1": {"class_type": "EmptyImage", "inputs": {"width": 8, "height": 8, "batch_size": 1, "color": 9}},
+            "2": {"class_type": "SaveImage", "inputs": {"images": ["1", 0], "filename_prefix": "x"}},
+        }
+        job = Job(task="image", inputs={"workflow": graph})
+        try:
+            await client.submit(job)
+            [e async for e in client.events(job)]
+            with pytest.raises(LocalProblem) as info:
+                await client.fetch_outputs(job, blocker / "job")
+        finally:
+            await client.close()
+    assert "out-is-a-file" in info.value.message and not info.value.fallback_ok
+    assert blocker.read_text() == "not a folder"
