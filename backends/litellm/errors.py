@@ -172,6 +172,13 @@ def error_from_transport(exc: BaseException, *, server: str, url: str, during: s
             service=SERVICE,
             detail=repr(exc),
         )
+    import aiohttp
+
+    if isinstance(exc, aiohttp.ClientError) and not isinstance(exc, aiohttp.ClientConnectorError):
+        # Connected, but the answer was not HTTP (wrong port), was cut off, or the server hung up: say which.
+        from ..http import map_transport_error
+
+        return map_transport_error(exc, service=SERVICE, url=url)
     return Unreachable(
         f"Lost or could not open the connection to {server} ({url}) while {during}.",
         "Check that the LiteLLM proxy (or your OpenAI-compatible server) is running and the URL is right.",

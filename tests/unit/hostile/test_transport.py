@@ -218,3 +218,26 @@ async def test_the_wan2gp_client_names_a_server_that_is_not_http(tmp_path, hosti
         await client.close()
     assert not result.reachable and "did not answer in HTTP" in result.error.message
     assert "Bad status line" not in result.error.message
+
+
+@pytest.mark.parametrize(
+    ("script", "expected"),
+    [
+        ("echo", "did not answer in HTTP"),
+        ("close_mid_reply", "stopped in the middle of its reply"),
+        ("close_at_once", "closed the connection without answering"),
+    ],
+)
+async def test_the_litellm_client_names_broken_replies(tmp_path, hostile, scripts, script, expected):
+    from genbridge.backends.litellm.client import LiteLLMClient
+    from genbridge.runtime.settings import Endpoint, Settings, Timeouts
+
+    server = hostile(getattr(scripts, script)())
+    settings = Settings(output_dir=str(tmp_path / "out"), timeouts=Timeouts(connect=1, request=2, silence=2))
+    client = LiteLLMClient(Endpoint(service="litellm", url=server.url), settings)
+    try:
+        with pytest.raises(GenBridgeError) as info:
+            await client.complete([{"role": "user", "content": "hi"}], "m")
+    finally:
+        await client.close()
+    assert expected in info.value.message and BUG not in str(info.value)
