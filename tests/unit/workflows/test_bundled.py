@@ -25,6 +25,8 @@ BUNDLED = [
     "flux_txt2img",
     "sd15_img2img",
     "flux_kontext_character",
+    "flux_kontext_cast",
+    "flux_kontext_cast_pair",
     "upscale_model",
     "wan21_t2v",
     "wan21_i2v",
