@@ -46,6 +46,9 @@ class StoryboardOptions:
     style: str = "cinematic storyboard frame, naturalistic lighting"
     keyframe_template: str | None = None
     clip_template: str | None = None
+    # A shot with cast references needs the reference model; without it, make the keyframe from text alone
+    # (said on the job) only when this is on. Off: pre-flight reports the missing model and its fix.
+    allow_text_fallback: bool = False
 
 
 @dataclass
@@ -62,6 +65,8 @@ class TakeStep:
     reason: str = ""  # why the router chose this service (plan[0].reason)
     outputs: list[str] = field(default_factory=list)
     depends_on: list[str] = field(default_factory=list)
+    references: list[str] = field(default_factory=list)  # "Mara: /path/mara.png" per cast reference sent
+    cast_note: str = ""  # why these references (or none) were used
 
     @property
     def finished(self) -> bool:

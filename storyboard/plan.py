@@ -14,6 +14,15 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from .cast import (
+    CAST_KEY,
+    CHARACTER_TASK,
+    REFERENCE_FALLBACK_KEY,
+    REFERENCE_PARAMS,
+    Cast,
+    described_characters,
+    shot_cast,
+)
 from .model import (
     ARCHIVE_FIRST_CHANNEL,
     CLIP_CHANNEL,
@@ -28,6 +37,7 @@ from .model import (
     StoryboardOptions,
     Take,
     TakeStep,
+    shot_prompt,
 )
 
 
@@ -74,6 +84,14 @@ def strip_target(kind: str, name: str, scene: str, channel: int, rng: ShotRange)
     }
 
 
+def shot_prompt_with_cast(shot: Shot, cast: Cast | None, options: StoryboardOptions) -> str:
+    """The shot's prompt with each cast member's description folded in (the shot-list prompt when none has one)."""
+    described = described_characters(shot.characters, cast)
+    if described == [c.strip() for c in shot.characters] or not shot.description:
+        return shot.prompt
+    return shot_prompt(shot.description, shot.camera, described, options.style)
+
+
 def keyframe_spec(
     shot: Shot,
     shot_index: int,
@@ -85,14 +103,47 @@ def keyframe_spec(
     channel: int,
     options: StoryboardOptions,
     seed: int = -1,
+    cast: Cast | None = None,
 ) -> dict[str, Any]:
-    """The keyframe image job of one take, landing as an image strip over the whole shot."""
-    inputs = {"prompt": shot.prompt, "width": options.keyframe_width, "height": options.keyframe_height, "seed": seed}
+    """The keyframe image job of one take, landing as an image strip over the whole shot.
+
+    With cast members who have references, it is a reference job (task `character_image`, a Flux Kontext cast
+    template): their first reference images are its image inputs (uploaded by the client), their seed its seed,
+    and `inputs["cast"]` says which references were used and why. Otherwise the plain text-to-image keyframe."""
+    members = shot_cast(shot.characters, cast)
+    if members.members and seed < 0:
+        seed = members.seed  # the character's seed: the same in every shot and every take
+    inputs: dict[str, Any] = {
+        "prompt": shot_prompt_with_cast(shot, cast, options),
+        "width": options.keyframe_width,
+        "height": options.keyframe_height,
+        "seed": seed,
+    }
+    task, template = KEYFRAME_TASK, options.keyframe_template
+    if members.members:
+        inputs[CAST_KEY] = {
+            "references": [
+                {"character": name, "path": ref.path, "source": ref.source, "provenance": dict(ref.provenance)}
+                for name, ref in members.used
+            ],
+            "why": members.why,
+        }
+    if members.used:
+        task, template = CHARACTER_TASK, members.template
+        params = list(REFERENCE_PARAMS[: len(members.used)])
+        for param, (_, ref) in zip(params, members.used, strict=True):
+            inputs[param] = ref.path
+        inputs[REFERENCE_FALLBACK_KEY] = {
+            "allowed": options.allow_text_fallback,
+            "task": KEYFRAME_TASK,
+            "template": options.keyframe_template,
+            "drop": params,
+        }
     return {
         "id": _new_id(),
-        "task": KEYFRAME_TASK,
+        "task": task,
         "inputs": inputs,
-        "template": options.keyframe_template,
+        "template": template,
         "target": strip_target("image_strip", strip_name(shot_index, take_number, "keyframe"), scene, channel, rng),
         "group": group,
     }
@@ -138,6 +189,8 @@ def clip_spec(
 
 def _step_from_spec(role: Role, spec: Mapping[str, Any]) -> TakeStep:
     inputs = spec.get("inputs", {})
+    cast = inputs.get(CAST_KEY) or {}
+    refs = cast.get("references") or []
     return TakeStep(
         role=role,
         job_id=spec["id"],
@@ -145,6 +198,8 @@ def _step_from_spec(role: Role, spec: Mapping[str, Any]) -> TakeStep:
         template=spec.get("template") or "",
         seed=int(inputs.get("seed", -1)),
         depends_on=list(spec.get("depends_on", [])),
+        references=[f"{r['character']}: {r['path']}" for r in refs],
+        cast_note=str(cast.get("why", "")),
     )
 
 
@@ -156,12 +211,14 @@ def plan_take(
     scene: str = "",
     options: StoryboardOptions | None = None,
     reuse_keyframe: bool = False,
+    cast: Cast | None = None,
 ) -> list[dict[str, Any]]:
     """Add a new take to shot `shot_index` and return its job specs (submit them in order).
 
     A full take is keyframe then clip (the clip depends on the keyframe). With `reuse_keyframe`, the new take
     keeps the chosen take's finished keyframe and only makes a new clip from it (Regenerate Clip).
     The first take of a shot is shown at once; later takes land on their own muted channels until picked.
+    With a `cast`, the keyframe uses its members' references and seed (`keyframe_spec`): every take the same.
     """
     options = options or StoryboardOptions()
     shot = shots[shot_index]
@@ -188,7 +245,9 @@ def plan_take(
         )
         specs.append(clip)
     else:
-        key = keyframe_spec(shot, shot_index, number, rng, group=group, scene=scene, channel=key_ch, options=options)
+        key = keyframe_spec(
+            shot, shot_index, number, rng, group=group, scene=scene, channel=key_ch, options=options, cast=cast
+        )
         clip = clip_spec(
             shot,
             shot_index,
@@ -207,12 +266,17 @@ def plan_take(
 
 
 def plan_storyboard(
-    shots: list[Shot], *, group: str, scene: str = "", options: StoryboardOptions | None = None
+    shots: list[Shot],
+    *,
+    group: str,
+    scene: str = "",
+    options: StoryboardOptions | None = None,
+    cast: Cast | None = None,
 ) -> list[dict[str, Any]]:
     """The first take of every shot, in shot order: keyframe 1, clip 1 (waits for keyframe 1), keyframe 2, ..."""
     specs: list[dict[str, Any]] = []
     for index in range(len(shots)):
-        specs += plan_take(shots, index, group=group, scene=scene, options=options)
+        specs += plan_take(shots, index, group=group, scene=scene, options=options, cast=cast)
     return specs
 
 

@@ -199,8 +199,12 @@ class ComfyUIClient:
         """The job's graph with every local image uploaded and the server's names written in."""
         from ...workflows import api as wf
         from ...workflows.comfyui_graph import adapt_to_server, prepare_graph
+        from .references import checked_reference_graph
 
         graph = prepare_graph(job.task, job.template, job.inputs, self.settings)
+        graph, note = await checked_reference_graph(self, job, graph)  # cast keyframes: model there, or fall back
+        if note:
+            job.adjustments.append(note)
         names: dict[str, str] = {}
         by_path: dict[str, str] = {}
         for node_id, upload in wf.image_uploads(graph).items():
