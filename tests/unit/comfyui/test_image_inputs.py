@@ -159,3 +159,28 @@ async def test_bundled_image_templates_run_with_the_uploaded_image(
         sent = json.dumps(server.history[job.id]["prompt"][2])
     assert paths
     assert "genbridge/local.png" in sent and str(photo) not in sent
+
+
+@pytest.mark.parametrize("version", ["0.3.64", "0.38"])
+async def test_every_bundled_template_passes_the_servers_validation(settings, photo, tmp_path, version):
+    """R5: each bundled template, as the client sends it, is accepted by a server as strict as the real one
+    (a 400 fails), on both versions: SaveVideo's flat codec on 0.3.64, its dynamic `format.codec` on 0.38."""
+    from genbridge.standins.comfyui import ComfyUIStandIn
+    from genbridge.standins.comfyui.cli import bundled_models
+    from genbridge.workflows import list_templates
+
+    names = [t.name for t in list_templates() if t.source == "bundled" and t.template is not None]
+    assert len(names) >= 8
+    async with ComfyUIStandIn(root=tmp_path / "comfy", version=version, models=bundled_models()) as server:
+        server.node_delay = 5.0  # accepted is enough: nothing needs to run
+        client = await _client(server, settings)
+        try:
+            for name in names:
+                template = next(t.template for t in list_templates() if t.name == name)
+                inputs = {"prompt": "a lighthouse", "seed": 3}
+                inputs |= {p: str(photo) for p, spec in template.params.items() if spec.type == "image"}
+                job = Job(task="image", template=name, inputs=inputs)
+                await client.submit(job)  # raises on a 400
+                await client.cancel(job)
+        finally:
+            await client.close()
