@@ -6,8 +6,9 @@ drains 50 jobs that each emit 20 progress events per second, calling the registe
 cadence it asks for, as Blender would; (3) the main-thread cost of landing one result, per result: a 1920x1080
 PNG into `bpy.data.images`, the same shown in an Image Editor, and a 1920x1080 movie strip, each through
 `blender.landing.land_output` exactly as the timer's output handler calls it, beside what Blender's own full
-image decode costs (which happens lazily, when the image is first drawn, not in our tick). Last line: a JSON
-object.
+image decode costs (which happens lazily, when the image is first drawn, not in our tick); (4) the main-thread gap
+of a scene capture at 1280x720 (Workbench camera render, depth pass): captures are synchronous, so the gap is their
+wall time. Last line: a JSON object.
 
 Run with any Python: it re-runs itself with the bpy interpreter ($GENBRIDGE_BPY_PYTHON, or
 .venvs/bpy-4.5.15/bin/python).
@@ -231,6 +232,49 @@ def landing_bench(zip_path: str) -> dict[str, float]:
     }
 
 
+CAPTURE_RUNS = 3
+
+
+def capture_bench(zip_path: str) -> dict[str, dict[str, float]]:
+    """Main-thread gap of a scene capture at 1280x720: the capture is synchronous on the main thread, so the gap
+    is its wall time (Workbench camera render; and a depth pass, which is a one-sample Cycles CPU render)."""
+    import importlib
+    import tempfile
+
+    from genbridge.standins.blender_harness import install_zip, isolate
+
+    isolate()
+    import bpy
+
+    gb = install_zip(Path(zip_path))
+    capture = importlib.import_module(f"{gb.__name__}.blender.capture")
+    scene = bpy.context.scene
+    for name, size, z in (("Far", 40.0, -10.0), ("Near", 2.0, 1.0)):
+        bpy.ops.mesh.primitive_plane_add(size=size, location=(0, 0, z))
+        bpy.context.object.name = name
+    bpy.ops.mesh.primitive_uv_sphere_add(radius=1.5, location=(3, 0, 0))
+    cam = bpy.data.objects.new("Bench Cam", bpy.data.cameras.new("Bench Cam"))
+    cam.location = (0, 0, 12)
+    scene.collection.objects.link(cam)
+    scene.camera = cam
+    folder = Path(tempfile.mkdtemp(prefix="genbridge-capture-"))
+    out: dict[str, dict[str, float]] = {}
+    for label, call in (
+        (
+            "workbench_camera_1280x720",
+            lambda: capture.capture_camera(folder, width=1280, height=720, engine="WORKBENCH"),
+        ),
+        ("depth_pass_1280x720", lambda: capture.capture_pass("depth", folder, width=1280, height=720)),
+    ):
+        times = []
+        for _ in range(CAPTURE_RUNS):
+            start = time.perf_counter()
+            call()
+            times.append((time.perf_counter() - start) * 1000)
+        out[label] = {"median": round(statistics.median(times), 1), "max": round(max(times), 1), "runs": len(times)}
+    return out
+
+
 def last_json(stdout: str) -> dict:
     """The last JSON line a child printed (Blender may print status lines around it)."""
     for line in reversed(stdout.splitlines()):
@@ -261,7 +305,7 @@ def unregister_with_jobs_in_flight(gb, client_class, jobs: int = 20) -> float:
 
 
 def main() -> None:
-    if len(sys.argv) > 1 and sys.argv[1] not in ("--enable-probe", "--ticks", "--landing"):
+    if len(sys.argv) > 1 and sys.argv[1] not in ("--enable-probe", "--ticks", "--landing", "--capture"):
         sys.exit(f"unknown arguments: {sys.argv[1:]}")
     if not has_bpy():
         os.execv(bpy_python(), [bpy_python(), __file__, *sys.argv[1:]])
@@ -273,6 +317,9 @@ def main() -> None:
         return
     if len(sys.argv) > 2 and sys.argv[1] == "--landing":
         print(json.dumps(landing_bench(sys.argv[2])))
+        return
+    if len(sys.argv) > 2 and sys.argv[1] == "--capture":
+        print(json.dumps(capture_bench(sys.argv[2])))
         return
     import tempfile
 
@@ -297,6 +344,8 @@ def main() -> None:
     ticks = last_json(out.stdout + out.stderr)
     out = subprocess.run([sys.executable, __file__, "--landing", zip_path], capture_output=True, text=True, timeout=300)
     landing = last_json(out.stdout + out.stderr)
+    out = subprocess.run([sys.executable, __file__, "--capture", zip_path], capture_output=True, text=True, timeout=600)
+    captures = last_json(out.stdout + out.stderr)
     first, warm = probes[0], probes[1:]
     enable_times = [p["enable_ms"] for p in warm]
     result = {
@@ -309,6 +358,7 @@ def main() -> None:
         "progress_events_per_job_per_s": EVENTS_PER_SECOND,
         **ticks,
         "landing_per_result": landing,
+        "capture_main_thread_gap_ms": captures,
         "targets": {
             "register_ms_median": 30,
             "tick_p99_ms": 1,
@@ -327,6 +377,8 @@ def main() -> None:
     )
     for name, figures in landing.items():
         print(f"{name}: median {figures['median']} ms, max {figures['max']} ms per result")
+    for name, figures in captures.items():
+        print(f"capture {name}: main thread busy {figures['median']} ms median, {figures['max']} ms max (synchronous)")
     print(json.dumps(result))
 
 

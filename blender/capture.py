@@ -239,6 +239,17 @@ def _pass_material(kind: str) -> Any:
     return mat
 
 
+def _cycles_settings(scene: Any) -> Any:
+    """The scene's Cycles settings; Cycles is a bundled add-on that a factory or isolated start may leave off."""
+    if not hasattr(scene, "cycles"):
+        import addon_utils
+
+        addon_utils.enable("cycles", default_set=True)
+    if not hasattr(scene, "cycles"):
+        raise CaptureError("The passes are rendered with Cycles: enable the Cycles add-on in Preferences > Add-ons.")
+    return scene.cycles
+
+
 def _read_exr(path: Path) -> Any:
     """Float RGBA pixels of an EXR as a (height, width, 4) array, row 0 = top."""
     import numpy as np
@@ -308,8 +319,8 @@ def capture_pass(
             raise CaptureError("Select the objects to mask (the mask is white where they are seen).")
     render = scene.render
     path = _out(folder, f"capture-{param}-{kind}.png")
+    cycles = _cycles_settings(scene)
     mat = _pass_material(kind)
-    cycles = scene.cycles
     restore = [
         (scene, "camera"),
         (render, "engine"),
