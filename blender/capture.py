@@ -73,7 +73,8 @@ def write_png(path: str | Path, pixels: Any, bit_depth: int = 8) -> None:
 
 
 def _eevee_id() -> str:
-    items = {e.identifier for e in bpy.types.RenderSettings.bl_rna.properties["engine"].enum_items}
+    prop: Any = bpy.types.RenderSettings.bl_rna.properties["engine"]
+    items = {e.identifier for e in prop.enum_items}
     return "BLENDER_EEVEE_NEXT" if "BLENDER_EEVEE_NEXT" in items else "BLENDER_EEVEE"
 
 
@@ -212,13 +213,13 @@ def capture_camera(
 
 def _pass_material(kind: str) -> Any:
     """An emission-only override material whose colour is the raw pass value (see the module docstring)."""
-    mat = bpy.data.materials.new(f"GenBridge {kind} capture")
+    mat: Any = bpy.data.materials.new(f"GenBridge {kind} capture")  # Any: the stubs type node trees too loosely
     if bpy.app.version < (5, 0, 0):  # always True from 5.0 on (the property is deprecated there)
         mat.use_nodes = True
     nodes, links = mat.node_tree.nodes, mat.node_tree.links
     nodes.clear()
     out = nodes.new("ShaderNodeOutputMaterial")
-    emit = nodes.new("ShaderNodeEmission")
+    emit: Any = nodes.new("ShaderNodeEmission")
     emit.inputs["Strength"].default_value = 1.0
     links.new(emit.outputs["Emission"], out.inputs["Surface"])
     combine = nodes.new("ShaderNodeCombineXYZ")
@@ -229,7 +230,7 @@ def _pass_material(kind: str) -> Any:
         links.new(cam.outputs["View Distance"], combine.inputs["Y"])
     elif kind == "normal":
         geo = nodes.new("ShaderNodeNewGeometry")
-        xf = nodes.new("ShaderNodeVectorTransform")
+        xf: Any = nodes.new("ShaderNodeVectorTransform")
         xf.vector_type, xf.convert_from, xf.convert_to = "NORMAL", "WORLD", "CAMERA"
         links.new(geo.outputs["Normal"], xf.inputs["Vector"])
         links.new(xf.outputs["Vector"], emit.inputs["Color"])  # raw; signs kept in the float EXR
@@ -254,7 +255,7 @@ def _read_exr(path: Path) -> Any:
     """Float RGBA pixels of an EXR as a (height, width, 4) array, row 0 = top."""
     import numpy as np
 
-    img = bpy.data.images.load(str(path), check_existing=False)
+    img: Any = bpy.data.images.load(str(path), check_existing=False)
     try:
         w, h = img.size
         buf = np.empty(w * h * 4, dtype=np.float32)
