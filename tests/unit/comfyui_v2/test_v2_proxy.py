@@ -17,7 +17,7 @@ from .conftest import TOKEN, basic_graph, endpoint, run_job, sampler_graph, subm
 
 
 async def test_a_job_runs_with_progress_over_sse_and_its_outputs_are_downloaded(client, standin, tmp_path):
-    job = Job(task="image", inputs={"workflow": sampler_graph(steps=120)})
+    job = Job(task="image", inputs={"workflow": sampler_graph(steps=200)})
     events, paths = await run_job(client, job, tmp_path / "out")
     progress = [e for e in events if isinstance(e, BackendProgress)]
     assert any("step" in e.phase for e in progress), "live step progress comes from the SSE stream"
@@ -34,7 +34,7 @@ async def test_a_job_runs_with_progress_over_sse_and_its_outputs_are_downloaded(
 
 
 async def test_step_previews_arrive_as_files(client, tmp_path):
-    job = Job(task="image", inputs={"workflow": sampler_graph(steps=40, prefix="v2/previewed")})
+    job = Job(task="image", inputs={"workflow": sampler_graph(steps=150, prefix="v2/previewed")})
     events, _ = await run_job(client, job, tmp_path / "out")
     previews = [e for e in events if isinstance(e, BackendPreview)]
     assert previews, "the stand-in sends a preview per step; the proxy forwards about two a second"

@@ -36,7 +36,7 @@ async def test_a_v2_job_is_reattached_after_a_restart_and_finishes(proxy, standi
     before = JobService(settings, lambda e: None, Journal(path), router=Router(settings))
     job = Job(task="image", inputs={"workflow": sampler_graph(steps=250, prefix="v2/restarted")})
     before.submit(job)
-    await _until(lambda: job.state == JobState.RUNNING)
+    await _until(lambda: bool(job.remote_ids))  # sent and journaled with the server's id
     remote = job.remote_ids[proxy.url]
     await before.shutdown()  # Blender quits while the job runs on the server
     assert Journal(path).latest()[job.id]["remote_ids"] == {proxy.url: remote}
