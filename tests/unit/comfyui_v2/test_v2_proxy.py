@@ -98,9 +98,12 @@ async def test_without_the_blake3_module_the_image_is_just_uploaded(client, stan
 
 
 async def test_too_many_streams_falls_back_to_polling_and_still_finishes(client, proxy, tmp_path):
-    job = Job(task="image", inputs={"workflow": sampler_graph(steps=150, prefix="v2/polled")})
-    remote = await submit(client, job)
-    url = f"{proxy.url}/api/v2/jobs/{remote}/events"
+    # A long job, queued behind ours, whose streams fill the proxy's 8 slots (the limit is per proxy, not per job).
+    job = Job(task="image", inputs={"workflow": sampler_graph(steps=100, prefix="v2/polled")})
+    await submit(client, job)
+    blocker = Job(task="image", inputs={"workflow": sampler_graph(steps=5000, prefix="v2/blocker")})
+    blocker_id = await submit(client, blocker)
+    url = f"{proxy.url}/api/v2/jobs/{blocker_id}/events"
     headers = {"Authorization": f"Bearer {TOKEN}"}
     async with aiohttp.ClientSession() as session:
         held = []
@@ -117,6 +120,7 @@ async def test_too_many_streams_falls_back_to_polling_and_still_finishes(client,
         finally:
             for resp in held:
                 resp.close()
+            await client.cancel(blocker)
     note = [e.message for e in events if isinstance(e, BackendLog) and "too many live streams" in e.message]
     assert note and "again in 5 s" in note[0]
     assert isinstance(events[-1], BackendProgress) and events[-1].fraction == 1.0
