@@ -156,7 +156,7 @@ class Policy(_Frozen):
     degrade_chosen: bool = False
     # When jobs may go to a Comfy API v2 endpoint (kind = "api_v2": Comfy Cloud or comfy-api-proxy), which may be
     # remote and paid: "never", "when_local_busy" (every usable local ComfyUI has work, or none can take the job),
-    # or "always" (preferred over local ComfyUI). The plan says which applied.
+    # or "always" (like any other server: whichever is expected to finish the job first). The plan says which applied.
     api_v2_use: Literal["never", "when_local_busy", "always"] = "when_local_busy"
     pool: PoolPolicy = Field(default_factory=PoolPolicy)
     breaker: BreakerPolicy = Field(default_factory=BreakerPolicy)

@@ -35,7 +35,7 @@ ADMISSION_RECHECK_S = 1.0  # a waiting job re-plans at least this often (breaker
 FITS, TRIAL, FREE_FIRST, DEGRADED, TOO_BIG, DOWN = range(6)
 
 
-_V2_SHIFT = 1e9  # seconds added to (or taken from) a Comfy API v2 candidate's expected finish to order it
+_V2_SHIFT = 1e9  # seconds added to a Comfy API v2 candidate's expected finish to order it after local ComfyUI
 
 
 @dataclass(slots=True)
@@ -287,9 +287,7 @@ class Router:
                 )
             return 'Comfy API v2 not used: api_v2_use = "never"'
         if use == "always":
-            for c in remote:
-                c.order -= _V2_SHIFT  # ahead of local ComfyUI in its tier
-            return 'Comfy API v2 preferred: api_v2_use = "always"'
+            return 'Comfy API v2 allowed like any server: api_v2_use = "always"'
         local = [c for c in candidates if c.inst.kind != "api_v2" and c.inst.service == "comfyui" and c.tier <= TRIAL]
         free = [c for c in local if c.ahead == 0]
         if free:

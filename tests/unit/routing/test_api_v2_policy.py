@@ -6,12 +6,19 @@ from __future__ import annotations
 import pytest
 from genbridge.routing.policy import DEFAULT_POLICY_PATH
 from genbridge.routing.router import Router
+from genbridge.runtime.backend import ProbeResult
 from genbridge.runtime.errors import ConfigError
 from genbridge.runtime.jobs import Job
 from genbridge.runtime.settings import Settings
 
 LOCAL = "http://127.0.0.1:8188"
 V2 = "http://127.0.0.1:8189"
+
+
+def probe(url: str, *, free: float | None = None, total: float | None = None, queue: int = 0) -> ProbeResult:
+    return ProbeResult(
+        service="comfyui", url=url, reachable=True, vram_free_gb=free, vram_total_gb=total, queue_depth=queue
+    )
 
 
 def router(tmp_path, use: str | None, *, local: bool = True) -> Router:
@@ -53,10 +60,20 @@ def test_never_with_only_v2_endpoints_is_a_config_error_that_says_how_to_fix_it(
     assert 'api_v2_use = "never"' in info.value.message and "when_local_busy" in info.value.hint
 
 
-def test_always_prefers_v2_even_when_local_is_free(tmp_path):
-    steps = router(tmp_path, "always").plan(Job(task="keyframe"))
+def test_always_puts_v2_on_an_equal_footing_with_local(tmp_path):
+    r = router(tmp_path, "always")
+    r.observe_probe(probe(LOCAL, queue=1))  # someone else's job on the local server: v2 finishes sooner
+    steps = r.plan(Job(task="keyframe"))
     assert [s.instance for s in steps] == [V2, LOCAL]
-    assert 'Comfy API v2 preferred: api_v2_use = "always"' in steps[0].reason
+    assert 'Comfy API v2 allowed like any server: api_v2_use = "always"' in steps[0].reason
+
+
+def test_when_local_is_too_small_v2_goes_first_and_the_plan_says_so(tmp_path):
+    r = router(tmp_path, "when_local_busy")
+    r.observe_probe(probe(LOCAL, free=2.0, total=4.0))  # a keyframe needs about 6 GB
+    steps = r.plan(Job(task="keyframe"))
+    assert steps[0].instance == V2
+    assert 'Comfy API v2 allowed: no local ComfyUI can take it now (api_v2_use = "when_local_busy")' in steps[0].reason
 
 
 def test_plans_without_v2_endpoints_are_unchanged(tmp_path):
