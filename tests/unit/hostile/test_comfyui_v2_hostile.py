@@ -10,7 +10,7 @@ import uuid
 import pytest
 from aiohttp import web
 from genbridge.backends.comfyui_v2 import ComfyAPIv2Client
-from genbridge.runtime.errors import AuthError, OnlineAccessRefused, ReplyTooLarge, UnsafePath
+from genbridge.runtime.errors import AuthError, OnlineAccessRefused, RejectedInput, ReplyTooLarge, UnsafePath
 from genbridge.runtime.events import BackendLog, BackendProgress
 from genbridge.runtime.jobs import Job
 from genbridge.runtime.settings import Endpoint, Settings, Timeouts
@@ -34,6 +34,7 @@ class FakeV2:
         self.auth_seen: list[str | None] = []
         self.redirect_health: str | None = None
         self.echo_key = False
+        self.echo_body = False
         self.url = ""
 
     async def start(self) -> FakeV2:
@@ -61,6 +62,9 @@ class FakeV2:
         return web.json_response({"status": "healthy"})
 
     async def submit(self, request: web.Request) -> web.Response:
+        if self.echo_body:
+            text = (await request.read()).decode()
+            return web.json_response({"error": {"code": "invalid_workflow", "message": text[:400]}}, status=422)
         if self.echo_key:
             said = request.headers.get("Authorization", "")
             return web.json_response({"error": {"code": "unauthorized", "message": f"bad token {said}"}}, status=401)
@@ -203,3 +207,18 @@ async def test_a_download_cut_off_midway_resumes_with_range(fake, tmp_path, guar
     assert paths[0].read_bytes() == PNG
     assert fake.downloads[0] is None and fake.downloads[1] == "bytes=2000-"
     assert guard.written_outside(tmp_path / "out", tmp_path / "data") == []
+
+
+async def test_a_partner_key_echoed_back_in_an_error_is_masked(fake, tmp_path, guard, monkeypatch):
+    partner = "comfy-org-hostile-3b7e-DO-NOT-LEAK"
+    monkeypatch.setenv("GENBRIDGE_COMFY_ORG_KEY", partner)
+    fake.echo_body = True  # a server that quotes the request body (extra_data included) in its error
+    c = make_client(fake, tmp_path)
+    job = Job(task="image", inputs={"workflow": GRAPH})
+    try:
+        with pytest.raises(RejectedInput) as info:
+            await c.submit(job)
+    finally:
+        await c.close()
+    assert "api_key_comfy_org" in info.value.message and "***" in info.value.message
+    guard.assert_no_secret(str(info.value), job.model_dump_json(), files=tmp_path, secret=partner)
