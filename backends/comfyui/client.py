@@ -314,7 +314,7 @@ class ComfyUIClient:
         poll = min(1.0 if track.polled else 2.0, silence / 2)
         last_news = time.monotonic()
         unreachable_since: float | None = None
-        shown: BackendEvent | None = None
+        shown: tuple[float, str, bool] | None = None
         while True:
             try:
                 if queue.empty():
@@ -343,7 +343,7 @@ class ComfyUIClient:
                 if where.state == status.LOST:
                     raise errors.lost(endpoint=self.base, prompt_id=track.prompt_id)
                 if where.state == status.FINISHED:
-                    self._finish_from(where, track)
+                    track.finish(where.outputs, where.cached, where.error)
                     return
                 running = where.state == status.RUNNING
                 phase = "Running in ComfyUI" if running else "Waiting in ComfyUI's queue"
@@ -351,18 +351,12 @@ class ComfyUIClient:
                 continue
             last_news = time.monotonic()
             event = apply_message(track, kind, data, endpoint=self.base, data_path=self._data_path)
-            if event is not None and event != shown:  # repeats (progress_state re-sends) change nothing shown
-                shown = event if isinstance(event, BackendProgress) else None
+            key = (event.fraction, event.phase, event.running) if isinstance(event, BackendProgress) else None
+            if event is not None and (key is None or key != shown):  # progress_state re-sends change nothing
+                shown = key
                 yield event
             if kind == "executing" and data.get("node") is None:
                 return
-
-    @staticmethod
-    def _finish_from(where: status.Where, track: Track) -> None:
-        track.cached.update(where.cached)
-        track.outputs.update(where.outputs)
-        if where.error is not None:
-            raise where.error
 
     # ---- outputs ---------------------------------------------------------------------------------------------
 
@@ -404,7 +398,7 @@ class ComfyUIClient:
         for _ in range(5):
             where = await status.locate(self.http, track.prompt_id, track.graph, jobs_api=self.jobs_api)
             if where.state == status.FINISHED:
-                self._finish_from(where, track)
+                track.finish(where.outputs, where.cached, where.error)
                 return output_files(where.outputs)
             if where.state == status.LOST:
                 break  # history trimmed or server restarted: what the socket reported is all we have

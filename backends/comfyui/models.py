@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
 from typing import Any
 
@@ -194,6 +195,7 @@ def hidden_inputs(node_info: dict[str, Any]) -> dict[str, str]:
 _ID_NAMESPACE = uuid.UUID("5b7e4c1e-9f0a-4d8e-9c57-6a1f0c3d2b10")
 
 
+@functools.lru_cache(maxsize=1024)  # asked several times per job
 def prompt_id_for(job_id: str) -> str:
     """ComfyUI 0.38 takes only canonical UUID text as a prompt id: a job id that is not one maps to a stable UUID."""
     try:

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ...runtime.errors import GenBridgeError
 from ...runtime.events import BackendEvent, BackendPreview, BackendProgress
 from . import errors
 from .models import output_files, saved_output_nodes
@@ -54,6 +55,13 @@ class Track:
     @property
     def has_outputs(self) -> bool:
         return bool(self.ws_files) or bool(output_files(self.outputs))
+
+    def finish(self, outputs: dict[str, Any], cached: list[str], error: GenBridgeError | None) -> None:
+        """What the server's record of the finished prompt says (outputs, cached nodes); raises how it ended."""
+        self.cached.update(cached)
+        self.outputs.update(outputs)
+        if error is not None:
+            raise error
 
     def class_of(self, node: str | None) -> str:
         return str((self.graph.get(node or "") or {}).get("class_type", ""))
