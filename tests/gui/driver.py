@@ -331,6 +331,53 @@ class GapProbe:
 EP = CFG["endpoints"]  # comfy_a, comfy_b, wan, llm: {"url", "label"}
 
 
+class StackSampler:
+    """Samples every thread's innermost Python frames every 20 ms, to say where time goes when the main thread
+    stalls (diagnostics only; joined before anything is judged)."""
+
+    def __init__(self) -> None:
+        self.counts: dict[str, dict[str, int]] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="gui-driver-sampler", daemon=True)
+
+    def _run(self) -> None:
+        names = {}
+        while not self._stop.wait(0.02):
+            names.update({t.ident: t.name for t in threading.enumerate()})
+            for ident, frame in sys._current_frames().items():
+                if ident == threading.get_ident():
+                    continue
+                where = []
+                while frame is not None and len(where) < 3:
+                    where.append(f"{Path(frame.f_code.co_filename).name}:{frame.f_lineno} {frame.f_code.co_name}")
+                    frame = frame.f_back
+                per = self.counts.setdefault(names.get(ident, str(ident)), {})
+                per[" < ".join(where)] = per.get(" < ".join(where), 0) + 1
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> dict:
+        self._stop.set()
+        self._thread.join(5)
+        return {name: sorted(c.items(), key=lambda kv: -kv[1])[:4] for name, c in self.counts.items()}
+
+
+def measure_quiet(name: str, seconds: float = 3.0, sample: bool = False):
+    """The probe's gaps and GenBridge's draws over `seconds` with nothing asked of Blender."""
+    yield 1.0
+    probe = GapProbe()
+    sampler = StackSampler() if sample else None
+    t = now()
+    probe.start()
+    if sampler:
+        sampler.start()
+    yield seconds
+    RESULT["gaps"][name] = probe.stop() | {"genbridge_draws": len(frames_since(t))}
+    if sampler:
+        RESULT["gaps"][name]["stacks"] = sampler.stop()
+
+
 def _genbridge_drawn_in(kind: str, since: float) -> bool:
     return any(f["area"] == kind for f in frames_since(since, "GENBRIDGE_PT_"))
 
@@ -452,6 +499,8 @@ def steps():
     yield 1.0
     yield from select_genbridge_tabs()
     shot("start")
+    # Reference gaps: GenBridge enabled but never used yet (no loop thread), nothing happening.
+    yield from measure_quiet("enabled_unused_3s")
 
     # 1. Check: the status box changes at once and shows the results as they arrive.
     yield from step_check("check", [EP["comfy_a"], EP["wan"], EP["llm"]])
@@ -600,11 +649,7 @@ def steps():
     RESULT["gaps"]["idle_loading_same_size"] = probe.stop() | {"genbridge_draws": len(frames_since(t))}
     RESULT["gaps"]["window_s"] = round(window_s, 2)
     # And with nothing happening at all: how often are GenBridge's panels drawn when no input and no job?
-    yield 1.0
-    t = now()
-    probe.start()
-    yield 3.0
-    RESULT["gaps"]["idle_nothing_3s"] = probe.stop() | {"genbridge_draws": len(frames_since(t))}
+    yield from measure_quiet("idle_nothing_3s", sample=True)
     log(f"gaps: {RESULT['gaps']}")
 
     # 7. Disable: only the main thread is left.
@@ -617,6 +662,7 @@ def steps():
         f"threads after disable: {threads}",
         shot("disabled"),
     )
+    yield from measure_quiet("after_disable_3s")
     RESULT["draw_counts"] = _draw_counts()
 
 
