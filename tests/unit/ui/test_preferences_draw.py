@@ -88,3 +88,10 @@ def test_timeouts_output_vram_and_notifications_are_drawn(layout):
         "notify_sound",
     ):
         assert name in layout.props()
+
+
+def test_a_comfyui_row_offers_the_protocol_and_a_v2_row_its_partner_key(layout):
+    native = SimpleNamespace(url="http://127.0.0.1:8188", key="", enabled=True, label="", kind="native", partner_key="")
+    v2 = SimpleNamespace(url="http://127.0.0.1:8189", key="", enabled=True, label="", kind="api_v2", partner_key="")
+    draw_preferences(layout, Prefs(rows={"comfyui": [native, v2]}), online_access=False, env={})
+    assert layout.props().count("kind") == 2 and layout.props().count("partner_key") == 1
