@@ -89,9 +89,9 @@ __all__ = [
 
 def classes() -> list[Any]:
     """Property groups and operators, then the panels (children of the GenBridge panels: register after those)."""
-    from . import operators, panel, props
+    from . import cast_ops, operators, panel, props
 
-    return [*props.CLASSES, *operators.CLASSES, *panel.CLASSES]
+    return [*props.CLASSES, *operators.CLASSES, *cast_ops.CLASSES, *panel.CLASSES]
 
 
 def register() -> None:

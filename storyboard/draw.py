@@ -10,6 +10,7 @@ from ..runtime.services import SERVICE_TITLES
 from ..runtime.vocabulary import ACTIVE_STATES as ACTIVE
 from ..ui.draw import STATE_ICONS
 from ..ui.wrap import DEFAULT_CHARS, draw_wrapped
+from .cast_draw import take_cast_text
 
 MENU_OPERATORS = (
     "genbridge.storyboard_from_logline",
@@ -66,6 +67,8 @@ def draw_storyboard(layout: Any, board: Any, jobs: dict[str, dict[str, Any]], ch
                 pick = title.operator("genbridge.storyboard_pick_take", text="Pick")
                 pick.shot_index, pick.take_index = index, t
             _step_line(take_col, take, "keyframe", jobs)
+            if cast := take_cast_text(take):
+                take_col.label(text=cast, icon="COMMUNITY")
             _step_line(take_col, take, "clip", jobs)
         actions = box.row(align=True)
         key = actions.operator("genbridge.storyboard_regenerate_keyframe", text="New Keyframe", icon="IMAGE_DATA")

@@ -210,6 +210,9 @@ def apply_job(shots: list[Shot], snapshot: Mapping[str, Any]) -> bool:
                 plan = snapshot.get("plan") or []
                 if plan:
                     step.reason = str(plan[0].get("reason", ""))
+                fell_back = [a for a in snapshot.get("adjustments") or [] if "without the cast references" in str(a)]
+                if role == "keyframe" and fell_back:
+                    step.cast_note = str(fell_back[0])  # the server lacked the reference model: made from text
     return known
 
 

@@ -25,7 +25,7 @@ from ..blender.landing import strips_of
 from ..runtime.vocabulary import STOPPED_STATES
 from .model import StoryboardOptions, apply_job, pending_job_ids, read_shotlist
 from .plan import layout, plan_storyboard, plan_take, shot_at_frame, shotlist_spec, strip_places
-from .props import read_shots, write_shots
+from .props import read_cast, read_shots, write_cast, write_shots
 
 log = logging.getLogger("genbridge.storyboard")
 
@@ -33,7 +33,9 @@ TERMINAL = STOPPED_STATES
 
 
 def _options(board: Any) -> Any:
-    return StoryboardOptions(fps=board.fps, start_frame=board.start_frame)
+    return StoryboardOptions(
+        fps=board.fps, start_frame=board.start_frame, allow_text_fallback=bool(board.allow_text_fallback)
+    )
 
 
 def _enabled(cls: Any) -> bool:
@@ -92,7 +94,11 @@ def _start_shots(scene: Any, board: Any, row: dict[str, Any]) -> None:
     except (OSError, ValueError) as exc:
         board.status = f"failed: the shot list could not be read ({exc})"
         return
-    specs = plan_storyboard(shots, group=board.group, scene=scene.name, options=_options(board))
+    cast = read_cast(board)
+    added = cast.add_from_shots(shots)  # the shot list's characters join the cast (references come from the user)
+    if added:
+        write_cast(board, cast)
+    specs = plan_storyboard(shots, group=board.group, scene=scene.name, options=_options(board), cast=cast)
     write_shots(board, shots)
     board.status = "generating"
     session = blender.running()
@@ -247,6 +253,7 @@ class _ShotOperator(bpy.types.Operator):
                 scene=scene.name,
                 options=_options(board),
                 reuse_keyframe=reuse_keyframe,
+                cast=read_cast(board),  # the same references and the characters' seeds as every other take
             )
         except ValueError as exc:
             self.report({"ERROR"}, f"GenBridge: {exc}")

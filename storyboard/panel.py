@@ -9,6 +9,7 @@ import bpy
 
 from .. import blender
 from ..ui.panels import region_chars
+from .cast_draw import draw_cast
 from .draw import MENU_OPERATORS, draw_storyboard
 
 
@@ -43,13 +44,48 @@ class GENBRIDGE_PT_storyboard_view3d(_StoryboardPanel):
     bl_parent_id = "GENBRIDGE_PT_view3d"
 
 
+class _CastPanel(bpy.types.Panel):
+    """Beside the Storyboard panel: the characters every shot keeps, and their reference images."""
+
+    bl_region_type = "UI"
+    bl_category = "GenBridge"
+    bl_label = "Cast"
+    bl_options = {"DEFAULT_CLOSED"}
+
+    @classmethod
+    def poll(cls, context: Any) -> bool:
+        return blender.current() is not None and getattr(context.scene, "genbridge_storyboard", None) is not None
+
+    def draw(self, context: Any) -> None:
+        board = getattr(context.scene, "genbridge_storyboard", None)
+        if board is not None:
+            draw_cast(self.layout, board, region_chars(context))
+
+
+class GENBRIDGE_PT_cast_sequencer(_CastPanel):
+    bl_space_type = "SEQUENCE_EDITOR"
+    bl_idname = "GENBRIDGE_PT_cast_sequencer"
+    bl_parent_id = "GENBRIDGE_PT_sequencer"
+
+
+class GENBRIDGE_PT_cast_view3d(_CastPanel):
+    bl_space_type = "VIEW_3D"
+    bl_idname = "GENBRIDGE_PT_cast_view3d"
+    bl_parent_id = "GENBRIDGE_PT_view3d"
+
+
 def _draw_menu_entries(self: Any, context: Any) -> None:
     self.layout.separator()
     for op in MENU_OPERATORS:
         self.layout.operator(op)
 
 
-CLASSES = (GENBRIDGE_PT_storyboard_sequencer, GENBRIDGE_PT_storyboard_view3d)
+CLASSES = (
+    GENBRIDGE_PT_storyboard_sequencer,
+    GENBRIDGE_PT_storyboard_view3d,
+    GENBRIDGE_PT_cast_sequencer,
+    GENBRIDGE_PT_cast_view3d,
+)
 
 
 def register() -> None:

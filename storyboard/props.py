@@ -6,12 +6,14 @@ the PropertyGroups (`read_shots` / `write_shots`), so every rule is tested witho
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import bpy
-from bpy.props import CollectionProperty, FloatProperty, IntProperty, PointerProperty, StringProperty
+from bpy.props import BoolProperty, CollectionProperty, FloatProperty, IntProperty, PointerProperty, StringProperty
 from bpy.types import PropertyGroup
 
+from .cast import SEED_LIMIT, Cast, Character, Reference
 from .model import Shot, Take, TakeStep
 
 
@@ -27,6 +29,8 @@ class GENBRIDGE_PG_sb_take(PropertyGroup):
     keyframe_state: StringProperty(name="Keyframe State", default="queued")
     keyframe_reason: StringProperty(name="Keyframe Why", description="Why the router chose this service")
     keyframe_path: StringProperty(name="Keyframe File", subtype="FILE_PATH")
+    keyframe_references: StringProperty(name="Keyframe References", description="Cast references sent, one a line")
+    keyframe_cast_note: StringProperty(name="Keyframe Cast", description="Why these references (or none) were used")
     clip_job: StringProperty(name="Clip Job", description="GenBridge job id of the clip")
     clip_service: StringProperty(name="Clip Service", description="The service that made it")
     clip_template: StringProperty(name="Clip Template")
@@ -49,6 +53,22 @@ class GENBRIDGE_PG_sb_shot(PropertyGroup):
     chosen: IntProperty(name="Chosen Take", default=0, min=0, description="The take the Sequencer shows (0-based)")
 
 
+class GENBRIDGE_PG_cast_reference(PropertyGroup):
+    """One reference image of a cast member: a file and where it came from (plain data, no keys)."""
+
+    path: StringProperty(name="Image", subtype="FILE_PATH", description="Local reference image")
+    source: StringProperty(name="Source", default="file", description="file, camera or image_editor")
+    provenance: StringProperty(name="Provenance", description="Where the image came from, as JSON")
+
+
+class GENBRIDGE_PG_cast_member(PropertyGroup):
+    """A cast member (`name` is the name the shot list uses): description, references, the seed every shot uses."""
+
+    description: StringProperty(name="Description", description="What they look like, folded into every prompt")
+    seed: IntProperty(name="Seed", default=0, min=0, max=SEED_LIMIT, description="The seed of every shot with them")
+    references: CollectionProperty(type=GENBRIDGE_PG_cast_reference)
+
+
 class GENBRIDGE_PG_storyboard(PropertyGroup):
     """The scene's storyboard: its logline, the shot-list job, the shots, and where it stands."""
 
@@ -62,9 +82,22 @@ class GENBRIDGE_PG_storyboard(PropertyGroup):
     start_frame: IntProperty(name="Start Frame", default=1)
     shots: CollectionProperty(type=GENBRIDGE_PG_sb_shot)
     active_shot: IntProperty(name="Active Shot", default=0, min=0)
+    cast: CollectionProperty(type=GENBRIDGE_PG_cast_member)
+    allow_text_fallback: BoolProperty(
+        name="Text-to-Image Fallback",
+        default=False,
+        description="When the server lacks the reference model, make cast keyframes from text alone (said on the "
+        "job) instead of failing with the missing model named",
+    )
 
 
-CLASSES = (GENBRIDGE_PG_sb_take, GENBRIDGE_PG_sb_shot, GENBRIDGE_PG_storyboard)
+CLASSES = (
+    GENBRIDGE_PG_sb_take,
+    GENBRIDGE_PG_sb_shot,
+    GENBRIDGE_PG_cast_reference,
+    GENBRIDGE_PG_cast_member,
+    GENBRIDGE_PG_storyboard,
+)
 
 
 def register() -> None:
@@ -102,6 +135,8 @@ def read_shots(board: Any) -> list[Any]:
                         outputs=[path] if path else [],
                     )
                 )
+            refs = [line for line in t.keyframe_references.split("\n") if line]
+            steps[0].references, steps[0].cast_note = refs, t.keyframe_cast_note
             takes.append(Take(t.number, steps[0], steps[1]))
         characters = [c.strip() for c in item.characters.split(",") if c.strip()]
         shots.append(Shot(item.description, item.duration, item.camera, characters, item.prompt, takes, item.chosen))
@@ -131,4 +166,43 @@ def write_shots(board: Any, shots: list[Any]) -> None:
                 setattr(t, f"{role}_state", step.state)
                 setattr(t, f"{role}_reason", step.reason)
                 setattr(t, f"{role}_path", step.output)
+            t.keyframe_references = "\n".join(take.keyframe.references)
+            t.keyframe_cast_note = take.keyframe.cast_note
         item.chosen = shot.chosen
+
+
+def read_cast(board: Any) -> Cast:
+    """The scene's cast as `cast.Cast`."""
+    return Cast(
+        [
+            Character(
+                m.name,
+                m.description,
+                [Reference(r.path, r.source, _provenance(r.provenance)) for r in m.references if r.path],
+                m.seed,
+            )
+            for m in board.cast
+        ]
+    )
+
+
+def write_cast(board: Any, cast: Cast) -> None:
+    """Store the cast on the scene (members are matched by position; references replaced)."""
+    while len(board.cast) > len(cast.characters):
+        board.cast.remove(len(board.cast) - 1)
+    while len(board.cast) < len(cast.characters):
+        board.cast.add()
+    for item, member in zip(board.cast, cast.characters, strict=True):
+        item.name, item.description, item.seed = member.name, member.description, max(0, min(member.seed, SEED_LIMIT))
+        item.references.clear()
+        for ref in member.references:
+            row = item.references.add()
+            row.path, row.source, row.provenance = ref.path, ref.source, json.dumps(ref.provenance, default=str)
+
+
+def _provenance(text: str) -> dict[str, Any]:
+    try:
+        data = json.loads(text) if text else {}
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}

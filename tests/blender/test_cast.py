@@ -1,0 +1,100 @@
+"""The storyboard cast in real bpy: a cast member's reference rendered from the scene's camera (the default cube as
+the character's model) becomes an uploaded input of every keyframe with that character, against the ComfyUI stand-in;
+the shot list's characters join the cast by themselves; Regenerate Keyframe keeps the reference and the seed."""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+from pathlib import Path
+
+import bpy
+import pytest
+from genbridge.standins.comfyui import ComfyUIStandIn, bundled_models
+from genbridge.standins.litellm_proxy import start_litellm_proxy
+from genbridge.standins.wan2gp import Wan2GPStandIn
+
+PKG = "bl_ext.user_default.genbridge"
+ACTIVE = {"queued", "submitted", "running", "downloading"}
+
+
+@pytest.fixture(scope="module")
+def proxy():
+    with start_litellm_proxy(with_upstream=False) as running:
+        yield running
+
+
+@contextlib.contextmanager
+def services(proxy, monkeypatch):
+    comfy_cm = ComfyUIStandIn(node_delay=0.0, models=bundled_models()).running_in_thread()
+    with comfy_cm as comfy, Wan2GPStandIn(step_delay=0.0).run_in_thread() as wan_url:
+        monkeypatch.setenv("GENBRIDGE_LITELLM_KEY", proxy.master_key)
+        prefs = bpy.context.preferences.addons[PKG].preferences
+        for service, url in (("comfyui", comfy.url), ("wan2gp", wan_url), ("litellm", proxy.url)):
+            rows = prefs.endpoints(service)
+            rows.clear()
+            rows.add().url = url
+        prefs.text_model = "storyboard-mock"
+        gb = importlib.import_module(PKG)
+        gb.blender.stop()
+        session = gb.blender.start(PKG, gb.preferences.READERS)
+        try:
+            yield session, comfy
+        finally:
+            gb.blender.stop()
+            for service in ("comfyui", "wan2gp", "litellm"):
+                prefs.endpoints(service).clear()
+            prefs.text_model = ""
+            gb.blender.start(PKG, gb.preferences.READERS)
+
+
+def finished(session) -> bool:
+    return bool(session.jobs) and not any(r.get("state") in ACTIVE for r in session.jobs.values())
+
+
+def test_a_reference_rendered_from_the_scene_is_uploaded_for_every_shot_with_that_character(
+    gb, proxy, monkeypatch, pump_until
+):
+    bpy.ops.wm.read_homefile()  # the default cube is Mara's model, the default camera frames it
+    scene = bpy.context.scene
+    scene.render.fps, scene.render.fps_base, scene.frame_start = 24, 1.0, 1
+    board = scene.genbridge_storyboard
+    with services(proxy, monkeypatch) as (session, comfy):
+        assert bpy.ops.genbridge.cast_add(member_name="Mara") == {"FINISHED"}
+        board.cast[0].description = "red-haired, green raincoat"
+        result = bpy.ops.genbridge.cast_add_reference(index=0, source="CAMERA", engine="WORKBENCH")
+        assert result == {"FINISHED"}
+        (ref,) = board.cast[0].references
+        assert ref.source == "camera" and '"camera": "Camera"' in ref.provenance and Path(ref.path).is_file()
+        rendered = Path(ref.path).read_bytes()
+
+        assert bpy.ops.genbridge.storyboard_from_logline(logline="A keeper finds a log.", shots=3) == {"FINISHED"}
+        pump_until(session, lambda: len(board.shots) == 3 and finished(session), timeout=120)
+
+        assert [m.name for m in board.cast] == ["Mara", "the keeper"]  # filled from the shot list
+        assert len(board.cast[1].references) == 0
+        uploaded = [p.read_bytes() for p in comfy.dirs["input"].rglob("*") if p.is_file()]
+        seeds = set()
+        for shot in board.shots:
+            take = shot.takes[0]
+            row = session.jobs[take.keyframe_job]
+            assert row["state"] == "done", row.get("error")
+            if "Mara" in shot.characters:
+                assert row["task"] == "character_image" and row["inputs"]["image"] == ref.path
+                assert "Mara (red-haired, green raincoat)" in row["inputs"]["prompt"]
+                assert take.keyframe_references == f"Mara: {ref.path}"
+                assert "keeps Mara" in take.keyframe_cast_note
+                seeds.add(take.keyframe_seed)
+            else:
+                assert row["task"] == "keyframe" and "image" not in row["inputs"]
+                assert take.keyframe_references == ""
+        assert seeds == {board.cast[0].seed}  # one seed for Mara in every shot
+        assert rendered in uploaded  # the camera render itself went up
+
+        index = next(i for i, s in enumerate(board.shots) if "Mara" in s.characters)
+        assert bpy.ops.genbridge.storyboard_regenerate_keyframe(shot_index=index) == {"FINISHED"}
+        again = board.shots[index].takes[1]
+        assert again.keyframe_references == board.shots[index].takes[0].keyframe_references
+        assert again.keyframe_seed == board.cast[0].seed
+        pump_until(session, lambda: finished(session), timeout=60)
+        assert session.jobs[again.keyframe_job]["state"] == "done"
