@@ -39,6 +39,17 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument("--out", default="out/storyboard", help="output folder (.blend, contact sheet, media)")
     parser.add_argument("--shots", type=int, default=3, help="how many shots to plan (default 3)")
     parser.add_argument("--timeout", type=float, default=600.0, help="seconds Blender may take for all jobs")
+    parser.add_argument(
+        "--cast",
+        metavar="CAST.toml",
+        help="the cast: [[characters]] with name, description, references (image paths) and an optional seed; "
+        "keyframes of shots with these characters keep them from their references",
+    )
+    parser.add_argument(
+        "--allow-text-fallback",
+        action="store_true",
+        help="when ComfyUI lacks the reference model, make cast keyframes from text alone instead of failing",
+    )
 
 
 def configured_services(config: str | None, env: Mapping[str, str] | None = None) -> set[str]:
@@ -94,6 +105,15 @@ def stand_ins(needed: set[str]) -> Iterator[dict[str, dict[str, str]]]:
 def run(args: argparse.Namespace) -> int:
     from ..runtime.settings import Settings
 
+    cast_data: list[dict[str, Any]] = []
+    if getattr(args, "cast", None):
+        from ..storyboard.cast import CastError, read_cast_file
+
+        try:
+            cast_data = read_cast_file(args.cast).to_data()
+        except CastError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
     python = bpy_python()
     if not python.is_file():
         print(
@@ -107,6 +127,9 @@ def run(args: argparse.Namespace) -> int:
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.monotonic()
     print(f"Storyboard: {args.logline!r}, {args.shots} shots -> {out}", flush=True)
+    for member in cast_data:
+        refs = ", ".join(Path(r["path"]).name for r in member["references"]) or "no reference (text to image)"
+        print(f"  Cast     {member['name']}: {refs}; seed {member['seed']}")
     with stand_ins(set(SERVICES) - real) as started:
         startup = time.monotonic() - t0
         endpoints, labels, env = {}, {}, dict(os.environ)
@@ -131,6 +154,8 @@ def run(args: argparse.Namespace) -> int:
             "labels": labels,
             "text_model": MOCK_TEXT_MODEL if "litellm" in started else settings.text_model,
             "timeout": args.timeout,
+            "cast": cast_data,
+            "allow_text_fallback": bool(getattr(args, "allow_text_fallback", False)),
         }
         config_path = out / "storyboard_config.json"
         config_path.write_text(json.dumps(config, indent=2), encoding="utf-8")
@@ -181,11 +206,15 @@ def print_report(summary: dict[str, Any], started: Mapping[str, Any], outer: Map
             where += " (mock model)" if job["service"] == "litellm" else " (stand-in)"
         waits = ", ".join(short.get(d, d[:8]) for d in job["depends_on"])
         seconds = f"{job['seconds']:.1f} s" if job["seconds"] is not None else "-"
-        line = f"  {short[job['id']]:12} {job['task']:13} -> {where:20} {job['state']:9} {seconds:>7}"
+        line = f"  {short[job['id']]:12} {job['task']:15} -> {where:20} {job['state']:9} {seconds:>7}"
         line += f"  why: {job['reason'] or '-'}" + (f"; waited for {waits}" if waits else "")
         if job["error"]:
             line += f"; error: {job['error']}"
         print(line)
+        if job.get("references"):
+            print(f"  {'':12} references: {'; '.join(job['references'])}")
+        if job.get("cast_why"):
+            print(f"  {'':12} cast: {job['cast_why']}")
     print("\nSequencer (channel 1 keyframes, channel 2 clips; other takes muted above):")
     for strip in summary["strips"]:
         last = strip["frame_start"] + strip["frames"] - 1

@@ -8,6 +8,7 @@ every shot has its keyframe image strip and its clip movie strip, in order.
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import sys
@@ -63,12 +64,17 @@ def run_storyboard(bpy: Any, gb: Any, config: dict[str, Any], out: Path, timings
     session.runtime.update_settings()
     scene = bpy.context.scene
     scene.render.fps, scene.render.fps_base, scene.frame_start = 24, 1.0, 1
+    board = scene.genbridge_storyboard
+    if config.get("cast"):  # --cast: the characters and their references, before the shot list adds its own
+        cast_module = importlib.import_module(f"{blender_harness.PKG}.storyboard.cast")
+        props = importlib.import_module(f"{blender_harness.PKG}.storyboard.props")
+        props.write_cast(board, cast_module.Cast.from_data(config["cast"]))
+    board.allow_text_fallback = bool(config.get("allow_text_fallback"))
     started = time.monotonic()
     result = bpy.ops.genbridge.storyboard_from_logline(logline=config["logline"], shots=int(config["shots"]))
     if result != {"FINISHED"}:
         print(f"the storyboard operator returned {result}", flush=True)
         return 1
-    board = scene.genbridge_storyboard
     deadline = started + float(config.get("timeout", 300))
     shotlist_done = None
     while True:
@@ -113,10 +119,13 @@ def _text(bpy: Any, board: Any) -> str:
 def summarize(session: Any, scene: Any, board: Any, timings: dict[str, float]) -> dict[str, Any]:
     """Jobs (who did what, and why), strips per shot, and whether the layout is complete."""
     roles: dict[str, tuple[int, str]] = {}
+    cast: dict[str, tuple[list[str], str]] = {}  # keyframe job -> (references "name: path", why)
     for s, shot in enumerate(board.shots):
         for take in shot.takes:
             roles[take.keyframe_job] = (s, "keyframe")
             roles[take.clip_job] = (s, "clip")
+            refs = [line for line in take.keyframe_references.split("\n") if line]
+            cast[take.keyframe_job] = (refs, take.keyframe_cast_note)
     jobs = []
     for row in sorted(session.jobs.values(), key=lambda r: r.get("created_at", 0)):
         plan = row.get("plan") or []
@@ -136,6 +145,8 @@ def summarize(session: Any, scene: Any, board: Any, timings: dict[str, float]) -
                 "seconds": max(0.0, finished - row.get("created_at", finished)) if finished else None,
                 "outputs": row.get("outputs") or [],
                 "error": (row.get("error") or {}).get("message", ""),
+                "references": cast.get(row["id"], ([], ""))[0],
+                "cast_why": cast.get(row["id"], ([], ""))[1],
             }
         )
     strips = []
@@ -161,6 +172,7 @@ def summarize(session: Any, scene: Any, board: Any, timings: dict[str, float]) -
         "strips": strips,
         "timings": timings,
         "shot_list": [{"description": s.description, "duration": s.duration, "camera": s.camera} for s in board.shots],
+        "cast": [{"name": m.name, "references": [r.path for r in m.references]} for m in board.cast],
     }
 
 

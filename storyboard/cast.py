@@ -212,6 +212,8 @@ def read_cast_file(path: str | Path) -> Cast:
         for ref in refs:
             ref_path = Path(ref).expanduser()
             ref_path = ref_path if ref_path.is_absolute() else (file.parent / ref_path)
+            if ref_path.is_dir():
+                raise CastError(f"{at}: the reference {ref_path} is a folder; name an image file in it.")
             if not ref_path.is_file():
                 raise CastError(
                     f"{at}: the reference image {ref_path} does not exist. Fix the path (relative paths "
