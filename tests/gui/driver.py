@@ -363,6 +363,38 @@ class StackSampler:
         return {name: sorted(c.items(), key=lambda kv: -kv[1])[:4] for name, c in self.counts.items()}
 
 
+class SlowCalls:
+    """A main-thread profile hook: every Python or C call entered from Blender's C code (timer callbacks, handlers,
+    draw functions) that took longer than `limit_s`, with what it called that was slow (diagnostics only)."""
+
+    def __init__(self, limit_s: float = 0.05) -> None:
+        self.limit_s = limit_s
+        self.stack: list[tuple[str, float]] = []
+        self.slow: list[tuple[float, str]] = []
+
+    def _name(self, frame, event, arg) -> str:
+        if event.startswith("c_"):
+            return f"C {getattr(arg, '__qualname__', arg)}"
+        code = frame.f_code
+        return f"{Path(code.co_filename).name}:{code.co_firstlineno} {code.co_qualname}"
+
+    def __call__(self, frame, event, arg) -> None:
+        if event in ("call", "c_call"):
+            self.stack.append((self._name(frame, event, arg), time.perf_counter()))
+        elif event in ("return", "c_return", "c_exception") and self.stack:
+            name, t0 = self.stack.pop()
+            took = time.perf_counter() - t0
+            if took >= self.limit_s and len(self.stack) <= 3:
+                self.slow.append((round(took * 1000, 1), "  " * len(self.stack) + name))
+
+    def start(self) -> None:
+        sys.setprofile(self)
+
+    def stop(self) -> list:
+        sys.setprofile(None)
+        return sorted(self.slow, reverse=True)[:12]
+
+
 def measure_quiet(name: str, seconds: float = 3.0, sample: bool = False):
     """The probe's gaps and GenBridge's draws over `seconds` with nothing asked of Blender."""
     yield 1.0
@@ -370,11 +402,14 @@ def measure_quiet(name: str, seconds: float = 3.0, sample: bool = False):
     sampler = StackSampler() if sample else None
     t = now()
     probe.start()
-    if sampler:
+    slow = SlowCalls() if sample else None
+    if sampler and slow:
         sampler.start()
+        slow.start()
     yield seconds
     RESULT["gaps"][name] = probe.stop() | {"genbridge_draws": len(frames_since(t))}
-    if sampler:
+    if sampler and slow:
+        RESULT["gaps"][name]["slow_main_thread_calls_ms"] = slow.stop()
         RESULT["gaps"][name]["stacks"] = sampler.stop()
 
 
