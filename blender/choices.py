@@ -18,6 +18,18 @@ SERVICES = [
 ]
 VIDEO_TASKS = frozenset({"quick_preview", "final_video", "video"})
 TEXT_TASKS = frozenset({"text", "shotlist", "prompt"})
+IMAGE_SOURCES = [
+    ("NONE", "None", "No image input"),
+    ("FILE", "File", "An image file on disk"),
+    ("CAMERA", "Camera Render", "Render the active camera with the scene's engine at the job's size"),
+    ("PREVIEW", "Camera Preview", "Render the active camera with Workbench (fast) at the job's size"),
+    ("DEPTH", "Depth", "Depth pass of the camera view, near = white (for depth ControlNets)"),
+    ("NORMAL", "Normal", "Camera-space normal pass of the camera view"),
+    ("MIST", "Mist", "Mist pass of the camera view (world mist settings)"),
+    ("MASK", "Object Mask", "White where the selected objects are seen from the camera (for inpainting)"),
+    ("IMAGE_EDITOR", "Image Editor", "The image shown in the Image Editor (Render Result and painted textures too)"),
+    ("SEQUENCER", "Sequencer Frame", "The Sequencer's composited frame under the playhead"),
+]
 GENERATE_FIELDS = (
     "task",
     "prompt",
@@ -30,6 +42,10 @@ GENERATE_FIELDS = (
     "seed",
     "service",
     "result_name",
+    "image_source",
+    "image_param",
+    "image_path",
+    "image_name",
 )
 # Titles for every task a job can carry, also those only the storyboard sends (the job list shows titles, not ids).
 TASK_TITLES = {

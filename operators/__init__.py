@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import endpoints, generate, jobs, notify, services
+from . import endpoints, generate, jobs, notify, scene_results, services
 
-MODULES = (services, generate, jobs, endpoints, notify)
+MODULES = (services, generate, jobs, endpoints, notify, scene_results)
 
 
 def classes() -> list[Any]:

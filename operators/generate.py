@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import bpy
@@ -9,7 +10,7 @@ from bpy.props import EnumProperty, IntProperty, StringProperty
 
 from .. import blender
 from ..blender.bpytypes import OperatorResult
-from ..blender.choices import GENERATE_FIELDS, SERVICES, TASKS, TEXT_TASKS, VIDEO_TASKS
+from ..blender.choices import GENERATE_FIELDS, IMAGE_SOURCES, SERVICES, TASKS, TEXT_TASKS, VIDEO_TASKS
 
 
 def target_for(task: str, context: Any, name: str) -> dict[str, Any]:
@@ -66,6 +67,18 @@ def job_spec(values: dict[str, Any], context: Any) -> dict[str, Any]:
     }
 
 
+def capture_options(source: str, values: dict[str, Any], image_name: str, context: Any) -> dict[str, Any]:
+    """What `blender.capture.capture` needs for an image source, at the job's size."""
+    size = {"width": values["width"], "height": values["height"]}
+    if source in ("CAMERA", "PREVIEW"):
+        return {"source": "camera", "engine": "WORKBENCH" if source == "PREVIEW" else "SCENE", **size}
+    if source == "IMAGE_EDITOR":
+        return {"source": "image_editor", "image": image_name or None}
+    if source == "SEQUENCER":
+        return {"source": "sequencer", **size}
+    return {"source": source.lower(), **size}
+
+
 class GENBRIDGE_OT_generate(bpy.types.Operator):
     """Generate with the settings of the GenBridge panel"""
 
@@ -90,6 +103,13 @@ class GENBRIDGE_OT_generate(bpy.types.Operator):
     seed: IntProperty(name="Seed", default=-1, min=-1, description="-1 picks a random seed (recorded with the job)")
     service: EnumProperty(name="Service", items=SERVICES, default="AUTO")
     result_name: StringProperty(name="Result Name", description="Name of the image, strip or text block")
+    # The image input (a template's `type = "image"` parameter), from a file or captured from the scene.
+    image_source: EnumProperty(name="Image Source", items=IMAGE_SOURCES, default="NONE")
+    image_param: StringProperty(
+        name="Image Parameter", default="image", description="The template's image parameter it feeds"
+    )
+    image_path: StringProperty(name="Image File", subtype="FILE_PATH", description="Used when the source is File")
+    image_name: StringProperty(name="Image", description="Image Editor source: the image (empty: the one shown)")
 
     @classmethod
     def poll(cls, context: Any) -> bool:
@@ -115,7 +135,29 @@ class GENBRIDGE_OT_generate(bpy.types.Operator):
         if not values["prompt"].strip():
             self.report({"ERROR"}, "Write a prompt first: GenBridge has nothing to generate from")
             return {"CANCELLED"}
-        job_id = blender.running().submit(job_spec(values, context))
+        spec = job_spec(values, context)
+        source, param = values["image_source"], values["image_param"] or "image"
+        if source == "FILE":
+            path = bpy.path.abspath(values["image_path"])
+            if not values["image_path"] or not Path(path).is_file():
+                self.report({"ERROR"}, f"Choose an image file for '{param}' (not found: {path or 'none'})")
+                return {"CANCELLED"}
+            spec["inputs"][param] = path
+        elif source != "NONE":
+            # Captured on the main thread before queuing (a blocking render; see blender/capture.py for why),
+            # into the job's own output folder, with its provenance recorded on the job.
+            from ..blender.capture import CaptureError
+
+            try:
+                job_id = blender.running().submit_with_captures(
+                    spec, {param: capture_options(source, values, values["image_name"], context)}
+                )
+            except CaptureError as exc:
+                self.report({"ERROR"}, str(exc))
+                return {"CANCELLED"}
+            self.report({"INFO"}, f"GenBridge job {job_id[:8]} queued with the {source.lower()} capture")
+            return {"FINISHED"}
+        job_id = blender.running().submit(spec)
         self.report({"INFO"}, f"GenBridge job {job_id[:8]} queued")
         return {"FINISHED"}
 

@@ -180,11 +180,24 @@ def draw_generate(layout: Any, settings: Any) -> None:
             col.prop(settings, "frames")
         col.prop(settings, "steps")
         col.prop(settings, "seed")
+        draw_image_source(col, settings)
     col.prop(settings, "service")
     col.prop(settings, "result_name", text="Name")
     button = layout.row()
     button.scale_y = 1.4
     button.operator("genbridge.generate", text="Generate", icon="PLAY")
+
+
+def draw_image_source(layout: Any, settings: Any) -> None:
+    """The image input's source picker, and what that source needs (a file, an image, the parameter it feeds)."""
+    source = getattr(settings, "image_source", "NONE")
+    layout.prop(settings, "image_source", text="Image")
+    if source == "FILE":
+        layout.prop(settings, "image_path", text="File")
+    elif source == "IMAGE_EDITOR":
+        layout.prop(settings, "image_name", text="Image", icon="IMAGE_DATA")
+    if source != "NONE":
+        layout.prop(settings, "image_param", text="Feeds")
 
 
 def job_title(job: dict[str, Any]) -> str:

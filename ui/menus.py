@@ -15,6 +15,8 @@ MENU_OPERATORS = (
     ("genbridge.retry_job", "FILE_REFRESH"),
     ("genbridge.open_output", "FILE_FOLDER"),
     ("genbridge.clear_jobs", "TRASH"),
+    ("genbridge.use_as_texture", "TEXTURE"),
+    ("genbridge.camera_background", "IMAGE_BACKGROUND"),
 )
 PARENT_MENUS = ("VIEW3D_MT_view", "SEQUENCER_MT_add", "IMAGE_MT_image", "TEXT_MT_format")
 

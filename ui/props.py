@@ -7,7 +7,7 @@ import bpy
 from bpy.props import CollectionProperty, EnumProperty, IntProperty, PointerProperty, StringProperty
 from bpy.types import PropertyGroup
 
-from ..blender.choices import SERVICES, TASKS
+from ..blender.choices import IMAGE_SOURCES, SERVICES, TASKS
 
 
 class GENBRIDGE_PG_generate(PropertyGroup):
@@ -24,6 +24,14 @@ class GENBRIDGE_PG_generate(PropertyGroup):
     seed: IntProperty(name="Seed", default=-1, min=-1, description="-1 picks a random seed (recorded with the job)")
     service: EnumProperty(name="Service", items=SERVICES, default="AUTO", description="Which service runs the job")
     result_name: StringProperty(name="Result Name", description="Name of the image, strip or text block")
+    image_source: EnumProperty(
+        name="Image Source", items=IMAGE_SOURCES, default="NONE", description="Where the template's image comes from"
+    )
+    image_param: StringProperty(
+        name="Image Parameter", default="image", description="The template's image parameter it feeds"
+    )
+    image_path: StringProperty(name="Image File", subtype="FILE_PATH", description="Used when the source is File")
+    image_name: StringProperty(name="Image", description="Image Editor source: the image (empty: the one shown)")
 
 
 class GENBRIDGE_PG_job_row(PropertyGroup):

@@ -234,3 +234,67 @@ def test_each_capture_is_uploaded_to_comfyui_and_to_wangp_with_its_provenance(gb
         assert (record["param"], record["source"], record["camera"]) == ("start_image", "camera", "Shot Cam")
         gallery = {Path(item["_path"]).read_bytes() for item in wan.gallery.values() if item.get("_path")}
         assert Path(record["path"]).read_bytes() in gallery  # went up by upload ticket
+
+
+def test_generate_from_the_depth_source_then_use_as_texture_and_camera_background(gb, scene, editor, pump_until):
+    """What is checked on main, through the operators: Depth as the image source of the depth ControlNet template,
+    Generate, the image lands; "Use as Texture" puts it on the cube; "Camera Background" shows it behind the camera."""
+    window = bpy.context.window_manager.windows[0]
+    before = window.scene
+    window.scene = scene
+    try:
+        with standins_session(gb) as (session, _comfy, _wan):
+            with editor("VIEW_3D"):
+                result = bpy.ops.genbridge.generate(
+                    task="image",
+                    template="sd15_depth_controlnet",
+                    prompt="a stone cottage",
+                    service="comfyui",
+                    steps=1,
+                    width=64,
+                    height=64,
+                    image_source="DEPTH",
+                    result_name="From Depth",
+                )
+            assert result == {"FINISHED"}
+            (job_id,) = session.jobs
+            pump_until(session, lambda: session.jobs[job_id]["state"] in ("done", "failed"), timeout=60)
+            row = session.jobs[job_id]
+            assert row["state"] == "done", row.get("error")
+            (record,) = row["captures"]
+            assert (record["source"], record["camera"], record["width"], record["height"]) == (
+                "depth",
+                "Shot Cam",
+                64,
+                64,
+            )
+            image = bpy.data.images["From Depth"]
+        near = scene.objects["Near"]
+        with editor("VIEW_3D"), bpy.context.temp_override(selected_objects=[near]):
+            assert bpy.ops.genbridge.use_as_texture(image="From Depth") == {"FINISHED"}
+        material = near.data.materials[0]
+        assert [n.image for n in material.node_tree.nodes if n.type == "TEX_IMAGE"] == [image]
+        with editor("VIEW_3D"):
+            assert bpy.ops.genbridge.camera_background(image="From Depth") == {"FINISHED"}
+        assert scene.camera.data.show_background_images
+        assert [b.image for b in scene.camera.data.background_images] == [image]
+        bpy.data.images.remove(image)
+        bpy.data.materials.remove(material)
+    finally:
+        window.scene = before
+        bpy.context.window_manager.genbridge_jobs.clear()
+
+
+def test_generate_refuses_a_capture_it_cannot_make_and_queues_nothing(gb, scene, editor):
+    window = bpy.context.window_manager.windows[0]
+    before = window.scene
+    window.scene = scene
+    session = gb.blender.running()
+    jobs_before = set(session.jobs)
+    try:
+        with editor("VIEW_3D"), bpy.context.temp_override(selected_objects=[]):
+            with pytest.raises(RuntimeError, match="Select the objects to mask"):
+                bpy.ops.genbridge.generate(task="image", prompt="x", image_source="MASK", service="comfyui")
+    finally:
+        window.scene = before
+    assert set(session.jobs) == jobs_before

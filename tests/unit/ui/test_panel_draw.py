@@ -145,3 +145,22 @@ def test_missing_dependency_is_explained_with_its_fix_above_everything_else(layo
     draw_panel(layout, PanelState(dependency_problems=[problem], settings=settings()))
     assert layout.labels()[0] == "GenBridge cannot run jobs:"
     assert layout.text().startswith("GenBridge cannot run jobs: " + problem)
+
+
+def test_image_source_picker_shows_what_each_source_needs(layout):
+    draw_panel(layout, PanelState(settings=SimpleNamespace(task="image", image_source="NONE")))
+    assert "image_source" in layout.props() and "image_param" not in layout.props()
+    by_source = {}
+    for source in ("FILE", "DEPTH", "IMAGE_EDITOR", "SEQUENCER"):
+        drawn = type(layout)()
+        draw_panel(drawn, PanelState(settings=SimpleNamespace(task="image", image_source=source)))
+        by_source[source] = set(drawn.props()) & {"image_source", "image_path", "image_name", "image_param"}
+    assert by_source == {
+        "FILE": {"image_source", "image_path", "image_param"},
+        "DEPTH": {"image_source", "image_param"},
+        "IMAGE_EDITOR": {"image_source", "image_name", "image_param"},
+        "SEQUENCER": {"image_source", "image_param"},
+    }
+    text = type(layout)()
+    draw_panel(text, PanelState(settings=SimpleNamespace(task="text", image_source="DEPTH")))
+    assert "image_source" not in text.props()  # text tasks take no image
