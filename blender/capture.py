@@ -141,9 +141,12 @@ def _save_result(result: Any, scene: Any, path: Path, file_format: str, color_de
 
 
 def _out(folder: str | Path, name: str) -> Path:
+    """`<folder>/<name>`; the name carries a user-given parameter name, so anything but letters, digits, `-`, `_`
+    and `.` is replaced: a capture never lands outside the job's folder."""
     out = Path(folder)
     out.mkdir(parents=True, exist_ok=True)
-    return out / name
+    safe = "".join(c if c.isascii() and (c.isalnum() or c in "-_.") else "_" for c in name).lstrip(".") or "capture"
+    return out / safe
 
 
 def _provenance(param: str, source: str, path: Path, scene: Any, **extra: Any) -> dict[str, Any]:

@@ -298,3 +298,12 @@ def test_generate_refuses_a_capture_it_cannot_make_and_queues_nothing(gb, scene,
     finally:
         window.scene = before
     assert set(session.jobs) == jobs_before
+
+
+def test_a_parameter_name_never_moves_the_capture_out_of_the_job_folder(scene, tmp_path):
+    job = tmp_path / "job"
+    record = capture_module().capture_camera(
+        job, param="../../evil/x", scene=scene, width=16, height=16, engine="WORKBENCH"
+    )
+    assert Path(record["path"]).parent == job and record["param"] == "../../evil/x"
+    assert sorted(p.name for p in tmp_path.rglob("*") if p.is_file()) == [Path(record["path"]).name]

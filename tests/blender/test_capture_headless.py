@@ -122,3 +122,16 @@ def test_a_camera_the_file_lacks_is_reported_by_blender(blend, tmp_path, monkeyp
     assert ref is not None and ref.kind == "preview"
     with pytest.raises(RejectedInput, match='no camera called "Nope"'):
         run_capture(ref, "image", tmp_path / "job", width=32, height=32, python=Path(sys.executable), timeout=120)
+
+
+def test_a_file_that_is_not_a_blend_is_refused_with_blenders_reason(tmp_path):
+    from genbridge.cli.scene_inputs import run_capture
+
+    fake = tmp_path / "notes.blend"
+    fake.write_bytes(b"not a blend file\x00" * 10)
+    ref = parse_render_ref(f"render:{fake}:Camera")
+    assert ref is not None
+    with pytest.raises(RejectedInput) as info:
+        run_capture(ref, "image", tmp_path / "job", python=Path(sys.executable), timeout=120)
+    assert info.value.message.startswith(f"Blender could not capture {fake}")
+    assert not (tmp_path / "job").exists() or not any((tmp_path / "job").iterdir())
