@@ -125,8 +125,9 @@ class ShotCast:
 
     @property
     def seed(self) -> int:
-        """The seed of the first character whose reference is used (the same in every shot with them)."""
-        first = self.used[0][0] if self.used else ""
+        """The seed of the first character whose reference is used, else of the first member (the same in every
+        shot with them); -1 (random) for a shot without cast members."""
+        first = self.used[0][0] if self.used else (self.members[0].name if self.members else "")
         return next((c.seed for c in self.members if c.name == first), -1)
 
     def reference_lines(self) -> list[str]:

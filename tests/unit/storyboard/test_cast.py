@@ -84,6 +84,7 @@ def test_a_shot_without_cast_keeps_the_plain_text_to_image_keyframe(tmp_path):
     bare = Cast([Character("Mara", "tall")])
     spec = sb.plan_storyboard(sb.shots_from_shotlist(SHOTLIST), group="g", cast=bare)[0]
     assert spec["task"] == "keyframe" and "Mara (tall)" in spec["inputs"]["prompt"]
+    assert spec["inputs"]["seed"] == bare.get("Mara").seed  # type: ignore[union-attr]
     assert "has a reference image" in spec["inputs"]["cast"]["why"]
 
 
