@@ -220,8 +220,14 @@ class Settings(BaseModel):
             data = read_toml(path)
             for warning in unknown_keys(data):
                 log.warning("%s: %s", path, warning)
-        data.update(_env_overrides(env))
-        return cls.from_mapping(data, source=str(path) if path else "the environment")
+        overrides = _env_overrides(env)
+        data.update(overrides)
+        # Name the variables too: "vram_override_gb: not a number" means little to someone who set GENBRIDGE_VRAM_GB.
+        used = sorted(v for v in env if v in _ENV_SETTING_VARS) if overrides else []
+        source = " and ".join(
+            part for part in (str(path) if path else "", f"the environment ({', '.join(used)})" if used else "") if part
+        )
+        return cls.from_mapping(data, source=source or "the environment")
 
 
 MAX_TOML_BYTES = 8 * 1024 * 1024  # settings and policies are a few KB: a bigger file is the wrong file
@@ -331,6 +337,20 @@ def _nested_model(annotation: Any) -> type[BaseModel] | None:
     return None
 
 
+_ENV_FIELDS = {
+    "GENBRIDGE_OUTPUT_DIR": "output_dir",
+    "GENBRIDGE_DATA_DIR": "data_dir",
+    "GENBRIDGE_VRAM_GB": "vram_override_gb",
+    "GENBRIDGE_WAN2GP_PROFILE": "wan2gp_profile",
+    "GENBRIDGE_TEXT_MODEL": "text_model",
+    "GENBRIDGE_POLICY": "policy_file",
+}
+_ENV_SETTING_VARS = frozenset(
+    {*_ENV_FIELDS, "GENBRIDGE_ALLOW_ONLINE"}
+    | {f"GENBRIDGE_{s.upper()}_{suffix}" for s in SERVICES for suffix in ("URLS", "URL")}
+)
+
+
 def _env_overrides(env: Mapping[str, str]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for service in SERVICES:
@@ -340,15 +360,7 @@ def _env_overrides(env: Mapping[str, str]) -> dict[str, Any]:
             urls = env.get(f"GENBRIDGE_{service.upper()}_URL")
         if urls is not None:
             out[service] = [{"url": u.strip()} for u in urls.split(",") if u.strip()]
-    simple = {
-        "GENBRIDGE_OUTPUT_DIR": "output_dir",
-        "GENBRIDGE_DATA_DIR": "data_dir",
-        "GENBRIDGE_VRAM_GB": "vram_override_gb",
-        "GENBRIDGE_WAN2GP_PROFILE": "wan2gp_profile",
-        "GENBRIDGE_TEXT_MODEL": "text_model",
-        "GENBRIDGE_POLICY": "policy_file",
-    }
-    for var, field in simple.items():
+    for var, field in _ENV_FIELDS.items():
         if env.get(var):
             out[field] = env[var]
     if env.get("GENBRIDGE_ALLOW_ONLINE"):

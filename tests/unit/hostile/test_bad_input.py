@@ -260,3 +260,13 @@ def test_a_huge_file_named_as_settings_is_refused_without_reading_it(cli, tmp_pa
         fh.truncate(20 * 1024 * 1024)
     code, _, err = cli("--config", str(config), "check")
     assert code == 2 and "20 MB" in err and "right file" in err
+
+
+def test_a_bad_environment_value_names_the_variables_in_play():
+    with pytest.raises(ConfigError) as info:
+        Settings.load(
+            env={"GENBRIDGE_VRAM_GB": "abc", "GENBRIDGE_SHARED": "/x", "GENBRIDGE_COMFYUI_KEY": "sk-k3y-1234"}
+        )
+    text = str(info.value)
+    assert "GENBRIDGE_VRAM_GB" in text and "vram_override_gb" in text
+    assert "GENBRIDGE_SHARED" not in text and "sk-k3y-1234" not in text
