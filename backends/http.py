@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from ..runtime.errors import (
@@ -171,25 +171,53 @@ def too_many_redirects(service: str, url: str) -> ServerError:
 
 @contextlib.asynccontextmanager
 async def request_following_redirects(
-    session: Any, method: str, url: str, *, online_access: bool, service: str = "", **kwargs: Any
+    session: Any,
+    method: str,
+    url: str,
+    *,
+    online_access: bool,
+    service: str = "",
+    key_origin: str | None = None,
+    check: Callable[[str], None] | None = None,
+    make_data: Callable[[], Any] | None = None,
+    too_many: Callable[[], GenBridgeError] | None = None,
+    map_errors: bool = True,
+    **kwargs: Any,
 ) -> AsyncIterator[Any]:
     """`session.request(...)` that follows redirects itself, each hop through the host policy.
 
+    The one redirect loop every client uses (the ComfyUI and Comfy API v2 transports through `EndpointHTTP`).
     Yields the final (non-redirect) response. A hop to another computer with online access off, a hop with user
     info and more than MAX_REDIRECTS hops raise before anything is sent there. 307/308 resend the same request;
-    301/302/303 turn it into a body-less GET, as browsers do. Transport failures become GenBridgeErrors through
-    `map_transport_error`.
+    301/302/303 turn it into a body-less GET (HEAD stays HEAD), as browsers and aiohttp do. The Authorization
+    header is dropped for good once a hop leaves `key_origin` (default: the first URL's origin).
+    `check(url)` judges each hop (default `ensure_allowed`); `make_data()` builds a fresh body for each hop (a
+    stream can be read once); `too_many()` is the error after MAX_REDIRECTS hops (default `too_many_redirects`).
+    With `map_errors`, transport failures of the request become GenBridgeErrors through `map_transport_error`;
+    without, they propagate for the caller to word.
     """
     import aiohttp
 
     from ..runtime.netpolicy import MAX_REDIRECTS, REDIRECT_STATUSES, ensure_allowed, follow_redirect
 
-    ensure_allowed(url, online_access, service=service)
+    origin = _origin(key_origin or url)
+    headers = dict(kwargs.pop("headers", None) or {})
     current = url
     for _hop in range(MAX_REDIRECTS + 1):
+        if check is not None:
+            check(current)
+        else:
+            ensure_allowed(current, online_access, service=service)
+        if _origin(current) != origin:
+            # The key belongs to the configured server: never hand it to another host or port a redirect names.
+            headers = {k: v for k, v in headers.items() if k.lower() != "authorization"}
+        if make_data is not None:
+            kwargs["data"] = make_data()
         try:
-            resp = await session.request(method, current, allow_redirects=False, **kwargs)
+            resp = await session.request(method, current, headers=headers, allow_redirects=False, **kwargs)
         except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+            if not map_errors:
+                raise
             raise map_transport_error(exc, service=service, url=current) from None
         if resp.status not in REDIRECT_STATUSES:
             try:
@@ -198,16 +226,15 @@ async def request_following_redirects(
                 resp.release()
             return
         location = resp.headers.get("Location")
+        hop_from = str(getattr(resp, "url", "") or current)
         resp.release()
-        previous, current = current, follow_redirect(current, location, online_access, service=service)
-        if _origin(previous) != _origin(current) and kwargs.get("headers"):
-            # The key belongs to the configured server: never hand it to another host or port a redirect names.
-            kwargs["headers"] = {k: v for k, v in kwargs["headers"].items() if k.lower() != "authorization"}
+        current = follow_redirect(hop_from, location, online_access, service=service)
+        kwargs.pop("params", None)  # the Location carries its own query
         if resp.status in (301, 302, 303) and method.upper() != "HEAD":
-            method = "GET"
+            method, make_data = "GET", None
             for body in ("json", "data"):
                 kwargs.pop(body, None)
-    raise too_many_redirects(service, url)
+    raise too_many() if too_many is not None else too_many_redirects(service, url)
 
 
 # aiohttp's exceptions reach `runtime.errors.error_from_exception` from anywhere (probes, the CLI, the service):

@@ -8,104 +8,34 @@ online access is off. JSON replies are read through `backends.http.read_json_cap
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import aiohttp
 
 from ...runtime.errors import GenBridgeError, ServerError
-from ...runtime.netpolicy import MAX_REDIRECTS, REDIRECT_STATUSES, ensure_allowed, follow_redirect, redact_url
+from ...runtime.netpolicy import MAX_REDIRECTS, redact_url
 from ...runtime.settings import Endpoint, Settings
-from ..http import MB, decode_json, read_capped
+from ..endpoint_http import EndpointHTTP
+from ..http import decode_json, read_capped
 from . import errors
 
 SERVICE_NAME = "ComfyUI"
 
 
-class ComfyHTTP:
-    """One aiohttp session per server (created lazily on the loop thread), with the API key as a bearer header."""
+class ComfyHTTP(EndpointHTTP):
+    """One ComfyUI server's session (see `EndpointHTTP`), with ComfyUI's URL layout and error wording."""
+
+    service_name = SERVICE_NAME
 
     def __init__(self, endpoint: Endpoint, settings: Settings) -> None:
-        self.endpoint = endpoint
-        self.settings = settings
-        self.base = endpoint.url.rstrip("/")
+        super().__init__(endpoint, settings)
         self.prefix = ""  # "/api" when only the prefixed routes answer (some proxies)
-        self._session: aiohttp.ClientSession | None = None
-        self._allowed: set[str] = set()  # URLs that passed the host rule (settings are fixed per client)
-        t = settings.timeouts
-        self.timeout = aiohttp.ClientTimeout(total=t.request, connect=t.connect, sock_connect=t.connect)
-        # Downloads have one deadline for the whole file (retries included, see download.py); per read, `request`.
-        self.stream_timeout = aiohttp.ClientTimeout(total=None, connect=t.connect, sock_read=t.request)
-
-    @property
-    def auth_headers(self) -> dict[str, str]:
-        key = self.endpoint.api_key
-        return {"Authorization": f"Bearer {key}"} if key else {}
-
-    @property
-    def reply_limit(self) -> int:
-        return self.settings.reply_limit_mb * MB
 
     def url(self, path: str) -> str:
         return f"{self.base}{self.prefix}{path}"
 
-    def _check(self, url: str) -> None:
-        if url not in self._allowed:
-            ensure_allowed(url, self.settings.allow_online, service=SERVICE_NAME)
-            if len(self._allowed) < 256:  # the API's few URLs per job id are not worth remembering forever
-                self._allowed.add(url)
-
-    def session(self) -> aiohttp.ClientSession:
-        self._check(self.base)
-        if self._session is None or self._session.closed:
-            # aiohttp sends no Origin header by default: ComfyUI answers 403 to a mismatched one.
-            self._session = aiohttp.ClientSession(
-                headers=self.auth_headers or None, connector=aiohttp.TCPConnector(limit=16)
-            )
-        return self._session
-
-    @contextlib.asynccontextmanager
-    async def open(
-        self,
-        method: str,
-        url: str,
-        *,
-        params: Any = None,
-        json: Any = None,
-        data: Callable[[], Any] | None = None,
-        headers: dict[str, str] | None = None,
-        timeout: aiohttp.ClientTimeout | None = None,
-    ) -> AsyncIterator[aiohttp.ClientResponse]:
-        """The final response after following redirects hop by hop; `data` builds a fresh body for each hop."""
-        session = self.session()
-        current = url
-        for _ in range(MAX_REDIRECTS + 1):
-            self._check(current)
-            resp = await session.request(
-                method,
-                current,
-                params=params,
-                json=json,
-                data=data() if data is not None else None,
-                headers=headers,
-                allow_redirects=False,
-                timeout=timeout or self.timeout,
-            )
-            if resp.status not in REDIRECT_STATUSES:
-                try:
-                    yield resp
-                finally:
-                    resp.release()
-                return
-            location = resp.headers.get("Location")
-            hop_from = str(resp.url)
-            resp.release()
-            current = follow_redirect(hop_from, location, self.settings.allow_online, service=SERVICE_NAME)
-            params = None  # the Location carries its own query
-            if resp.status == 303 or (resp.status in (301, 302) and method != "GET"):
-                method, json, data = "GET", None, None  # what browsers (and aiohttp) do
-        raise errors.locate(
+    def too_many_redirects(self) -> GenBridgeError:
+        return errors.locate(
             ServerError(
                 f"ComfyUI at {redact_url(self.base)} redirected more than {MAX_REDIRECTS} times.",
                 "Point GenBridge at the final address of ComfyUI.",
@@ -142,8 +72,3 @@ class ComfyHTTP:
             return status, decode_json(raw, service=SERVICE_NAME, what=f"reply to {path}")
         except GenBridgeError as exc:
             raise errors.locate(exc, self.base) from None
-
-    async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None

@@ -9,26 +9,18 @@ are read through `backends.http.read_capped` + `decode_json` with `reply_limit_m
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from typing import Any
-from urllib.parse import urlsplit
 
 import aiohttp
 
 from ...runtime.errors import GenBridgeError
-from ...runtime.netpolicy import MAX_REDIRECTS, REDIRECT_STATUSES, ensure_allowed, follow_redirect
-from ...runtime.settings import Endpoint, Settings
-from ..http import MB, decode_json, read_capped, too_many_redirects
+from ..endpoint_http import EndpointHTTP
+from ..http import decode_json, read_capped, too_many_redirects
 from . import errors
 
 SERVICE_NAME = "Comfy API v2"
 API = "/api/v2"
-
-
-def _origin(url: str) -> tuple[str, str, int | None]:
-    parts = urlsplit(url)
-    return parts.scheme, (parts.hostname or "").lower(), parts.port
 
 
 def retry_after_s(headers: Any, default: float = 5.0) -> float:
@@ -41,80 +33,16 @@ def retry_after_s(headers: Any, default: float = 5.0) -> float:
     return min(max(value, 0.0), 300.0)
 
 
-class V2HTTP:
-    """One aiohttp session per endpoint (created lazily on the loop thread)."""
+class V2HTTP(EndpointHTTP):
+    """One Comfy API v2 endpoint's session (see `EndpointHTTP`), with the v2 URL layout and error wording."""
 
-    def __init__(self, endpoint: Endpoint, settings: Settings) -> None:
-        self.endpoint = endpoint
-        self.settings = settings
-        self.base = endpoint.url.rstrip("/")
-        self._session: aiohttp.ClientSession | None = None
-        t = settings.timeouts
-        self.timeout = aiohttp.ClientTimeout(total=t.request, connect=t.connect, sock_connect=t.connect)
-        # Streams (SSE, downloads) have no total per request; a read may stall at most `silence`/`request` seconds.
-        self.stream_timeout = aiohttp.ClientTimeout(total=None, connect=t.connect, sock_read=t.request)
-
-    @property
-    def auth_headers(self) -> dict[str, str]:
-        key = self.endpoint.api_key
-        return {"Authorization": f"Bearer {key}"} if key else {}
-
-    @property
-    def reply_limit(self) -> int:
-        return self.settings.reply_limit_mb * MB
+    service_name = SERVICE_NAME
 
     def url(self, path: str) -> str:
         return f"{self.base}{API}{path}"
 
-    def session(self) -> aiohttp.ClientSession:
-        ensure_allowed(self.base, self.settings.allow_online, service=SERVICE_NAME)
-        if self._session is None or self._session.closed:
-            # No Origin header (aiohttp sends none): the proxy's origin guard only judges browser requests.
-            self._session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=16))
-        return self._session
-
-    @contextlib.asynccontextmanager
-    async def open(
-        self,
-        method: str,
-        url: str,
-        *,
-        json: Any = None,
-        data: Callable[[], Any] | None = None,
-        headers: dict[str, str] | None = None,
-        timeout: aiohttp.ClientTimeout | None = None,
-    ) -> AsyncIterator[aiohttp.ClientResponse]:
-        """The final response after following redirects hop by hop; `data` builds a fresh body for each hop. The
-        key goes only to the configured origin."""
-        session = self.session()
-        current = url
-        sent = {**self.auth_headers, **(headers or {})}
-        for _ in range(MAX_REDIRECTS + 1):
-            ensure_allowed(current, self.settings.allow_online, service=SERVICE_NAME)
-            if _origin(current) != _origin(self.base):
-                sent = {k: v for k, v in sent.items() if k.lower() != "authorization"}
-            resp = await session.request(
-                method,
-                current,
-                json=json,
-                data=data() if data is not None else None,
-                headers=sent,
-                allow_redirects=False,
-                timeout=timeout or self.timeout,
-            )
-            if resp.status not in REDIRECT_STATUSES:
-                try:
-                    yield resp
-                finally:
-                    resp.release()
-                return
-            location = resp.headers.get("Location")
-            hop_from = str(resp.url)
-            resp.release()
-            current = follow_redirect(hop_from, location, self.settings.allow_online, service=SERVICE_NAME)
-            if resp.status == 303 or (resp.status in (301, 302) and method not in ("GET", "HEAD")):
-                method, json, data = "GET", None, None  # what browsers (and aiohttp) do
-        raise errors.locate(too_many_redirects("comfyui", self.base), self.base)
+    def too_many_redirects(self) -> GenBridgeError:
+        return errors.locate(too_many_redirects("comfyui", self.base), self.base)
 
     async def request(
         self,
@@ -167,8 +95,3 @@ class V2HTTP:
                 job_id,
             )
         return status, body
-
-    async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
