@@ -13,11 +13,12 @@ if TYPE_CHECKING:
     from ..runtime.backend import BackendClient
     from ..runtime.settings import Endpoint, Settings
 
-# service -> (module relative to this package, class name)
+# service -> (module relative to this package, class name). Text jobs run through `workflows.text.jobs`, which
+# prepares film prompts and reads shot lists and drives the transport-only `litellm.LiteLLMClient`.
 CLIENTS: dict[str, tuple[str, str]] = {
     "comfyui": (".comfyui", "ComfyUIClient"),
     "wan2gp": (".wan2gp", "Wan2GPClient"),
-    "litellm": (".litellm", "LiteLLMClient"),
+    "litellm": ("..workflows.text.jobs", "TextJobClient"),
 }
 # (service, endpoint kind) -> client, for services with more than one protocol
 KIND_CLIENTS: dict[tuple[str, str], tuple[str, str]] = {

@@ -154,6 +154,7 @@ class Timeouts(BaseModel):
     download: float = Field(600.0, gt=0)
     # After a restart, how long re-attaching waits for an unreachable server to come back before failing its jobs.
     reattach: float = Field(120.0, gt=0)
+    text: float = Field(600.0, gt=0)  # one text answer in all, streamed or not (a stream that never ends stops here)
 
 
 class Settings(BaseModel):

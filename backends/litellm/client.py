@@ -1,12 +1,17 @@
-"""LiteLLM (and any OpenAI-compatible server) over plain aiohttp: health, models, streamed chat completions.
+"""LiteLLM (and any OpenAI-compatible server) over plain aiohttp: transport only (health, models, chat calls).
 
 The `litellm` package is never imported: the proxy speaks the OpenAI API, so a POST plus an SSE parser is all
 Blender needs (and the same client then works with Ollama's /v1, LM Studio, llama.cpp's server and vLLM).
-Timeouts are explicit; the idle keep-alive (4 s) is shorter than uvicorn's 5 s so pooled sockets are never reused
-after the proxy closed them, and an idempotent GET is retried once on a dropped connection anyway.
+Building film prompts and reading shot lists is not done here: `workflows/text/` prepares the request body and
+reads the answer; this module sends it and hands back text.
 
-Job inputs (tasks "text", "shotlist", "prompt"): {"prompt": str} | {"messages": [...]} |
-{"text_task": name, "variables": {...}}; optional "model", "temperature", "max_tokens", "stream" (default true).
+Safety: every request has a total deadline (not only a gap timeout); JSON replies are read size-capped; every SSE
+line and the whole streamed text are capped; redirects are never followed by aiohttp, each hop passes
+`runtime.netpolicy.follow_redirect` and the key is only sent to the configured origin. Every error carries the
+endpoint (`err.endpoint`, the URL without user info).
+
+Thread rule: loop thread only (one client per endpoint, shared by its jobs). The idle keep-alive (4 s) is shorter
+than uvicorn's 5 s, and an idempotent GET is retried once on a dropped pooled connection.
 """
 
 from __future__ import annotations
@@ -15,30 +20,39 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import AsyncIterator
-from pathlib import Path
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 import aiohttp
 from pydantic import ValidationError
 
-from ...runtime.backend import ProbeResult, Problem
-from ...runtime.errors import Cancelled, GenBridgeError, RejectedInput, ServerError
-from ...runtime.events import BackendEvent, BackendLog, BackendProgress, BackendText
-from ...runtime.jobs import Job, JobErrorInfo
-from ...runtime.netpolicy import ensure_allowed
-from ...runtime.redact import redact
+from ...runtime.backend import ProbeResult
+from ...runtime.errors import GenBridgeError, IncompatibleServer, ReplyTooLarge, ServerError, ServiceTimeout
+from ...runtime.jobs import JobErrorInfo
+from ...runtime.netpolicy import MAX_REDIRECTS, REDIRECT_STATUSES, ensure_allowed, follow_redirect, redact_url
 from ...runtime.settings import Endpoint, Settings
-from .errors import SERVICE, error_from_response, error_from_stream_payload, error_from_transport, retry_after_seconds
+from ..http import MB, read_capped, read_json_capped
+from .errors import (
+    SERVICE,
+    cap,
+    error_from_response,
+    error_from_stream_payload,
+    error_from_transport,
+    incomplete_stream,
+    retry_after_seconds,
+    unknown_model,
+)
 from .models import ChatChunk, ChatCompletion, ModelList
-from .sse import DONE, SSEParser
+from .sse import DONE, LineTooLong, SSEParser
 
 log = logging.getLogger("genbridge.litellm")
 
-TEXT_JOB_TASKS = ("text", "shotlist", "prompt")
-BATCH_WINDOW_S = 0.03  # tokens arriving within this window become one event, so Blender is not flooded
+BATCH_WINDOW_S = 0.03  # tokens arriving within this window become one batch, so Blender is not flooded
 KEEPALIVE_S = 4.0  # below uvicorn's 5 s idle close
 MAX_RETRY_WAIT_S = 3.0  # a 429 asking for a longer wait is reported to the user instead of waited out
+MAX_SSE_LINE = 4 * MB  # an OpenAI chunk is a few hundred bytes
 _DROPPED = (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError)
 
 
@@ -50,317 +64,400 @@ def split_base_url(url: str) -> tuple[str, str]:
     return root, root + "/v1"
 
 
+@dataclass
+class StreamBatch:
+    """Text that arrived within one batch window; `finish_reason` is set on the batch that ends the answer."""
+
+    text: str
+    tokens: int
+    finish_reason: str | None = None
+
+
+@dataclass
+class ChatReply:
+    """An open 200 answer to a chat request; read it with `LiteLLMClient.stream` or `.whole`."""
+
+    response: aiohttp.ClientResponse
+    model: str
+    note: str = ""  # e.g. "the proxy answered from a fallback model"
+
+
 class LiteLLMClient:
-    """One LiteLLM proxy or OpenAI-compatible server, shared by every text job on it."""
+    """One LiteLLM proxy or OpenAI-compatible server: requests, streams and errors, nothing about films."""
 
     service = SERVICE
 
-    def __init__(self, endpoint: Endpoint, settings: Settings) -> None:
+    def __init__(self, endpoint: Endpoint, settings: Settings, *, clock: Callable[[], float] = time.monotonic) -> None:
         self.endpoint = endpoint
         self.settings = settings
         self.root, self.api = split_base_url(endpoint.url)
         self.server = f"the text server at {endpoint.name}"
         self.version = ""
         self.is_litellm: bool | None = None
+        self.reply_limit = settings.reply_limit_mb * MB
+        self.clock = clock
+        self._origin = _origin(self.root)
         self._session: aiohttp.ClientSession | None = None
         self._models: list[str] | None = None
-        self._requests: dict[str, dict[str, Any]] = {}
-        self._responses: dict[str, aiohttp.ClientResponse] = {}
-        self._texts: dict[str, list[str]] = {}
-        self._cancelled: set[str] = set()
+        self._streaming = 0  # answers being read right now: the health probe leaves the server alone meanwhile
+        self._last_probe: ProbeResult | None = None
 
     # -- plumbing ---------------------------------------------------------------------------------------------------
     def _session_for_loop(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
             connector = aiohttp.TCPConnector(keepalive_timeout=KEEPALIVE_S, limit=16)
-            self._session = aiohttp.ClientSession(connector=connector)
+            # No cookie jar and no auto headers to compute: less work per call (issue 19.2).
+            self._session = aiohttp.ClientSession(
+                connector=connector, cookie_jar=aiohttp.DummyCookieJar(), auto_decompress=False
+            )
         return self._session
 
-    def _headers(self) -> dict[str, str]:
+    def _headers(self, url: str, auth: bool = True) -> dict[str, str]:
         key = self.endpoint.api_key
-        return {"Authorization": f"Bearer {key}"} if key else {}
+        # A redirect to another origin never gets the key.
+        if key and auth and _origin(url) == self._origin:
+            return {"Authorization": f"Bearer {key}"}
+        return {}
 
-    def _timeout(self) -> aiohttp.ClientTimeout:
-        # sock_read bounds the time to the first byte and every gap between streamed chunks.
+    def _timeout(self, total: float | None) -> aiohttp.ClientTimeout:
+        # sock_read bounds the time to the first byte and every gap between streamed chunks; `total` the whole call.
         t = self.settings.timeouts
-        return aiohttp.ClientTimeout(total=None, connect=t.connect, sock_connect=t.connect, sock_read=t.request)
+        return aiohttp.ClientTimeout(total=total, connect=t.connect, sock_connect=t.connect, sock_read=t.request)
 
     def _note_headers(self, headers: Any) -> None:
         version = headers.get("x-litellm-version")
         if version:
             self.version, self.is_litellm = version, True
 
-    async def _get(self, url: str, *, auth: bool = True) -> tuple[int, Any, bytes]:
-        """GET with one retry when a pooled connection turns out to be dropped (GET is idempotent)."""
-        ensure_allowed(url, self.settings.allow_online, service="LiteLLM")
+    def tag(self, err: GenBridgeError) -> GenBridgeError:
+        """Every error names its endpoint (without user info) for logs, the journal and the UI."""
+        err.endpoint = redact_url(self.endpoint.url)  # type: ignore[attr-defined]
+        return err
+
+    async def _send(
+        self, method: str, url: str, *, body: bytes | None = None, auth: bool = True, total: float | None
+    ) -> aiohttp.ClientResponse:
+        """One request with redirects followed by hand (each hop checked); returns the open final response."""
+        for _hop in range(MAX_REDIRECTS + 1):
+            ensure_allowed(url, self.settings.allow_online, service="LiteLLM")
+            headers = self._headers(url, auth)
+            if body is not None:
+                headers["Content-Type"] = "application/json"
+            resp = await self._session_for_loop().request(
+                method, url, data=body, headers=headers, timeout=self._timeout(total), allow_redirects=False
+            )
+            self._note_headers(resp.headers)
+            if resp.status not in REDIRECT_STATUSES:
+                return resp
+            location = resp.headers.get("Location")
+            resp.release()
+            if method != "GET" and resp.status not in (307, 308):
+                raise IncompatibleServer(
+                    f"{cap(self.server)} redirected the chat request ({resp.status}) in a way that would drop it.",
+                    "Point GenBridge at the server's final address.",
+                    service=SERVICE,
+                )
+            url = follow_redirect(url, location, self.settings.allow_online, service="LiteLLM")
+        raise IncompatibleServer(
+            f"{cap(self.server)} redirected more than {MAX_REDIRECTS} times (a redirect loop).",
+            "Point GenBridge at the server's final address.",
+            service=SERVICE,
+        )
+
+    async def _get_json(self, url: str, *, auth: bool = True, what: str) -> tuple[int, Any, Any]:
+        """GET under one total deadline, JSON read size-capped; one retry when a pooled connection was dropped."""
+        total = self.settings.timeouts.request
         for attempt in (1, 2):
             try:
-                async with self._session_for_loop().get(
-                    url, headers=self._headers() if auth else {}, timeout=self._timeout()
-                ) as resp:
-                    body = await resp.read()
-                    self._note_headers(resp.headers)
-                    return resp.status, resp.headers, body
+                async with asyncio.timeout(total):
+                    resp = await self._send("GET", url, auth=auth, total=total)
+                    try:
+                        if resp.status != 200:
+                            return (
+                                resp.status,
+                                resp.headers,
+                                await read_capped(resp, self.reply_limit, service="LiteLLM", what=what),
+                            )
+                        return (
+                            resp.status,
+                            resp.headers,
+                            await read_json_capped(resp, self.reply_limit, service="LiteLLM", what=what),
+                        )
+                    finally:
+                        resp.release()
             except _DROPPED as exc:
                 if attempt == 2:
-                    raise error_from_transport(exc, server=self.server, url=self.root, during="asking") from None
+                    raise self.tag(
+                        error_from_transport(exc, server=self.server, url=self._shown, during="asking")
+                    ) from None
                 log.debug("retrying GET %s after a dropped pooled connection: %r", url, exc)
+            except GenBridgeError as exc:
+                raise self.tag(exc) from None
             except (TimeoutError, aiohttp.ClientError, OSError) as exc:
-                raise error_from_transport(exc, server=self.server, url=self.root, during="asking") from None
+                raise self.tag(
+                    error_from_transport(exc, server=self.server, url=self._shown, during="asking")
+                ) from None
         raise AssertionError("unreachable")
+
+    @property
+    def _shown(self) -> str:
+        return redact_url(self.root)
 
     # -- discovery --------------------------------------------------------------------------------------------------
     async def list_models(self, *, refresh: bool = False) -> list[str]:
         """Model ids from GET /v1/models (cached until `refresh`)."""
         if self._models is not None and not refresh:
             return self._models
-        status, headers, body = await self._get(f"{self.api}/models")
+        status, headers, data = await self._get_json(f"{self.api}/models", what="model list")
         if status != 200:
-            raise error_from_response(status, headers, body, server=self.server, sent_key=bool(self._headers()))
+            raise self.tag(error_from_response(status, headers, data, server=self.server, sent_key=self._has_key))
         try:
-            self._models = [m.id for m in ModelList.model_validate_json(body).data]
+            self._models = [m.id for m in ModelList.model_validate(data).data]
         except ValidationError:
-            raise error_from_response(404, headers, body, server=self.server) from None
+            raise self.tag(error_from_response(404, headers, b"", server=self.server)) from None
         return self._models
 
-    async def probe(self) -> ProbeResult:
-        """Liveliness and readiness (never /health, which calls every model), then the model list."""
+    @property
+    def _has_key(self) -> bool:
+        return bool(self.endpoint.api_key)
+
+    async def unknown_model_error(self, model: str, detail: str = "") -> GenBridgeError:
+        """The unknown-model error with the server's model list in it (fetched now when not known yet)."""
+        models = self._models
+        if models is None:
+            try:
+                models = await self.list_models(refresh=True)
+            except GenBridgeError:
+                models = None
+        return self.tag(unknown_model(self.server, model, models, detail=detail))
+
+    async def probe(self, *, check_model: str = "") -> ProbeResult:
+        """Liveliness and readiness (never /health, which calls every model), then the model list.
+
+        While an answer streams on this endpoint the last result is returned instead: llama.cpp's server ends a
+        running answer whenever another request arrives. `check_model` (the `check` command) also asks the proxy
+        to call that one model (`/health?model=`), so a dead model server behind the proxy is found.
+        """
+        if self._streaming and self._last_probe is not None:
+            return self._last_probe.model_copy(update={"checked_at": time.time()})
         started = time.perf_counter()
-        base: dict[str, Any] = {"service": self.service, "url": self.endpoint.url, "label": self.endpoint.label}
+        base: dict[str, Any] = {
+            "service": self.service,
+            "url": redact_url(self.endpoint.url),
+            "label": self.endpoint.label,
+        }
+        latency = None
+        models: list[str] = []
         try:
-            status, _, _ = await self._get(f"{self.root}/health/liveliness", auth=False)
+            status, _, _ = await self._get_json(f"{self.root}/health/liveliness", auth=False, what="health reply")
             self.is_litellm = status == 200 or bool(self.version)
             if status == 200:
-                ready, _, body = await self._get(f"{self.root}/health/readiness", auth=False)
+                ready, _, body = await self._get_json(f"{self.root}/health/readiness", auth=False, what="health reply")
                 if ready != 200:
-                    raise ServerError(
-                        f"{cap(self.server)} is starting or shutting down (readiness {ready}).",
-                        "Wait a few seconds and check again.",
-                        service=SERVICE,
-                        detail=body[:500].decode(),
+                    raise self.tag(
+                        ServerError(
+                            f"{cap(self.server)} is starting or shutting down (readiness {ready}).",
+                            "Wait a few seconds and check again.",
+                            service=SERVICE,
+                            detail=str(body)[:500],
+                        )
                     )
             latency = (time.perf_counter() - started) * 1000
             models = await self.list_models(refresh=True)
+            if check_model and self.is_litellm:
+                await self._check_model(check_model)
         except GenBridgeError as exc:
             reachable = exc.code not in ("unreachable", "timeout", "online_access")
-            return ProbeResult(
+            result = ProbeResult(
                 **base,
                 reachable=reachable,
                 version=self.version,
+                latency_ms=latency,
+                models={"text": models},
                 error=JobErrorInfo(**exc.to_dict()),
                 checked_at=time.time(),
             )
-        return ProbeResult(
-            **base,
-            reachable=True,
-            version=self.version,
-            latency_ms=latency,
-            models={"text": models},
-            capabilities={"chat": True, "streaming": True, "litellm": bool(self.is_litellm)},
-            checked_at=time.time(),
-        )
-
-    # -- jobs -------------------------------------------------------------------------------------------------------
-    async def validate(self, job: Job) -> list[Problem]:
-        """Problems with the job's inputs, found before anything is sent."""
-        problems: list[Problem] = []
-        inputs = job.inputs
-        if job.task not in TEXT_JOB_TASKS:
-            problems.append(Problem(field="task", message=f"LiteLLM does text tasks, not '{job.task}'"))
-        try:
-            build_messages(job, self.settings.template_dirs)
-        except GenBridgeError as exc:
-            problems.append(Problem(field="inputs", message=exc.message.rstrip("."), hint=exc.hint))
-        temperature = inputs.get("temperature")
-        if temperature is not None and not (isinstance(temperature, int | float) and 0 <= temperature <= 2):
-            problems.append(
-                Problem(field="temperature", message="must be a number from 0 to 2", fix={"temperature": 0.7})
+        else:
+            result = ProbeResult(
+                **base,
+                reachable=True,
+                version=self.version,
+                latency_ms=latency,
+                models={"text": models},
+                capabilities={"chat": True, "streaming": True, "litellm": bool(self.is_litellm)},
+                checked_at=time.time(),
             )
-        max_tokens = inputs.get("max_tokens")
-        if max_tokens is not None and not (isinstance(max_tokens, int) and max_tokens > 0):
-            problems.append(
-                Problem(field="max_tokens", message="must be a positive whole number", fix={"max_tokens": 512})
+        self._last_probe = result
+        return result
+
+    async def _check_model(self, model: str) -> None:
+        """`GET /health?model=` makes the proxy call that one model: the only way to see a dead model server."""
+        if model not in (self._models or []):
+            raise await self.unknown_model_error(model)
+        status, headers, data = await self._get_json(f"{self.root}/health?model={model}", what="health reply")
+        if status != 200:
+            raise self.tag(error_from_response(status, headers, data, server=self.server, model=model))
+        bad = data.get("unhealthy_endpoints") if isinstance(data, dict) else None
+        if bad:
+            first = bad[0] if isinstance(bad[0], dict) else {}
+            detail = str(first.get("error", ""))[:2000]
+            raise self.tag(
+                ServerError(
+                    f"The model '{model}' behind {self.server} is not answering: its model server is down or "
+                    "unreachable from the proxy.",
+                    "Start the model's server (or fix its api_base in the proxy config), or pick another model.",
+                    service=SERVICE,
+                    detail=detail,
+                )
             )
-        return problems
 
-    async def submit(self, job: Job) -> str:
-        """Prepare the request (model chosen, messages rendered); the POST itself happens in `events`."""
-        ensure_allowed(self.api, self.settings.allow_online, service="LiteLLM")
-        messages, task = build_messages(job, self.settings.template_dirs)
-        model = job.inputs.get("model") or self.settings.text_model
-        if not model:
-            models = await self.list_models()
-            if not models:
-                raise RejectedInput(f"{cap(self.server)} offers no models.", "Add a model to the proxy's config.")
-            model = models[0]
-        body: dict[str, Any] = {"model": model, "messages": messages, "stream": bool(job.inputs.get("stream", True))}
-        temperature = job.inputs.get("temperature", task.temperature if task else None)
-        max_tokens = job.inputs.get("max_tokens", task.max_tokens if task else None)
-        if temperature is not None:
-            body["temperature"] = temperature
-        if max_tokens is not None:
-            body["max_tokens"] = max_tokens
-        self._requests[job.id] = body
-        self._texts[job.id] = []
-        self._cancelled.discard(job.id)
-        return job.id  # chat completions have no server-side job; the call id is logged when it arrives
-
-    async def _post(self, job: Job, body: dict[str, Any]) -> aiohttp.ClientResponse:
-        """POST the chat request and return the open 200 response; errors before the first chunk are raised."""
+    # -- chat -------------------------------------------------------------------------------------------------------
+    async def open_chat(
+        self, body: dict[str, Any], *, deadline: float, cancelled: Callable[[], bool] = bool
+    ) -> ChatReply:
+        """POST the chat request; the open 200 answer, or the mapped error (errors before the first chunk)."""
         url = f"{self.api}/chat/completions"
+        raw_body = json.dumps(body).encode()
+        model = str(body.get("model", ""))
         for attempt in (1, 2):
             try:
-                resp = await self._session_for_loop().post(
-                    url, json=body, headers=self._headers(), timeout=self._timeout()
-                )
+                async with asyncio.timeout_at(self._loop_deadline(deadline)):
+                    resp = await self._send("POST", url, body=raw_body, total=None)
+                    if resp.status == 200:
+                        return ChatReply(resp, model, _fallback_note(resp.headers, model))
+                    try:
+                        raw = await read_capped(resp, self.reply_limit, service="LiteLLM", what="error reply")
+                    except (TimeoutError, aiohttp.ClientError):
+                        raw = b""
+                    finally:
+                        resp.release()
+            except GenBridgeError as exc:
+                raise self.tag(exc) from None
             except (TimeoutError, aiohttp.ClientError, OSError) as exc:
-                raise error_from_transport(
-                    exc, server=self.server, url=self.root, during="sending the request"
+                raise self.tag(
+                    error_from_transport(exc, server=self.server, url=self._shown, during="sending the request")
                 ) from None
-            self._note_headers(resp.headers)
-            if resp.status == 200:
-                return resp
-            try:
-                raw = await resp.read()
-            except (TimeoutError, aiohttp.ClientError):
-                raw = b""
-            finally:
-                resp.release()
             error = error_from_response(
-                resp.status,
-                resp.headers,
-                raw,
-                server=self.server,
-                model=body["model"],
-                sent_key=bool(self._headers()),
-                known_models=self._models,
+                resp.status, resp.headers, raw, server=self.server, model=model, sent_key=self._has_key
             )
+            if error.code == "unknown_model":
+                raise await self.unknown_model_error(model, error.detail)
             wait = retry_after_seconds(resp.headers) if resp.status == 429 else None
-            if attempt == 1 and wait is not None and wait <= MAX_RETRY_WAIT_S and job.id not in self._cancelled:
-                log.info("job %s: rate-limited, retrying once in %.1f s as the server asked", job.id, wait)
+            if attempt == 1 and wait is not None and wait <= MAX_RETRY_WAIT_S and not cancelled():
+                log.info("rate-limited by %s, retrying once in %.1f s as the server asked", self.server, wait)
                 await asyncio.sleep(wait)
                 continue
-            raise error
+            raise self.tag(error)
         raise AssertionError("unreachable")
 
-    async def reattach(self, job: Job) -> None:
-        """A chat completion streams into the connection that asked for it: after a restart nothing is left to
-        follow. Decision: fail rather than resend, because the text block already holds the half-written answer
-        (a new one would not continue it) and a paid upstream would bill the tokens twice."""
-        raise GenBridgeError(
-            "Blender closed while this text was being written; generate again.",
-            "Press Retry in the job list to write it again; the partial text stays in its text block.",
+    def _loop_deadline(self, deadline: float) -> float:
+        """`deadline` (on self.clock) as a time on the running loop's clock."""
+        return asyncio.get_running_loop().time() + max(0.0, deadline - self.clock())
+
+    def deadline(self, total: float | None = None) -> float:
+        """A total deadline for one answer, on `self.clock` (settings.timeouts.text by default)."""
+        return self.clock() + (total if total is not None else self.settings.timeouts.text)
+
+    async def whole(self, reply: ChatReply, *, deadline: float) -> tuple[str, str | None]:
+        """(text, finish_reason) of a non-streamed answer, read size-capped before the deadline."""
+        try:
+            async with asyncio.timeout_at(self._loop_deadline(deadline)):
+                data = await read_json_capped(reply.response, self.reply_limit, service="LiteLLM", what="answer")
+            completion = ChatCompletion.model_validate(data)
+        except ValidationError:
+            raise self.tag(
+                ServerError(
+                    f"{cap(self.server)} sent an answer GenBridge cannot read.",
+                    service=SERVICE,
+                    detail=json.dumps(data)[:2000],
+                )
+            ) from None
+        except GenBridgeError as exc:
+            raise self.tag(exc) from None
+        except TimeoutError:
+            raise self.tag(self._too_slow(reply.model)) from None
+        finally:
+            reply.response.release()
+        choice = completion.choices[0] if completion.choices else None
+        return completion.text, choice.finish_reason if choice else None
+
+    def _too_slow(self, model: str) -> ServiceTimeout:
+        return ServiceTimeout(
+            f"The answer from '{model}' on {self.server} took longer than the {self.settings.timeouts.text:g} s "
+            "allowed for one answer (the text so far is kept).",
+            "Raise the text timeout (text --timeout, or [timeouts] text in genbridge.toml), or ask for less text.",
             service=SERVICE,
         )
 
-    async def events(self, job: Job) -> AsyncIterator[BackendEvent]:
-        """Text in batches of ~30 ms plus "Writing (N tokens)" progress; ends after the last token."""
-        body = self._requests.get(job.id)
-        if body is None:
-            raise RejectedInput("This text job was never submitted to LiteLLM.", service=SERVICE)
-        yield BackendProgress(fraction=0.02, phase=f"Waiting for {body['model']}", running=True)
+    async def stream(self, reply: ChatReply, *, deadline: float) -> AsyncIterator[StreamBatch]:
+        """The streamed answer in batches of ~30 ms; raises when it ends without a `finish_reason`, passes a cap,
+        reports an error line, or runs past `deadline` (the text already yielded is kept by the caller)."""
+        self._streaming += 1
         try:
-            resp = await self._post(job, body)
-            self._responses[job.id] = resp
-            fallback = _fallback_note(resp.headers, body["model"])
-            if fallback:
-                yield BackendLog(message=fallback)
-            if body["stream"]:
-                async for event in self._stream(job, resp, body):
-                    yield event
-                if not self._texts[job.id]:
-                    # Some upstreams ignore `stream` and the proxy then sends one empty chunk: ask once more, whole.
-                    yield BackendLog(message="The server streamed no text; asking again without streaming.")
-                    resp.release()
-                    resp = self._responses[job.id] = await self._post(job, {**body, "stream": False})
-                    async for event in self._whole(job, resp, body):
-                        yield event
-            else:
-                async for event in self._whole(job, resp, body):
-                    yield event
-        except GenBridgeError:
-            if job.id in self._cancelled:
-                raise Cancelled("The text job was cancelled.", service=SERVICE) from None
-            raise
-        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
-            if job.id in self._cancelled:
-                raise Cancelled("The text job was cancelled.", service=SERVICE) from None
-            raise error_from_transport(exc, server=self.server, url=self.root, during="receiving the answer") from None
+            async for batch in self._read_stream(reply, deadline):
+                yield batch
+        except GenBridgeError as exc:
+            raise self.tag(exc) from None
+        except TimeoutError:
+            raise self.tag(self._too_slow(reply.model)) from None
+        except (aiohttp.ClientError, OSError) as exc:
+            during = "receiving the answer"
+            raise self.tag(error_from_transport(exc, server=self.server, url=self._shown, during=during)) from None
         finally:
-            done = self._responses.pop(job.id, None)
-            if done is not None:
-                # An unfinished stream (cancel, error, task cancelled) must not go back to the pool half-read.
-                if job.id in self._cancelled or not done.content.at_eof():
-                    done.close()
-                else:
-                    done.release()
+            self._streaming -= 1
+            resp = reply.response
+            if resp.content.at_eof():
+                resp.release()
+            else:
+                resp.close()  # a half-read stream must not go back to the pool
 
-    async def _whole(self, job: Job, resp: aiohttp.ClientResponse, body: dict[str, Any]) -> AsyncIterator[BackendEvent]:
-        raw = await resp.read()
-        try:
-            text = ChatCompletion.model_validate_json(raw).text
-        except ValidationError:
-            raise ServerError(
-                f"{cap(self.server)} sent an answer GenBridge cannot read.",
-                service=SERVICE,
-                detail=raw[:2000].decode("utf-8", "replace"),
-            ) from None
-        self._texts[job.id].append(text)
-        if text:
-            yield BackendText(text=text)
-        yield BackendProgress(fraction=0.95, phase=f"Written ({len(text)} characters)")
-
-    async def _stream(
-        self, job: Job, resp: aiohttp.ClientResponse, body: dict[str, Any]
-    ) -> AsyncIterator[BackendEvent]:
-        """Parse SSE incrementally; coalesce tokens that arrive within BATCH_WINDOW_S into one BackendText."""
+    async def _read_stream(self, reply: ChatReply, deadline: float) -> AsyncIterator[StreamBatch]:
         loop = asyncio.get_running_loop()
-        parser = SSEParser()
+        parser = SSEParser(min(MAX_SSE_LINE, self.reply_limit))
+        content = reply.response.content
         pending: list[str] = []
         pending_since = 0.0
-        tokens = 0
-        max_tokens = body.get("max_tokens")
-        text = self._texts[job.id]
-        finished = False
+        tokens = total_chars = 0
+        finish: str | None = None
+        end_at = self._loop_deadline(deadline)
 
-        def flush() -> list[BackendEvent]:
-            batch = "".join(pending)
-            pending.clear()
-            text.append(batch)
-            fraction = min(0.95, tokens / max_tokens if max_tokens else tokens / (tokens + 200))
-            return [BackendText(text=batch), BackendProgress(fraction=fraction, phase=f"Writing ({tokens} tokens)")]
-
-        while not finished:
+        while True:
             if pending and loop.time() - pending_since >= BATCH_WINDOW_S:
-                for event in flush():
-                    yield event
-            if pending:
-                window = asyncio.timeout_at(pending_since + BATCH_WINDOW_S)
-                try:
-                    async with window:
-                        chunk = await resp.content.readany()
-                except TimeoutError:
-                    if not window.expired():
-                        raise
-                    continue  # the window closed with no new bytes: flush at the top of the loop
-            else:
-                chunk = await resp.content.readany()
-            payloads = parser.feed(chunk) if chunk else parser.close()
+                yield StreamBatch("".join(pending), tokens)
+                pending.clear()
+            wake = min(end_at, pending_since + BATCH_WINDOW_S) if pending else end_at
+            window = asyncio.timeout_at(wake)
+            try:
+                async with window:
+                    chunk = await content.readany()
+            except TimeoutError:
+                if not window.expired() or wake >= end_at:
+                    raise
+                continue  # the batch window closed with no new bytes: flush at the top of the loop
+            try:
+                payloads = parser.feed(chunk) if chunk else parser.close()
+            except LineTooLong as exc:
+                raise ReplyTooLarge(
+                    f"{cap(self.server)} sent a stream line larger than the {exc.limit // MB} MB limit; "
+                    "GenBridge stopped reading (the text so far is kept).",
+                    service=SERVICE,
+                ) from None
+            done = False
             for data in payloads:
                 if data == DONE:
-                    finished = True
+                    done = True
                     break
                 try:
-                    parsed = ChatChunk.model_validate(json.loads(data))
-                except (ValueError, ValidationError):
-                    log.warning("job %s: skipping an unreadable stream line: %.200s", job.id, data)
+                    parsed = ChatChunk.model_validate_json(data)
+                except ValidationError:
+                    log.warning("skipping an unreadable stream line from %s: %.200s", self.server, data)
                     continue
                 if parsed.error is not None:
                     if pending:
-                        for event in flush():
-                            yield event
+                        yield StreamBatch("".join(pending), tokens)
+                        pending.clear()
                     raise error_from_stream_payload(
-                        parsed.error, server=self.server, model=body["model"], received=tokens
+                        parsed.error, server=self.server, model=reply.model, received=tokens
                     )
                 piece = parsed.text
                 if piece:
@@ -368,77 +465,45 @@ class LiteLLMClient:
                         pending_since = loop.time()
                     pending.append(piece)
                     tokens += 1
-            if not chunk and not finished:
-                if pending:
-                    for event in flush():
-                        yield event
-                if job.id in self._cancelled:
-                    raise Cancelled("The text job was cancelled.", service=SERVICE)
-                raise ServerError(
-                    f"The answer from '{body['model']}' broke off before it was finished (the text so far is kept).",
-                    "Try again; if it keeps happening, look at the proxy's console.",
-                    service=SERVICE,
-                )
-        if pending:
-            for event in flush():
-                yield event
-
-    async def cancel(self, job: Job) -> None:
-        """Close the stream at once; the proxy stops the upstream call when its client goes away."""
-        self._cancelled.add(job.id)
-        resp = self._responses.pop(job.id, None)
-        if resp is not None:
-            resp.close()
-
-    def text_of(self, job: Job) -> str:
-        """The full text received for `job` (also what `fetch_outputs` writes)."""
-        parts = self._texts.get(job.id)
-        return "".join(parts) if parts is not None else job.text
-
-    async def fetch_outputs(self, job: Job, dest: Path) -> list[Path]:
-        """Write `<task>.txt` (and `shotlist.json` for the shot list) so nothing lives only in memory."""
-        from ...workflows.text import clean_prompt, parse_shotlist
-
-        dest.mkdir(parents=True, exist_ok=True)
-        text = redact(self.text_of(job))  # an answer that echoes the key never lands in a file
-        self._texts.pop(job.id, None)
-        self._requests.pop(job.id, None)
-        self._cancelled.discard(job.id)
-        txt = dest / f"{job.task}.txt"
-        await asyncio.to_thread(txt.write_text, text, encoding="utf-8")
-        written = [txt]
-        output = text_output_kind(job)
-        if output == "shotlist":
-            try:
-                shots = parse_shotlist(text)
-            except GenBridgeError as exc:
-                exc.message += f" The raw answer is in {txt}."
-                raise
-            path = dest / "shotlist.json"
-            await asyncio.to_thread(path.write_text, shots.model_dump_json(indent=2), encoding="utf-8")
-            written.append(path)
-        elif output == "prompt":
-            path = dest / "prompt_clean.txt"
-            await asyncio.to_thread(path.write_text, clean_prompt(text), encoding="utf-8")
-            written.append(path)
-        return written
+                    total_chars += len(piece)
+                    if total_chars > self.reply_limit:
+                        yield StreamBatch("".join(pending), tokens)
+                        raise ReplyTooLarge(
+                            f"The answer from '{reply.model}' passed the {self.reply_limit // MB} MB limit for "
+                            "streamed text; GenBridge stopped reading (the text so far is kept).",
+                            "Ask for less text (max tokens), or raise reply_limit_mb in the settings.",
+                            service=SERVICE,
+                        )
+                finish = parsed.finish_reason or finish
+            if done or not chunk:
+                yield StreamBatch("".join(pending), tokens, finish)
+                if finish is None:
+                    raise incomplete_stream(self.server, reply.model, tokens, finished_by_server=done)
+                return
 
     async def complete(self, messages: list[dict[str, str]], model: str, **params: Any) -> str:
-        """One non-streaming chat call, outside the job machinery (benchmarks, quick checks)."""
-        job = Job(task="text", inputs={"messages": messages, "model": model, "stream": False, **params})
-        await self.submit(job)
-        async for _ in self.events(job):
-            pass
-        return "".join(self._texts.pop(job.id, []))
+        """One non-streaming chat call (benchmarks, quick checks): the answer's text."""
+        deadline = self.deadline()
+        reply = await self.open_chat(
+            {"model": model, "messages": messages, "stream": False, **params}, deadline=deadline
+        )
+        text, _ = await self.whole(reply, deadline=deadline)
+        return text
 
     async def close(self) -> None:
-        """Close open streams and the session."""
-        for resp in list(self._responses.values()):
-            resp.close()
-        self._responses.clear()
+        """Close the session (and with it any open stream)."""
         if self._session is not None and not self._session.closed:
             await self._session.close()
         self._session = None
+
+
+def _origin(url: str) -> tuple[str, str, int | None]:
+    parts = urlsplit(url)
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    return parts.scheme, (parts.hostname or "").lower(), port or (443 if parts.scheme == "https" else 80)
 
 
 def _fallback_note(headers: Any, model: str) -> str:
@@ -447,54 +512,3 @@ def _fallback_note(headers: Any, model: str) -> str:
         return ""
     group = headers.get("x-litellm-model-group") or "another model"
     return f"The model '{model}' failed; the proxy answered with '{group}' instead."
-
-
-def cap(text: str) -> str:
-    """`text` with its first letter upper-cased (server names start sentences)."""
-    return text[:1].upper() + text[1:]
-
-
-def text_output_kind(job: Job) -> str:
-    """'shotlist', 'prompt' or 'text': what the answer is parsed into."""
-    text_task = job.inputs.get("text_task") or ("shotlist" if job.task == "shotlist" else None)
-    if text_task == "shotlist":
-        return "shotlist"
-    if text_task in ("image_prompt", "video_prompt", "negative_prompt"):
-        return "prompt"
-    return "text"
-
-
-def build_messages(job: Job, template_dirs: list[str] | tuple[str, ...] = ()) -> tuple[list[dict[str, str]], Any]:
-    """(chat messages, the TextTask or None) from the job inputs; RejectedInput when they are unusable.
-
-    Text tasks are looked up in `template_dirs` (the user's, from settings) before the bundled ones.
-    """
-    inputs = job.inputs
-    text_task = inputs.get("text_task") or ("shotlist" if job.task == "shotlist" and "variables" in inputs else None)
-    if text_task:
-        from ...workflows.text import load_text_task
-
-        task = load_text_task(str(text_task), template_dirs)
-        variables = inputs.get("variables") or {}
-        if not isinstance(variables, dict):
-            raise RejectedInput("The text task's variables must be a mapping of names to text.", service=SERVICE)
-        return task.messages(variables), task
-    messages = inputs.get("messages")
-    if messages is not None:
-        ok = (
-            isinstance(messages, list)
-            and messages
-            and all(
-                isinstance(m, dict) and isinstance(m.get("role"), str) and isinstance(m.get("content"), str)
-                for m in messages
-            )
-        )
-        if not ok:
-            raise RejectedInput("The messages must be a list of {role, content} entries.", service=SERVICE)
-        return list(messages), None
-    prompt = inputs.get("prompt")
-    if isinstance(prompt, str) and prompt.strip():
-        return [{"role": "user", "content": prompt}], None
-    raise RejectedInput(
-        "This text job has no prompt.", "Type a prompt (or pick a text task and fill in its fields).", service=SERVICE
-    )

@@ -112,12 +112,7 @@ def error_from_response(
             **kw,
         )
     if _is_unknown_model(status, message):
-        choices = f" Available: {', '.join(known_models[:12])}." if known_models else ""
-        return RejectedInput(
-            f"{cap(server)} has no model named '{model}'.{choices}",
-            "Pick a model from the list (GenBridge preferences > LiteLLM > Text model).",
-            **kw,
-        )
+        return unknown_model(server, model, known_models, detail=detail)
     if status in (404, 405) or (status == 400 and "detail" in body.decode("utf-8", "replace")[:20]):
         return IncompatibleServer(
             f"{cap(server)} does not offer the OpenAI chat API here (HTTP {status}: {brief}).",
@@ -126,10 +121,47 @@ def error_from_response(
         )
     if 400 <= status < 500:
         return RejectedInput(f"{cap(server)} rejected the request: {brief}", **kw)
+    if _is_dead_upstream(message):
+        return ServerError(
+            f"The model '{model}' behind {server} is not answering (HTTP {status}): its model server is down or "
+            f"unreachable from the proxy. {brief}",
+            "Start the model's server (or fix its api_base in the proxy config), or pick another model.",
+            **kw,
+        )
     return ServerError(
-        f"{cap(server)} failed (HTTP {status}) while the model '{model}' worked: {brief}",
+        f"The model '{model}' on {server} failed (HTTP {status}): {brief}",
         "Look at the proxy's console or its model's server for the cause, then try again.",
         **kw,
+    )
+
+
+MODEL_HINT = (
+    "Pick one of the listed models: on the command line with --model NAME or GENBRIDGE_TEXT_MODEL "
+    "(text_model in genbridge.toml); in Blender in GenBridge preferences > LiteLLM > Text model."
+)
+
+
+def unknown_model(server: str, model: str, known_models: list[str] | None, *, detail: str = "") -> RejectedInput:
+    """The server has no such model: the message lists the ones it has (fetched by the caller when needed)."""
+    if known_models:
+        shown = ", ".join(known_models[:20]) + (
+            f" (and {len(known_models) - 20} more)" if len(known_models) > 20 else ""
+        )
+        choices = f" It has: {shown}."
+    else:
+        choices = " It lists no models."
+    err = RejectedInput(
+        f"{cap(server)} has no model named '{model}'.{choices}", MODEL_HINT, service=SERVICE, detail=detail
+    )
+    err.code = "unknown_model"
+    return err
+
+
+def _is_dead_upstream(message: str) -> bool:
+    low = message.lower()
+    return any(
+        s in low
+        for s in ("apiconnectionerror", "connection error", "connection refused", "cannot connect", "connecterror")
     )
 
 
@@ -141,6 +173,18 @@ def _is_unknown_model(status: int, message: str) -> bool:
     low = message.lower()
     return status in (400, 404) and (
         "invalid model name" in low or ("model" in low and ("not found" in low or "does not exist" in low))
+    )
+
+
+def incomplete_stream(server: str, model: str, received: int, *, finished_by_server: bool) -> ServerError:
+    """The stream ended without a `finish_reason`: the answer is probably cut off, and the user is told so."""
+    how = "ended ([DONE]) without saying the answer was finished" if finished_by_server else "broke off"
+    got = f" after {received} tokens" if received else ""
+    return ServerError(
+        f"The answer from '{model}' on {server} {how}{got}; it is probably incomplete (the text so far is kept).",
+        "Try again. A llama.cpp server ends a running answer when another request arrives: start it with "
+        "--interrupt_requests False, or send it one request at a time.",
+        service=SERVICE,
     )
 
 

@@ -7,7 +7,6 @@ answers are parsed into typed results (`parse_shotlist`, `clean_prompt`). An ans
 
 from __future__ import annotations
 
-import json
 import re
 import string
 import tomllib
@@ -15,9 +14,10 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ...runtime.errors import ConfigError, RejectedInput
+from .shotlist import Shot, ShotList, UnparseableAnswer, parse_shotlist, shotlist_schema
 
 TASKS_DIR = Path(__file__).resolve().parent
 TEXT_TASKS = ("shotlist", "image_prompt", "video_prompt", "negative_prompt")
@@ -87,89 +87,17 @@ def load_text_task(name: str, extra_dirs: Iterable[str | Path] = ()) -> TextTask
 
 
 # -- typed results ------------------------------------------------------------------------------------------------
-class UnparseableAnswer(RejectedInput):
-    """The model answered, but not in the shape the task asked for; `raw` keeps its text."""
-
-    code = "unparseable_answer"
-    default_hint = "Generate again (perhaps at a lower temperature) or pick a stronger model; the raw answer is kept."
-
-    def __init__(self, message: str, raw: str, hint: str | None = None) -> None:
-        super().__init__(message, hint, service="litellm", detail=raw[:4000])
-        self.raw = raw
-
-
-class Shot(BaseModel):
-    """One planned shot."""
-
-    model_config = ConfigDict(extra="ignore")
-
-    description: str = Field(min_length=1)
-    duration: float = Field(gt=0, le=600)
-    camera: str = ""
-    characters: list[str] = Field(default_factory=list)
-
-    @field_validator("duration", mode="before")
-    @classmethod
-    def _seconds(cls, value: Any) -> Any:
-        # Models write "3s", "3.5 seconds" or "3" as often as 3.
-        if isinstance(value, str):
-            match = re.match(r"\s*(\d+(?:\.\d+)?)", value)
-            if match:
-                return float(match.group(1))
-        return value
-
-    @field_validator("characters", mode="before")
-    @classmethod
-    def _names(cls, value: Any) -> Any:
-        if value is None:
-            return []
-        if isinstance(value, str):
-            return [v.strip() for v in value.split(",") if v.strip()]
-        return value
-
-
-class ShotList(BaseModel):
-    """The parsed answer of the shot-list task."""
-
-    shots: list[Shot] = Field(min_length=1)
-
-    @property
-    def total_duration(self) -> float:
-        return sum(s.duration for s in self.shots)
-
-
-def _first_json(raw: str) -> Any:
-    """The first JSON object or array in `raw` (models like to add code fences or a sentence around it)."""
-    decoder = json.JSONDecoder()
-    for match in re.finditer(r"[\[{]", raw):
-        try:
-            value, _ = decoder.raw_decode(raw, match.start())
-        except ValueError:
-            continue
-        if isinstance(value, list) or (isinstance(value, dict) and value):
-            return value
-    raise ValueError("no JSON object or list found")
-
-
-def parse_shotlist(raw: str) -> ShotList:
-    """Parse a shot-list answer; UnparseableAnswer (keeping `raw`) when it is not a usable list of shots."""
-    try:
-        data = _first_json(raw)
-    except ValueError:
-        raise UnparseableAnswer("The model's shot list is not JSON.", raw) from None
-    if isinstance(data, dict):
-        data = data.get("shots", data.get("shot_list", data.get("storyboard")))
-    if not isinstance(data, list):
-        raise UnparseableAnswer("The model's answer has no list of shots.", raw)
-    try:
-        return ShotList(shots=data)
-    except ValidationError as exc:
-        where = "; ".join(
-            f"shot {err['loc'][1] + 1 if len(err['loc']) > 1 and isinstance(err['loc'][1], int) else '?'} "
-            f"{err['loc'][-1]}: {err['msg']}"
-            for err in exc.errors(include_url=False)[:3]
-        )
-        raise UnparseableAnswer(f"The model's shot list is incomplete ({where}).", raw) from None
+__all__ = [
+    "TEXT_TASKS",
+    "Shot",
+    "ShotList",
+    "TextTask",
+    "UnparseableAnswer",
+    "clean_prompt",
+    "load_text_task",
+    "parse_shotlist",
+    "shotlist_schema",
+]
 
 
 def clean_prompt(raw: str) -> str:

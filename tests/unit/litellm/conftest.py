@@ -1,4 +1,4 @@
-"""A real LiteLLM proxy (mock-response models + a tiny fake upstream) for the whole test session."""
+"""Text-job clients bound to the real LiteLLM proxy (the `litellm_proxy` fixture is in tests/unit/conftest.py)."""
 
 from __future__ import annotations
 
@@ -6,35 +6,25 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
-from genbridge.backends.litellm import LiteLLMClient
 from genbridge.runtime.events import BackendText
 from genbridge.runtime.jobs import Job
 from genbridge.runtime.settings import Endpoint, Settings, Timeouts
-from genbridge.standins.litellm_proxy import LiteLLMProxy, start_litellm_proxy
-
-
-@pytest.fixture(scope="session")
-def litellm_proxy() -> Any:
-    """Start `litellm --config ...` once; stopped (by pid) when the session ends."""
-    proxy = start_litellm_proxy(ready_timeout=120)
-    try:
-        yield proxy
-    finally:
-        proxy.stop()
+from genbridge.standins.litellm_proxy import LiteLLMProxy
+from genbridge.workflows.text.jobs import TextJobClient
 
 
 @pytest.fixture
-async def make_client(litellm_proxy: LiteLLMProxy, tmp_path: Any) -> AsyncIterator[Callable[..., LiteLLMClient]]:
+async def make_client(litellm_proxy: LiteLLMProxy, tmp_path: Any) -> AsyncIterator[Callable[..., TextJobClient]]:
     """Clients bound to the proxy (key, URL suffix and timeouts adjustable), closed after the test."""
-    made: list[LiteLLMClient] = []
+    made: list[TextJobClient] = []
 
     def factory(
         *, key: str | None = "master", suffix: str = "", request_timeout: float = 30.0, url: str | None = None
-    ) -> LiteLLMClient:
+    ) -> TextJobClient:
         secret = litellm_proxy.master_key if key == "master" else key
         endpoint = Endpoint(service="litellm", url=(url or litellm_proxy.url) + suffix, key=secret)
         settings = Settings(timeouts=Timeouts(connect=3.0, request=request_timeout), output_dir=str(tmp_path / "out"))
-        client = LiteLLMClient(endpoint, settings)
+        client = TextJobClient(endpoint, settings)
         made.append(client)
         return client
 
@@ -43,7 +33,7 @@ async def make_client(litellm_proxy: LiteLLMProxy, tmp_path: Any) -> AsyncIterat
         await client.close()
 
 
-async def run_text_job(client: LiteLLMClient, job: Job) -> list[Any]:
+async def run_text_job(client: TextJobClient, job: Job) -> list[Any]:
     """validate + submit + drain events, returning the events (raises what the client raises)."""
     assert await client.validate(job) == []
     await client.submit(job)

@@ -1,4 +1,4 @@
-"""LiteLLMClient against the real LiteLLM proxy: health, models, streaming, batching, cancel, outputs."""
+"""TextJobClient against the real LiteLLM proxy: health, models, streaming, batching, cancel, outputs."""
 
 from __future__ import annotations
 
@@ -6,12 +6,12 @@ import asyncio
 import json
 
 import pytest
-from genbridge.backends.litellm import LiteLLMClient
 from genbridge.runtime.errors import Cancelled, RejectedInput
 from genbridge.runtime.events import BackendLog, BackendProgress, BackendText
 from genbridge.runtime.jobs import Job
 from genbridge.standins.litellm_proxy import MOCK_LONG_TEXT, MOCK_TEXT, free_port
 from genbridge.workflows.text import UnparseableAnswer
+from genbridge.workflows.text.jobs import TextJobClient
 
 
 async def test_probe_reports_the_proxy_and_its_models(make_client) -> None:
@@ -40,7 +40,7 @@ async def test_streamed_tokens_arrive_in_batches_with_token_counts(make_client, 
     # The proxy sends one chunk per 3 characters within milliseconds: far fewer events than chunks.
     assert 1 <= len(texts) < len(MOCK_LONG_TEXT) // 3
     assert phases[-1].startswith("Writing (") and phases[-1].endswith(" tokens)")
-    assert client.version == "1.108.7"
+    assert client.llm.version == "1.108.7"
 
 
 async def test_non_streaming_answer_is_one_text_event(make_client, run_job, text_of) -> None:
@@ -80,7 +80,7 @@ async def test_cancel_mid_stream_closes_it_at_once(make_client, litellm_proxy) -
     await client.cancel(job)
     with pytest.raises(Cancelled):
         await asyncio.wait_for(task, timeout=2)
-    assert len(received) < 400 and not client._responses
+    assert len(received) < 400 and not client._replies
 
 
 async def test_unknown_inputs_are_reported_by_validate(make_client) -> None:
@@ -110,7 +110,7 @@ async def test_an_unparseable_shot_list_fails_clearly_and_keeps_the_raw_text(mak
 
 
 async def test_prompt_task_writes_the_cleaned_prompt(make_client, run_job, tmp_path) -> None:
-    client: LiteLLMClient = make_client()
+    client: TextJobClient = make_client()
     job = Job(task="prompt", inputs={"text_task": "image_prompt", "variables": {"shot": "a door"}, "model": "llama3"})
     await run_job(client, job)
     paths = await client.fetch_outputs(job, tmp_path / "out")

@@ -64,10 +64,10 @@ def test_prose_instead_of_json_raises_and_keeps_the_raw_text() -> None:
     assert info.value.raw == raw and isinstance(info.value, RejectedInput)
 
 
-def test_a_shot_without_duration_is_reported_by_number() -> None:
+def test_a_shot_without_description_is_reported_by_number_and_field() -> None:
     with pytest.raises(UnparseableAnswer) as info:
-        parse_shotlist('{"shots": [{"description": "a", "duration": 1}, {"description": "b"}]}')
-    assert "shot 2 duration" in info.value.message
+        parse_shotlist('{"shots": [{"description": "a", "duration": 1}, {"duration": 2, "camera": "wide"}]}')
+    assert "(shot 2, description: Field required)" in info.value.message
 
 
 def test_prompt_answers_lose_labels_quotes_and_fences() -> None:
