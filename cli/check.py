@@ -34,6 +34,10 @@ async def probe_endpoints(settings: Settings, *, include_disabled: bool = False)
     async def one(index: int, endpoint: Any) -> ProbeResult:
         try:
             client = clients[index] = make_client(endpoint, settings)
+            if endpoint.service == "litellm":
+                # Only here (an explicit check) does the proxy call the text model once: a dead model server
+                # behind a healthy proxy is found.
+                return await client.probe(deep=True)  # type: ignore[call-arg]
             return await client.probe()
         except Exception as exc:  # noqa: BLE001 - a broken client is one failing row, not a crash
             err = error_from_exception(exc, service=endpoint.service)
@@ -71,8 +75,22 @@ def _gb(value: float | None) -> str:
     return "-" if value is None else f"{value:.1f}"
 
 
+def status_of(r: ProbeResult) -> str:
+    """'ok', 'NO' (unreachable) or 'FAILED' (reachable, but it refused the key, has a dead model...)."""
+    if not r.reachable:
+        return "NO"
+    return "FAILED" if r.error is not None else "ok"
+
+
+def _models(r: ProbeResult, limit: int = 3) -> str:
+    names = [m for group in r.models.values() for m in group]
+    if not names:
+        return "-"
+    return ", ".join(names[:limit]) + (f" +{len(names) - limit}" if len(names) > limit else "")
+
+
 def format_table(results: list[ProbeResult]) -> str:
-    rows = [("SERVICE", "URL", "REACHABLE", "VERSION", "VRAM FREE/TOTAL GB", "LATENCY")]
+    rows = [("SERVICE", "URL", "STATUS", "VERSION", "VRAM FREE/TOTAL GB", "LATENCY", "MODELS")]
     for r in results:
         vram = "-" if r.vram_total_gb is None else f"{_gb(r.vram_free_gb)}/{_gb(r.vram_total_gb)}"
         if r.device == "cpu" and r.vram_total_gb is not None:
@@ -82,16 +100,17 @@ def format_table(results: list[ProbeResult]) -> str:
             (
                 SERVICE_TITLES.get(r.service, r.service),
                 r.url,
-                "yes" if r.reachable else "NO",
+                status_of(r),
                 r.version or "-",
                 vram,
                 latency,
+                _models(r),
             )
         )
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in rows]
     for r in results:
-        if not r.reachable and r.error is not None:
+        if r.error is not None:
             lines.append(f"  {SERVICE_TITLES.get(r.service, r.service)} {r.url}: {r.error.message} {r.error.hint}")
     return "\n".join(lines)
 
@@ -104,4 +123,5 @@ def run(args: argparse.Namespace) -> int:
     else:
         print(format_table(results) if results else "No endpoints are configured.")
     enabled = [r for r in results if any(e.url == r.url and e.enabled for e in settings.all_endpoints())]
-    return 0 if results and all(r.reachable for r in enabled) else 1
+    # Every failure counts: unreachable, and reachable-but-failing (a wrong key, a dead model behind the proxy).
+    return 0 if results and all(status_of(r) == "ok" for r in enabled) else 1

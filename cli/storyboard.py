@@ -2,9 +2,11 @@
 
 Services with an endpoint configured (GENBRIDGE_<SERVICE>_URL(S) or the settings TOML) are used as they are; for
 every other one a loopback stand-in is started here: the ComfyUI and Wan2GP stand-ins (placeholder media that says
-so) and the real LiteLLM proxy with a mock model. Then the bpy interpreter ($GENBRIDGE_BPY_PYTHON) runs
-`demo/storyboard_in_blender.py`, which installs the add-on zip, runs "Storyboard from Logline" and saves the .blend
-and a contact sheet. This command prints the plan (which service did what, and why) and the timings.
+so) and the real LiteLLM proxy in front of a real local model (SmolLM2-135M-Instruct on llama-cpp-python's
+server, built by ./dev setup), or, only when that cannot be set up, a mock model (and it says so). Then the bpy
+interpreter ($GENBRIDGE_BPY_PYTHON) runs `demo/storyboard_in_blender.py`, which installs the add-on zip, runs
+"Storyboard from Logline" and saves the .blend and a contact sheet. This command prints the plan (which service
+did what, and why) and the timings.
 """
 
 from __future__ import annotations
@@ -50,6 +52,10 @@ def add_parser(subparsers: Any) -> None:
         action="store_true",
         help="when ComfyUI lacks the reference model, make cast keyframes from text alone instead of failing",
     )
+    parser.add_argument(
+        "--model",
+        help="text model for the shot list (default: GENBRIDGE_TEXT_MODEL / text_model, else the local model)",
+    )
 
 
 def configured_services(config: str | None, env: Mapping[str, str] | None = None) -> set[str]:
@@ -89,17 +95,44 @@ def stand_ins(needed: set[str]) -> Iterator[dict[str, dict[str, str]]]:
             url = stack.enter_context(Wan2GPStandIn(step_delay=0.02).run_in_thread())
             started["wan2gp"] = {"url": url, "what": "Wan2GP stand-in (placeholder clips)"}
         if "litellm" in needed:
-            from ..standins.litellm_proxy import start_litellm_proxy
-
-            if not os.environ.get("GENBRIDGE_LITELLM_BIN") and DEFAULT_LITELLM_BIN.is_file():
-                os.environ["GENBRIDGE_LITELLM_BIN"] = str(DEFAULT_LITELLM_BIN)
-            proxy = stack.enter_context(start_litellm_proxy(with_upstream=False))
-            started["litellm"] = {
-                "url": proxy.url,
-                "key": proxy.master_key,
-                "what": f"real LiteLLM proxy with the mock model '{MOCK_TEXT_MODEL}'",
-            }
+            started["litellm"] = stack.enter_context(text_stand_in())
         yield started
+
+
+@contextlib.contextmanager
+def text_stand_in() -> Iterator[dict[str, str]]:
+    """The real LiteLLM proxy in front of the real local model; the mock model only if that cannot start."""
+    from ..standins.litellm_proxy import LOCAL_TEXT_MODEL, start_litellm_proxy
+    from ..standins.local_llm import start_local_llm
+
+    if not os.environ.get("GENBRIDGE_LITELLM_BIN") and DEFAULT_LITELLM_BIN.is_file():
+        os.environ["GENBRIDGE_LITELLM_BIN"] = str(DEFAULT_LITELLM_BIN)
+    with contextlib.ExitStack() as stack:
+        try:
+            local = stack.enter_context(start_local_llm())
+        except (RuntimeError, OSError) as exc:
+            print(
+                f"note: the local model could not start ({str(exc).splitlines()[0]}); using the mock model, whose "
+                "shot list is the same whatever the logline.",
+                file=sys.stderr,
+            )
+            local = None
+        proxy = stack.enter_context(start_litellm_proxy(with_upstream=False, local_llm_url=local and local.url))
+        if local is not None:
+            what = f"real LiteLLM proxy in front of the local model {local.alias} (llama.cpp, CPU)"
+            yield {"url": proxy.url, "key": proxy.master_key, "model": LOCAL_TEXT_MODEL, "what": what, "kind": "local"}
+        else:
+            what = f"real LiteLLM proxy with the mock model '{MOCK_TEXT_MODEL}'"
+            yield {"url": proxy.url, "key": proxy.master_key, "model": MOCK_TEXT_MODEL, "what": what, "kind": "mock"}
+
+
+def text_model_for(args: argparse.Namespace, started: Mapping[str, Mapping[str, str]], configured: str) -> str:
+    """--model, else the started stand-in's model, else the configured text_model ("" = the server's first)."""
+    if getattr(args, "model", None):
+        return str(args.model)
+    if "litellm" in started:
+        return started["litellm"]["model"]
+    return configured
 
 
 def run(args: argparse.Namespace) -> int:
@@ -152,7 +185,7 @@ def run(args: argparse.Namespace) -> int:
             "out": str(out),
             "endpoints": endpoints,
             "labels": labels,
-            "text_model": MOCK_TEXT_MODEL if "litellm" in started else settings.text_model,
+            "text_model": text_model_for(args, started, settings.text_model),
             "timeout": args.timeout,
             "cast": cast_data,
             "allow_text_fallback": bool(getattr(args, "allow_text_fallback", False)),
@@ -181,9 +214,8 @@ def run(args: argparse.Namespace) -> int:
         print(log_path.read_text(encoding="utf-8", errors="replace")[-3000:], file=sys.stderr)
         return 1
     summary = json.loads(summary_path.read_text(encoding="utf-8"))
-    print_report(
-        summary, started, {"stand-ins start": startup, "Blender run": blender_s, "total": time.monotonic() - t0}
-    )
+    outer = {"stand-ins start": startup, "Blender run": blender_s, "total": time.monotonic() - t0}
+    print_report(summary, started, outer, args.shots)
     if code != 0 or not summary.get("ok"):
         print(
             f"FAILED: Blender exit code {code}, storyboard status {summary.get('status')!r}; see {log_path}",
@@ -193,8 +225,11 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def print_report(summary: dict[str, Any], started: Mapping[str, Any], outer: Mapping[str, float]) -> None:
+def print_report(
+    summary: dict[str, Any], started: Mapping[str, Any], outer: Mapping[str, float], asked_shots: int | None = None
+) -> None:
     """The plan (every job: service, why, how long, what it waited for), the strips, and the timings."""
+    text_kind = started["litellm"].get("kind", "mock") if "litellm" in started else ""
     short = {
         j["id"]: f"{j['role']}#{(j['shot'] or 0) + 1}" if j["shot"] is not None else j["role"] for j in summary["jobs"]
     }
@@ -202,10 +237,11 @@ def print_report(summary: dict[str, Any], started: Mapping[str, Any], outer: Map
     for job in summary["jobs"]:
         where = SERVICE_TITLES.get(job["service"], job["service"] or "-")
         if job["service"] in started:
-            # The LiteLLM proxy is the real one (with a mock model); only ComfyUI and Wan2GP are stand-ins.
-            where += " (mock model)" if job["service"] == "litellm" else " (stand-in)"
+            # The LiteLLM proxy is the real one (with the local or the mock model); ComfyUI and Wan2GP are stand-ins.
+            where += f" ({text_kind} model)" if job["service"] == "litellm" else " (stand-in)"
         waits = ", ".join(short.get(d, d[:8]) for d in job["depends_on"])
-        seconds = f"{job['seconds']:.1f} s" if job["seconds"] is not None else "-"
+        ran = job["seconds"] is not None and (job["state"] == "done" or job["seconds"] >= 0.05)
+        seconds = f"{job['seconds']:.1f} s" if ran else "-"  # a job that failed at once has no meaningful time
         line = f"  {short[job['id']]:12} {job['task']:15} -> {where:20} {job['state']:9} {seconds:>7}"
         line += f"  why: {job['reason'] or '-'}" + (f"; waited for {waits}" if waits else "")
         if job["error"]:
@@ -226,9 +262,18 @@ def print_report(summary: dict[str, Any], started: Mapping[str, Any], outer: Map
     print(
         f"\nStand-ins used: {', '.join(stand) if stand else 'none'}"
         + ("; their media are placeholders that say so." if stand else "")
-        + (" LiteLLM: the real proxy with a mock model (no LLM)." if "litellm" in started else "")
+        + (
+            " LiteLLM: the real proxy with a mock model (no LLM; the same shot list whatever the logline)."
+            if text_kind == "mock"
+            else " LiteLLM: the real proxy in front of a small local model (SmolLM2-135M on CPU)."
+            if text_kind == "local"
+            else ""
+        )
     )
     print(f"Saved: {summary['blend']}" + (f" and {summary['contact_sheet']}" if summary.get("contact_sheet") else ""))
     timings = {**{k.replace("_s", "").replace("_", " "): v for k, v in summary["timings"].items()}, **outer}
     print("Timings: " + ", ".join(f"{k} {v:.1f} s" for k, v in timings.items()))
-    print(f"Storyboard: {summary['status']} ({summary['shots']} shots)")
+    fewer = (
+        f"; {asked_shots} were asked, the model planned fewer" if asked_shots and summary["shots"] < asked_shots else ""
+    )
+    print(f"Storyboard: {summary['status']} ({summary['shots']} shots{fewer})")

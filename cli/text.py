@@ -27,6 +27,9 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--max-tokens", type=int)
     p.add_argument("--no-stream", action="store_true", help="ask for the whole answer at once")
     p.add_argument("--json", action="store_true", help="print the parsed shot list as JSON")
+    p.add_argument(
+        "--timeout", type=float, help="seconds the whole answer may take (default: settings [timeouts] text, 600)"
+    )
 
 
 def build_spec(args: argparse.Namespace) -> dict[str, Any]:
@@ -59,24 +62,32 @@ def print_shots(shots: list[dict[str, Any]]) -> None:
 
 def run(args: argparse.Namespace) -> int:
     settings = with_url(load_settings(args), "litellm", args.url)
+    if args.timeout is not None:
+        if args.timeout <= 0:
+            raise SystemExit("error: --timeout must be a positive number of seconds")
+        timeouts = settings.timeouts.model_copy(update={"text": args.timeout})
+        settings = settings.model_copy(update={"timeouts": timeouts})
     spec = build_spec(args)
     show_text = args.task != "shotlist"
+    printed: list[str] = []
 
     def on_event(event: Any) -> None:
         if event.kind == "text" and show_text and event.text:
             sys.stdout.write(event.text)
             sys.stdout.flush()
+            printed.append(event.text[-1:])
         elif event.kind == "log" and event.text:
             print(f"note: {event.text}", file=sys.stderr)
 
     [final] = run_jobs([spec], settings, on_event)
-    if show_text:
-        print()
+    if printed and printed[-1] != "\n":
+        print()  # end the streamed answer's last line (no empty line when nothing was streamed)
     if final.get("state") != "done":
         error = final.get("error") or {}
         if not show_text and final.get("text"):
             print(f"The model's raw answer:\n{final['text']}")
-        print(f"error: {error.get('message', final.get('phase'))}\n  {error.get('hint', '')}", file=sys.stderr)
+        hint = error.get("hint", "")
+        print(f"error: {error.get('message', final.get('phase'))}" + (f"\n  {hint}" if hint else ""), file=sys.stderr)
         return 2
     if args.task == "shotlist":
         shot_file = next((Path(p) for p in final.get("outputs", []) if p.endswith("shotlist.json")), None)

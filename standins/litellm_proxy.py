@@ -75,7 +75,10 @@ def _upstream(model_name: str, upstream_url: str, upstream_model: str) -> dict[s
     return {"model_name": model_name, "litellm_params": params}
 
 
-def build_config(master_key: str, upstream_url: str | None = None) -> dict[str, Any]:
+LOCAL_TEXT_MODEL = "local-smollm2"  # the proxy's name for the real local model (standins/local_llm.py)
+
+
+def build_config(master_key: str, upstream_url: str | None = None, local_llm_url: str | None = None) -> dict[str, Any]:
     """The proxy config: mock models, a fallback pair, error models, and optional real-upstream models."""
     models = [
         _mock("llama3", MOCK_TEXT),
@@ -97,10 +100,25 @@ def build_config(master_key: str, upstream_url: str | None = None) -> dict[str, 
             _upstream("upstream-dies", upstream_url, "dies-mid-stream"),
             _upstream("upstream-trickle", upstream_url, "trickle"),
             _upstream("upstream-nostream", upstream_url, "ignores-stream"),
+            # A model whose server is down: the proxy is fine, the model behind it is not.
+            {
+                "model_name": "upstream-down",
+                "litellm_params": {"model": "openai/down", "api_key": "fake-key", "api_base": UNREACHABLE_API_BASE},
+            },
         ]
+    if local_llm_url:
+        from .local_llm import MODEL_ALIAS
+
+        local = _upstream(LOCAL_TEXT_MODEL, local_llm_url, MODEL_ALIAS)
+        local["litellm_params"].update(timeout=600, stream_timeout=600)  # a small CPU model on a busy machine
+        models.insert(0, local)
     return {
         "model_list": models,
-        "router_settings": {"num_retries": 0, "timeout": 30, "fallbacks": [{"broken": ["llama3"]}]},
+        "router_settings": {
+            "num_retries": 0,
+            "timeout": 600 if local_llm_url else 30,
+            "fallbacks": [{"broken": ["llama3"]}],
+        },
         "litellm_settings": {"drop_params": True, "request_timeout": 30, "num_retries": 0, "telemetry": False},
         "general_settings": {"master_key": master_key},
     }
@@ -286,6 +304,7 @@ def start_litellm_proxy(
     with_upstream: bool = True,
     retry_after: int = 7,
     ready_timeout: float = 120.0,
+    local_llm_url: str | None = None,
 ) -> LiteLLMProxy:
     """Start the proxy on 127.0.0.1 and wait (bounded) until `/health/readiness` answers 200."""
     upstream = FakeUpstream(retry_after=retry_after).start() if with_upstream else None
@@ -293,7 +312,7 @@ def start_litellm_proxy(
     workdir = Path(tempfile.mkdtemp(prefix="genbridge-litellm-"))
     config = workdir / "config.yaml"
     # JSON is valid YAML, so no yaml dependency is needed to write the config.
-    config.write_text(json.dumps(build_config(master_key, upstream.url if upstream else None), indent=2))
+    config.write_text(json.dumps(build_config(master_key, upstream.url if upstream else None, local_llm_url), indent=2))
     log = (workdir / "proxy.log").open("wb")
     cmd = [litellm_binary(), "--config", str(config), "--host", "127.0.0.1", "--port", str(port)]
     try:

@@ -139,15 +139,20 @@ class ShotRange:
 # -- shots from the shot list ----------------------------------------------------------------------------------------
 def shot_prompt(description: str, camera: str = "", characters: Iterable[str] = (), style: str = "") -> str:
     """The image/video prompt of a shot: what the camera sees, how, who is in it, in which style."""
-    parts = [description.strip().rstrip(".") + "."]
+    parts = [_sentence(description)]
     if camera.strip():
-        parts.append(f"Camera: {camera.strip().rstrip('.')}.")
+        parts.append(f"Camera: {_sentence(camera)}")
     names = [c.strip() for c in characters if c.strip()]
     if names:
         parts.append(f"Characters: {', '.join(names)}.")
     if style.strip():
-        parts.append(f"Style: {style.strip().rstrip('.')}.")
+        parts.append(f"Style: {_sentence(style)}")
     return " ".join(parts)
+
+
+def _sentence(text: str) -> str:
+    """`text` ending in exactly one full stop: a model's "through," or "dawn..." must not read "through,."."""
+    return text.strip().rstrip(".,;: ").strip() + "."
 
 
 def shots_from_shotlist(

@@ -29,7 +29,7 @@ import aiohttp
 from pydantic import ValidationError
 
 from ...runtime.backend import ProbeResult
-from ...runtime.errors import GenBridgeError, IncompatibleServer, ReplyTooLarge, ServerError, ServiceTimeout
+from ...runtime.errors import GenBridgeError, IncompatibleServer, ServerError, ServiceTimeout
 from ...runtime.jobs import JobErrorInfo
 from ...runtime.netpolicy import MAX_REDIRECTS, REDIRECT_STATUSES, ensure_allowed, follow_redirect, redact_url
 from ...runtime.settings import Endpoint, Settings
@@ -38,21 +38,17 @@ from .errors import (
     SERVICE,
     cap,
     error_from_response,
-    error_from_stream_payload,
     error_from_transport,
-    incomplete_stream,
     retry_after_seconds,
     unknown_model,
 )
-from .models import ChatChunk, ChatCompletion, ModelList
-from .sse import DONE, LineTooLong, SSEParser
+from .models import ChatCompletion, ModelList
+from .stream import StreamBatch, read_stream
 
 log = logging.getLogger("genbridge.litellm")
 
-BATCH_WINDOW_S = 0.03  # tokens arriving within this window become one batch, so Blender is not flooded
 KEEPALIVE_S = 4.0  # below uvicorn's 5 s idle close
 MAX_RETRY_WAIT_S = 3.0  # a 429 asking for a longer wait is reported to the user instead of waited out
-MAX_SSE_LINE = 4 * MB  # an OpenAI chunk is a few hundred bytes
 _DROPPED = (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError)
 
 
@@ -62,15 +58,6 @@ def split_base_url(url: str) -> tuple[str, str]:
     if root.endswith("/v1"):
         root = root[: -len("/v1")]
     return root, root + "/v1"
-
-
-@dataclass
-class StreamBatch:
-    """Text that arrived within one batch window; `finish_reason` is set on the batch that ends the answer."""
-
-    text: str
-    tokens: int
-    finish_reason: str | None = None
 
 
 @dataclass
@@ -231,19 +218,20 @@ class LiteLLMClient:
                 models = None
         return self.tag(unknown_model(self.server, model, models, detail=detail))
 
-    async def probe(self, *, check_model: str = "") -> ProbeResult:
+    async def probe(self, *, check_model: str | None = None) -> ProbeResult:
         """Liveliness and readiness (never /health, which calls every model), then the model list.
 
         While an answer streams on this endpoint the last result is returned instead: llama.cpp's server ends a
         running answer whenever another request arrives. `check_model` (the `check` command) also asks the proxy
-        to call that one model (`/health?model=`), so a dead model server behind the proxy is found.
+        to call that one model (`/health?model=`; "" = the first listed), so a dead model server behind the proxy
+        is found.
         """
         if self._streaming and self._last_probe is not None:
             return self._last_probe.model_copy(update={"checked_at": time.time()})
         started = time.perf_counter()
         base: dict[str, Any] = {
             "service": self.service,
-            "url": redact_url(self.endpoint.url),
+            "url": self.endpoint.url,
             "label": self.endpoint.label,
         }
         latency = None
@@ -264,7 +252,7 @@ class LiteLLMClient:
                     )
             latency = (time.perf_counter() - started) * 1000
             models = await self.list_models(refresh=True)
-            if check_model and self.is_litellm:
+            if check_model is not None and self.is_litellm:
                 await self._check_model(check_model)
         except GenBridgeError as exc:
             reachable = exc.code not in ("unreachable", "timeout", "online_access")
@@ -291,23 +279,31 @@ class LiteLLMClient:
         return result
 
     async def _check_model(self, model: str) -> None:
-        """`GET /health?model=` makes the proxy call that one model: the only way to see a dead model server."""
+        """`GET /health?model=` makes the proxy call that one model: the only way to see a dead model server.
+        An empty `model` checks the first listed one."""
+        model = model or (self._models or [""])[0]
+        if not model:
+            return
         if model not in (self._models or []):
             raise await self.unknown_model_error(model)
         status, headers, data = await self._get_json(f"{self.root}/health?model={model}", what="health reply")
-        if status != 200:
+        if status == 503:  # the proxy's "unhealthy" answer carries the same JSON body
+            try:
+                data = json.loads(data)
+            except ValueError:
+                pass
+        if status not in (200, 503) or not isinstance(data, dict):
             raise self.tag(error_from_response(status, headers, data, server=self.server, model=model))
-        bad = data.get("unhealthy_endpoints") if isinstance(data, dict) else None
-        if bad:
-            first = bad[0] if isinstance(bad[0], dict) else {}
-            detail = str(first.get("error", ""))[:2000]
+        bad = data.get("unhealthy_endpoints")
+        if bad or status == 503:
+            first = bad[0] if bad and isinstance(bad[0], dict) else {}
             raise self.tag(
                 ServerError(
-                    f"The model '{model}' behind {self.server} is not answering: its model server is down or "
-                    "unreachable from the proxy.",
+                    f"The model '{model}' behind {self.server} is not answering: its model server is down, "
+                    "unreachable from the proxy, or failing.",
                     "Start the model's server (or fix its api_base in the proxy config), or pick another model.",
                     service=SERVICE,
-                    detail=detail,
+                    detail=str(first.get("error", ""))[:2000],
                 )
             )
 
@@ -334,6 +330,8 @@ class LiteLLMClient:
             except GenBridgeError as exc:
                 raise self.tag(exc) from None
             except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+                if isinstance(exc, TimeoutError) and self.clock() >= deadline:
+                    raise self.tag(self._too_slow(model)) from None
                 raise self.tag(
                     error_from_transport(exc, server=self.server, url=self._shown, during="sending the request")
                 ) from None
@@ -394,7 +392,13 @@ class LiteLLMClient:
         reports an error line, or runs past `deadline` (the text already yielded is kept by the caller)."""
         self._streaming += 1
         try:
-            async for batch in self._read_stream(reply, deadline):
+            async for batch in read_stream(
+                reply.response.content,
+                server=self.server,
+                model=reply.model,
+                end_at=self._loop_deadline(deadline),
+                reply_limit=self.reply_limit,
+            ):
                 yield batch
         except GenBridgeError as exc:
             raise self.tag(exc) from None
@@ -410,76 +414,6 @@ class LiteLLMClient:
                 resp.release()
             else:
                 resp.close()  # a half-read stream must not go back to the pool
-
-    async def _read_stream(self, reply: ChatReply, deadline: float) -> AsyncIterator[StreamBatch]:
-        loop = asyncio.get_running_loop()
-        parser = SSEParser(min(MAX_SSE_LINE, self.reply_limit))
-        content = reply.response.content
-        pending: list[str] = []
-        pending_since = 0.0
-        tokens = total_chars = 0
-        finish: str | None = None
-        end_at = self._loop_deadline(deadline)
-
-        while True:
-            if pending and loop.time() - pending_since >= BATCH_WINDOW_S:
-                yield StreamBatch("".join(pending), tokens)
-                pending.clear()
-            wake = min(end_at, pending_since + BATCH_WINDOW_S) if pending else end_at
-            window = asyncio.timeout_at(wake)
-            try:
-                async with window:
-                    chunk = await content.readany()
-            except TimeoutError:
-                if not window.expired() or wake >= end_at:
-                    raise
-                continue  # the batch window closed with no new bytes: flush at the top of the loop
-            try:
-                payloads = parser.feed(chunk) if chunk else parser.close()
-            except LineTooLong as exc:
-                raise ReplyTooLarge(
-                    f"{cap(self.server)} sent a stream line larger than the {exc.limit // MB} MB limit; "
-                    "GenBridge stopped reading (the text so far is kept).",
-                    service=SERVICE,
-                ) from None
-            done = False
-            for data in payloads:
-                if data == DONE:
-                    done = True
-                    break
-                try:
-                    parsed = ChatChunk.model_validate_json(data)
-                except ValidationError:
-                    log.warning("skipping an unreadable stream line from %s: %.200s", self.server, data)
-                    continue
-                if parsed.error is not None:
-                    if pending:
-                        yield StreamBatch("".join(pending), tokens)
-                        pending.clear()
-                    raise error_from_stream_payload(
-                        parsed.error, server=self.server, model=reply.model, received=tokens
-                    )
-                piece = parsed.text
-                if piece:
-                    if not pending:
-                        pending_since = loop.time()
-                    pending.append(piece)
-                    tokens += 1
-                    total_chars += len(piece)
-                    if total_chars > self.reply_limit:
-                        yield StreamBatch("".join(pending), tokens)
-                        raise ReplyTooLarge(
-                            f"The answer from '{reply.model}' passed the {self.reply_limit // MB} MB limit for "
-                            "streamed text; GenBridge stopped reading (the text so far is kept).",
-                            "Ask for less text (max tokens), or raise reply_limit_mb in the settings.",
-                            service=SERVICE,
-                        )
-                finish = parsed.finish_reason or finish
-            if done or not chunk:
-                yield StreamBatch("".join(pending), tokens, finish)
-                if finish is None:
-                    raise incomplete_stream(self.server, reply.model, tokens, finished_by_server=done)
-                return
 
     async def complete(self, messages: list[dict[str, str]], model: str, **params: Any) -> str:
         """One non-streaming chat call (benchmarks, quick checks): the answer's text."""

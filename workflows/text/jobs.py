@@ -88,7 +88,9 @@ def response_format(kind: str, shots: int | None) -> dict[str, Any] | None:
         schema = shotlist_schema(shots)
         return {"type": "json_schema", "json_schema": {"name": "shot_list", "schema": schema, "strict": True}}
     if kind == "json_object":
-        return {"type": "json_object"}
+        # `schema` beside json_object is llama-cpp-python's way to constrain the answer (it refuses json_schema);
+        # other servers ignore the extra field.
+        return {"type": "json_object", "schema": shotlist_schema(shots)}
     return None
 
 
@@ -125,8 +127,9 @@ class TextJobClient:
         self._cancelled: set[str] = set()
         self._format_levels: list[str] = list(FORMATS)  # narrowed once a server refused a level
 
-    async def probe(self) -> ProbeResult:
-        return await self.llm.probe()
+    async def probe(self, *, deep: bool = False) -> ProbeResult:
+        """The endpoint's health; `deep` (the `check` command) also has the proxy call the text model once."""
+        return await self.llm.probe(check_model=(self.settings.text_model or "") if deep else None)
 
     async def list_models(self, *, refresh: bool = False) -> list[str]:
         return await self.llm.list_models(refresh=refresh)
