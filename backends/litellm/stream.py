@@ -65,6 +65,8 @@ async def read_stream(
         try:
             payloads = parser.feed(chunk) if chunk else parser.close()
         except LineTooLong as exc:
+            if pending:
+                yield StreamBatch("".join(pending), tokens)
             raise ReplyTooLarge(
                 f"{cap(server)} sent a stream line larger than the {exc.limit // MB} MB limit; "
                 "GenBridge stopped reading (the text so far is kept).",

@@ -27,6 +27,7 @@ from ...runtime.backend import ProbeResult, Problem
 from ...runtime.errors import Cancelled, GenBridgeError, RejectedInput
 from ...runtime.events import BackendEvent, BackendLog, BackendProgress, BackendText
 from ...runtime.jobs import Job
+from ...runtime.redact import redact
 from ...runtime.settings import Endpoint, Settings
 from . import TextTask, clean_prompt, load_text_task, shotlist_schema
 from .shotlist import ShotList, UnparseableAnswer, parse_shotlist
@@ -133,6 +134,10 @@ class TextJobClient:
 
     async def list_models(self, *, refresh: bool = False) -> list[str]:
         return await self.llm.list_models(refresh=refresh)
+
+    async def complete(self, messages: list[dict[str, str]], model: str, **params: Any) -> str:
+        """One non-streaming chat call outside the job machinery (benchmarks, quick checks)."""
+        return await self.llm.complete(messages, model, **params)
 
     # -- preparing --------------------------------------------------------------------------------------------------
     async def validate(self, job: Job) -> list[Problem]:
@@ -300,7 +305,7 @@ class TextJobClient:
     async def fetch_outputs(self, job: Job, dest: Path) -> list[Path]:
         """Write `<task>.txt` (and `shotlist.json` for the shot list) so nothing lives only in memory."""
         dest.mkdir(parents=True, exist_ok=True)
-        text = self.text_of(job)
+        text = redact(self.text_of(job))  # an answer that echoes the key never lands in a file
         parsed = self._parsed.pop(job.id, None)
         self._texts.pop(job.id, None)
         self._requests.pop(job.id, None)
