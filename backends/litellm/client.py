@@ -33,7 +33,7 @@ from ...runtime.errors import GenBridgeError, IncompatibleServer, ServerError, S
 from ...runtime.jobs import JobErrorInfo
 from ...runtime.netpolicy import MAX_REDIRECTS, REDIRECT_STATUSES, ensure_allowed, follow_redirect, redact_url
 from ...runtime.settings import Endpoint, Settings
-from ..http import MB, read_capped, read_json_capped
+from ..http import MB, decode_json, read_capped, read_json_capped
 from .errors import (
     SERVICE,
     cap,
@@ -62,11 +62,22 @@ def split_base_url(url: str) -> tuple[str, str]:
 
 @dataclass
 class ChatReply:
-    """An open 200 answer to a chat request; read it with `LiteLLMClient.stream` or `.whole`."""
+    """An open 200 answer to a chat request; read it with `LiteLLMClient.stream` or `.whole`, or `finish()` it."""
 
     response: aiohttp.ClientResponse
     model: str
     note: str = ""  # e.g. "the proxy answered from a fallback model"
+    on_finish: Callable[[], None] | None = None
+
+    def finish(self) -> None:
+        """Release the connection (closed when half-read, so it never returns to the pool) and end the call."""
+        if self.response.content.at_eof():
+            self.response.release()
+        else:
+            self.response.close()
+        done, self.on_finish = self.on_finish, None
+        if done is not None:
+            done()
 
 
 class LiteLLMClient:
@@ -86,8 +97,10 @@ class LiteLLMClient:
         self._origin = _origin(self.root)
         self._session: aiohttp.ClientSession | None = None
         self._models: list[str] | None = None
-        self._streaming = 0  # answers being read right now: the health probe leaves the server alone meanwhile
+        self._calls = 0  # chat calls in flight (sent, being answered): the health probe leaves the server alone
         self._last_probe: ProbeResult | None = None
+        self._allowed: set[str] = set()  # URLs that passed the host rule (settings are fixed per client)
+        self._timeouts: dict[float | None, aiohttp.ClientTimeout] = {}
 
     # -- plumbing ---------------------------------------------------------------------------------------------------
     def _session_for_loop(self) -> aiohttp.ClientSession:
@@ -126,12 +139,17 @@ class LiteLLMClient:
     ) -> aiohttp.ClientResponse:
         """One request with redirects followed by hand (each hop checked); returns the open final response."""
         for _hop in range(MAX_REDIRECTS + 1):
-            ensure_allowed(url, self.settings.allow_online, service="LiteLLM")
+            if url not in self._allowed:  # the host rule depends only on the URL: checked once per URL
+                ensure_allowed(url, self.settings.allow_online, service="LiteLLM")
+                self._allowed.add(url)
             headers = self._headers(url, auth)
             if body is not None:
                 headers["Content-Type"] = "application/json"
+            timeout = self._timeouts.get(total)
+            if timeout is None:
+                timeout = self._timeouts[total] = self._timeout(total)
             resp = await self._session_for_loop().request(
-                method, url, data=body, headers=headers, timeout=self._timeout(total), allow_redirects=False
+                method, url, data=body, headers=headers, timeout=timeout, allow_redirects=False
             )
             self._note_headers(resp.headers)
             if resp.status not in REDIRECT_STATUSES:
@@ -226,8 +244,17 @@ class LiteLLMClient:
         to call that one model (`/health?model=`; "" = the first listed), so a dead model server behind the proxy
         is found.
         """
-        if self._streaming and self._last_probe is not None:
-            return self._last_probe.model_copy(update={"checked_at": time.time()})
+        if self._calls:
+            if self._last_probe is not None:
+                return self._last_probe.model_copy(update={"checked_at": time.time()})
+            return ProbeResult(
+                service=self.service,
+                url=self.endpoint.url,
+                label=self.endpoint.label,
+                reachable=True,
+                capabilities={"chat": True, "busy": True},
+                checked_at=time.time(),
+            )
         started = time.perf_counter()
         base: dict[str, Any] = {
             "service": self.service,
@@ -315,6 +342,21 @@ class LiteLLMClient:
         url = f"{self.api}/chat/completions"
         raw_body = json.dumps(body).encode()
         model = str(body.get("model", ""))
+        self._calls += 1  # from before the request is sent: llama.cpp is busy as soon as it has the prompt
+        try:
+            reply = await self._open_chat(url, raw_body, model, deadline, cancelled)
+        except BaseException:
+            self._calls -= 1
+            raise
+        reply.on_finish = self._call_done
+        return reply
+
+    def _call_done(self) -> None:
+        self._calls -= 1
+
+    async def _open_chat(
+        self, url: str, raw_body: bytes, model: str, deadline: float, cancelled: Callable[[], bool]
+    ) -> ChatReply:
         for attempt in (1, 2):
             try:
                 async with asyncio.timeout_at(self._loop_deadline(deadline)):
@@ -359,8 +401,13 @@ class LiteLLMClient:
     async def whole(self, reply: ChatReply, *, deadline: float) -> tuple[str, str | None]:
         """(text, finish_reason) of a non-streamed answer, read size-capped before the deadline."""
         try:
+            resp = reply.response
             async with asyncio.timeout_at(self._loop_deadline(deadline)):
-                data = await read_json_capped(reply.response, self.reply_limit, service="LiteLLM", what="answer")
+                if resp.content_length is not None and resp.content_length <= self.reply_limit:
+                    # The common case (a declared, allowed size): one read, no chunk loop (issue 19.2: CPU per call).
+                    data = decode_json(await resp.read(), service="LiteLLM", what="answer")
+                else:
+                    data = await read_json_capped(resp, self.reply_limit, service="LiteLLM", what="answer")
             completion = ChatCompletion.model_validate(data)
         except ValidationError:
             raise self.tag(
@@ -375,7 +422,7 @@ class LiteLLMClient:
         except TimeoutError:
             raise self.tag(self._too_slow(reply.model)) from None
         finally:
-            reply.response.release()
+            reply.finish()
         choice = completion.choices[0] if completion.choices else None
         return completion.text, choice.finish_reason if choice else None
 
@@ -390,7 +437,6 @@ class LiteLLMClient:
     async def stream(self, reply: ChatReply, *, deadline: float) -> AsyncIterator[StreamBatch]:
         """The streamed answer in batches of ~30 ms; raises when it ends without a `finish_reason`, passes a cap,
         reports an error line, or runs past `deadline` (the text already yielded is kept by the caller)."""
-        self._streaming += 1
         try:
             async for batch in read_stream(
                 reply.response.content,
@@ -408,12 +454,7 @@ class LiteLLMClient:
             during = "receiving the answer"
             raise self.tag(error_from_transport(exc, server=self.server, url=self._shown, during=during)) from None
         finally:
-            self._streaming -= 1
-            resp = reply.response
-            if resp.content.at_eof():
-                resp.release()
-            else:
-                resp.close()  # a half-read stream must not go back to the pool
+            reply.finish()  # a half-read stream is closed, never returned to the pool
 
     async def complete(self, messages: list[dict[str, str]], model: str, **params: Any) -> str:
         """One non-streaming chat call (benchmarks, quick checks): the answer's text."""

@@ -208,7 +208,7 @@ class TextJobClient:
         finally:
             reply = self._replies.pop(job.id, None)
             if reply is not None:
-                reply.response.close()
+                reply.finish()
 
     async def _run(self, job: Job, body: dict[str, Any]) -> AsyncIterator[BackendEvent]:
         yield BackendProgress(fraction=0.02, phase=f"Waiting for {body['model']}", running=True)
@@ -295,7 +295,7 @@ class TextJobClient:
         self._cancelled.add(job.id)
         reply = self._replies.pop(job.id, None)
         if reply is not None:
-            reply.response.close()
+            reply.finish()
 
     def text_of(self, job: Job) -> str:
         """The full text received for `job` (also what `fetch_outputs` writes)."""
@@ -333,7 +333,7 @@ class TextJobClient:
 
     async def close(self) -> None:
         for reply in list(self._replies.values()):
-            reply.response.close()
+            reply.finish()
         self._replies.clear()
         await self.llm.close()
 

@@ -131,7 +131,7 @@ async def test_a_health_probe_while_streaming_leaves_the_server_alone(hostile, t
     parts = [chunk(f"w{i} ") for i in range(10)] + [chunk(finish="stop"), b"data: [DONE]\n\n"]
     server = hostile(sse_script(parts, delay=0.05))
     client = make(server.url, tmp_path)
-    client.llm._last_probe = await client.llm.probe()  # a (failing) probe result to repeat while busy
+    await client.probe()  # a (failing) probe: its result is repeated while a call is in flight
     before = len(server.requests)
     job = text_job()
     await client.submit(job)
