@@ -1,4 +1,5 @@
-"""The README's main-job command end to end: stand-ins, the real LiteLLM proxy, real Blender, a saved .blend.
+"""The README's main-job command end to end: stand-ins, the real LiteLLM proxy in front of the real local model
+(SmolLM2-135M on llama-cpp-python, from ./dev setup), real Blender, a saved .blend.
 
 Uses $GENBRIDGE_BPY_PYTHON and $GENBRIDGE_LITELLM_BIN (the command's own defaults otherwise).
 """
@@ -53,12 +54,14 @@ def test_main_job_command_saves_a_storyboard_blend_and_prints_the_plan(tmp_path:
     printed = done.stdout
     assert "Plan (which service did what, and why):" in printed
     assert "keyframe#1" in printed and "ComfyUI (stand-in)" in printed and "Wan2GP (stand-in)" in printed
-    assert "why: " in printed and "waited for keyframe#3" in printed
-    assert "Stand-ins used: ComfyUI, Wan2GP" in printed and "LiteLLM: the real proxy with a mock model" in printed
+    summary = json.loads((out / "summary.json").read_text())
+    planned = summary["shots"]  # a small real model may plan fewer shots than asked; the report says so
+    assert summary["ok"] and 1 <= planned <= SHOTS
+    assert "why: " in printed and f"waited for keyframe#{planned}" in printed
+    assert "Stand-ins used: ComfyUI, Wan2GP" in printed
+    assert "LiteLLM: the real proxy in front of a small local model" in printed, "the main job fell back to the mock"
     assert "Timings:" in printed
     assert (out / "contact_sheet.png").stat().st_size > 0
-    summary = json.loads((out / "summary.json").read_text())
-    assert summary["ok"] and summary["shots"] == SHOTS
 
     script = tmp_path / "count.py"
     script.write_text(COUNT_STRIPS)
@@ -71,7 +74,7 @@ def test_main_job_command_saves_a_storyboard_blend_and_prints_the_plan(tmp_path:
     line = next(ln for ln in opened.stdout.splitlines() if ln.startswith("STRIPS="))
     rows = json.loads(line.removeprefix("STRIPS="))
     starts = sorted({start for start, *_ in rows})
-    assert len(starts) == SHOTS
+    assert len(starts) == planned
     for start in starts:
         at = sorted((channel, kind, mute) for s, channel, kind, mute in rows if s == start)
         assert at == [(1, "IMAGE", False), (2, "MOVIE", False)], f"shot at frame {start}: {at}"

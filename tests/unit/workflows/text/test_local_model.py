@@ -14,7 +14,7 @@ from genbridge.runtime.jobs import Job
 from genbridge.runtime.settings import Endpoint, Settings, Timeouts
 from genbridge.standins.litellm_proxy import LOCAL_TEXT_MODEL, start_litellm_proxy
 from genbridge.standins.local_llm import find_local_model, start_local_llm
-from genbridge.workflows.storyboard import shots_from_shotlist
+from genbridge.storyboard.model import shots_from_shotlist
 from genbridge.workflows.text.jobs import TextJobClient
 
 LOGLINES = (
