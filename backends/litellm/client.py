@@ -20,7 +20,7 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -30,7 +30,6 @@ from pydantic import ValidationError
 
 from ...runtime.backend import ProbeResult
 from ...runtime.errors import GenBridgeError, IncompatibleServer, ServerError, ServiceTimeout
-from ...runtime.jobs import JobErrorInfo
 from ...runtime.netpolicy import MAX_REDIRECTS, REDIRECT_STATUSES, ensure_allowed, follow_redirect, redact_url
 from ...runtime.settings import Endpoint, Settings
 from ..http import MB, decode_json, read_capped, read_json_capped
@@ -44,6 +43,7 @@ from .errors import (
 )
 from .models import ChatCompletion, ModelList
 from .stream import StreamBatch, read_stream
+from .wire import Wire
 
 log = logging.getLogger("genbridge.litellm")
 
@@ -64,17 +64,19 @@ def split_base_url(url: str) -> tuple[str, str]:
 class ChatReply:
     """An open 200 answer to a chat request; read it with `LiteLLMClient.stream` or `.whole`, or `finish()` it."""
 
-    response: aiohttp.ClientResponse
+    response: aiohttp.ClientResponse | None  # a stream to read; None for a whole answer already in `body`
     model: str
     note: str = ""  # e.g. "the proxy answered from a fallback model"
     on_finish: Callable[[], None] | None = None
+    body: bytes = b""
 
     def finish(self) -> None:
         """Release the connection (closed when half-read, so it never returns to the pool) and end the call."""
-        if self.response.content.at_eof():
-            self.response.release()
-        else:
-            self.response.close()
+        if self.response is not None:
+            if self.response.content.at_eof():
+                self.response.release()
+            else:
+                self.response.close()
         done, self.on_finish = self.on_finish, None
         if done is not None:
             done()
@@ -101,6 +103,7 @@ class LiteLLMClient:
         self._last_probe: ProbeResult | None = None
         self._allowed: set[str] = set()  # URLs that passed the host rule (settings are fixed per client)
         self._timeouts: dict[float | None, aiohttp.ClientTimeout] = {}
+        self._wire = Wire()  # non-streamed chat answers (lean, kept-alive)
 
     # -- plumbing ---------------------------------------------------------------------------------------------------
     def _session_for_loop(self) -> aiohttp.ClientSession:
@@ -169,7 +172,7 @@ class LiteLLMClient:
             service=SERVICE,
         )
 
-    async def _get_json(self, url: str, *, auth: bool = True, what: str) -> tuple[int, Any, Any]:
+    async def get_json(self, url: str, *, auth: bool = True, what: str) -> tuple[int, Any, Any]:
         """GET under one total deadline, JSON read size-capped; one retry when a pooled connection was dropped."""
         total = self.settings.timeouts.request
         for attempt in (1, 2):
@@ -213,7 +216,7 @@ class LiteLLMClient:
         """Model ids from GET /v1/models (cached until `refresh`)."""
         if self._models is not None and not refresh:
             return self._models
-        status, headers, data = await self._get_json(f"{self.api}/models", what="model list")
+        status, headers, data = await self.get_json(f"{self.api}/models", what="model list")
         if status != 200:
             raise self.tag(error_from_response(status, headers, data, server=self.server, sent_key=self._has_key))
         try:
@@ -237,102 +240,13 @@ class LiteLLMClient:
         return self.tag(unknown_model(self.server, model, models, detail=detail))
 
     async def probe(self, *, check_model: str | None = None) -> ProbeResult:
-        """Liveliness and readiness (never /health, which calls every model), then the model list.
+        """Liveliness and readiness (never /health, which calls every model), then the model list; see
+        `health.probe` (it leaves the server alone while a chat call runs on it)."""
+        from .health import probe
 
-        While an answer streams on this endpoint the last result is returned instead: llama.cpp's server ends a
-        running answer whenever another request arrives. `check_model` (the `check` command) also asks the proxy
-        to call that one model (`/health?model=`; "" = the first listed), so a dead model server behind the proxy
-        is found.
-        """
-        if self._calls:
-            if self._last_probe is not None:
-                return self._last_probe.model_copy(update={"checked_at": time.time()})
-            return ProbeResult(
-                service=self.service,
-                url=self.endpoint.url,
-                label=self.endpoint.label,
-                reachable=True,
-                capabilities={"chat": True, "busy": True},
-                checked_at=time.time(),
-            )
-        started = time.perf_counter()
-        base: dict[str, Any] = {
-            "service": self.service,
-            "url": self.endpoint.url,
-            "label": self.endpoint.label,
-        }
-        latency = None
-        models: list[str] = []
-        try:
-            status, _, _ = await self._get_json(f"{self.root}/health/liveliness", auth=False, what="health reply")
-            self.is_litellm = status == 200 or bool(self.version)
-            if status == 200:
-                ready, _, body = await self._get_json(f"{self.root}/health/readiness", auth=False, what="health reply")
-                if ready != 200:
-                    raise self.tag(
-                        ServerError(
-                            f"{cap(self.server)} is starting or shutting down (readiness {ready}).",
-                            "Wait a few seconds and check again.",
-                            service=SERVICE,
-                            detail=str(body)[:500],
-                        )
-                    )
-            latency = (time.perf_counter() - started) * 1000
-            models = await self.list_models(refresh=True)
-            if check_model is not None and self.is_litellm:
-                await self._check_model(check_model)
-        except GenBridgeError as exc:
-            reachable = exc.code not in ("unreachable", "timeout", "online_access")
-            result = ProbeResult(
-                **base,
-                reachable=reachable,
-                version=self.version,
-                latency_ms=latency,
-                models={"text": models},
-                error=JobErrorInfo(**exc.to_dict()),
-                checked_at=time.time(),
-            )
-        else:
-            result = ProbeResult(
-                **base,
-                reachable=True,
-                version=self.version,
-                latency_ms=latency,
-                models={"text": models},
-                capabilities={"chat": True, "streaming": True, "litellm": bool(self.is_litellm)},
-                checked_at=time.time(),
-            )
+        result = await probe(self, check_model)
         self._last_probe = result
         return result
-
-    async def _check_model(self, model: str) -> None:
-        """`GET /health?model=` makes the proxy call that one model: the only way to see a dead model server.
-        An empty `model` checks the first listed one."""
-        model = model or (self._models or [""])[0]
-        if not model:
-            return
-        if model not in (self._models or []):
-            raise await self.unknown_model_error(model)
-        status, headers, data = await self._get_json(f"{self.root}/health?model={model}", what="health reply")
-        if status == 503:  # the proxy's "unhealthy" answer carries the same JSON body
-            try:
-                data = json.loads(data)
-            except ValueError:
-                pass
-        if status not in (200, 503) or not isinstance(data, dict):
-            raise self.tag(error_from_response(status, headers, data, server=self.server, model=model))
-        bad = data.get("unhealthy_endpoints")
-        if bad or status == 503:
-            first = bad[0] if bad and isinstance(bad[0], dict) else {}
-            raise self.tag(
-                ServerError(
-                    f"The model '{model}' behind {self.server} is not answering: its model server is down, "
-                    "unreachable from the proxy, or failing.",
-                    "Start the model's server (or fix its api_base in the proxy config), or pick another model.",
-                    service=SERVICE,
-                    detail=str(first.get("error", ""))[:2000],
-                )
-            )
 
     # -- chat -------------------------------------------------------------------------------------------------------
     async def open_chat(
@@ -344,7 +258,7 @@ class LiteLLMClient:
         model = str(body.get("model", ""))
         self._calls += 1  # from before the request is sent: llama.cpp is busy as soon as it has the prompt
         try:
-            reply = await self._open_chat(url, raw_body, model, deadline, cancelled)
+            reply = await self._open_chat(url, raw_body, model, deadline, cancelled, bool(body.get("stream")))
         except BaseException:
             self._calls -= 1
             raise
@@ -355,40 +269,78 @@ class LiteLLMClient:
         self._calls -= 1
 
     async def _open_chat(
-        self, url: str, raw_body: bytes, model: str, deadline: float, cancelled: Callable[[], bool]
+        self, url: str, raw_body: bytes, model: str, deadline: float, cancelled: Callable[[], bool], stream: bool
     ) -> ChatReply:
+        headers: Mapping[str, str]
         for attempt in (1, 2):
             try:
                 async with asyncio.timeout_at(self._loop_deadline(deadline)):
-                    resp = await self._send("POST", url, body=raw_body, total=None)
-                    if resp.status == 200:
-                        return ChatReply(resp, model, _fallback_note(resp.headers, model))
-                    try:
-                        raw = await read_capped(resp, self.reply_limit, service="LiteLLM", what="error reply")
-                    except (TimeoutError, aiohttp.ClientError):
-                        raw = b""
-                    finally:
-                        resp.release()
+                    if not stream:
+                        status, headers, raw = await self._post_whole(url, raw_body)
+                        if status == 200:
+                            return ChatReply(None, model, _fallback_note(headers, model), body=raw)
+                    else:
+                        resp = await self._send("POST", url, body=raw_body, total=None)
+                        status, headers = resp.status, resp.headers
+                        if status == 200:
+                            return ChatReply(resp, model, _fallback_note(headers, model))
+                        try:
+                            raw = await read_capped(resp, self.reply_limit, service="LiteLLM", what="error reply")
+                        except (TimeoutError, aiohttp.ClientError):
+                            raw = b""
+                        finally:
+                            resp.release()
             except GenBridgeError as exc:
                 raise self.tag(exc) from None
-            except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+            except (TimeoutError, aiohttp.ClientError, OSError, asyncio.IncompleteReadError) as exc:
                 if isinstance(exc, TimeoutError) and self.clock() >= deadline:
                     raise self.tag(self._too_slow(model)) from None
                 raise self.tag(
                     error_from_transport(exc, server=self.server, url=self._shown, during="sending the request")
                 ) from None
-            error = error_from_response(
-                resp.status, resp.headers, raw, server=self.server, model=model, sent_key=self._has_key
-            )
+            error = error_from_response(status, headers, raw, server=self.server, model=model, sent_key=self._has_key)
             if error.code == "unknown_model":
                 raise await self.unknown_model_error(model, error.detail)
-            wait = retry_after_seconds(resp.headers) if resp.status == 429 else None
+            wait = retry_after_seconds(headers) if status == 429 else None
             if attempt == 1 and wait is not None and wait <= MAX_RETRY_WAIT_S and not cancelled():
                 log.info("rate-limited by %s, retrying once in %.1f s as the server asked", self.server, wait)
                 await asyncio.sleep(wait)
                 continue
             raise self.tag(error)
         raise AssertionError("unreachable")
+
+    async def _post_whole(self, url: str, raw_body: bytes) -> tuple[int, dict[str, str], bytes]:
+        """A non-streamed chat call over the lean wire (issue 19.2), redirects followed by hand like `_send`."""
+        for _hop in range(MAX_REDIRECTS + 1):
+            if url not in self._allowed:
+                ensure_allowed(url, self.settings.allow_online, service="LiteLLM")
+                self._allowed.add(url)
+            headers = self._headers(url)
+            headers["Content-Type"] = "application/json"
+            reply = await self._wire.request(
+                "POST",
+                url,
+                headers,
+                raw_body,
+                limit=self.reply_limit,
+                connect_s=self.settings.timeouts.connect,
+                first_byte_s=self.settings.timeouts.request,
+            )
+            self._note_headers(reply.headers)
+            if reply.status not in REDIRECT_STATUSES:
+                return reply.status, reply.headers, reply.body
+            if reply.status not in (307, 308):
+                raise IncompatibleServer(
+                    f"{cap(self.server)} redirected the chat request ({reply.status}) in a way that would drop it.",
+                    "Point GenBridge at the server's final address.",
+                    service=SERVICE,
+                )
+            url = follow_redirect(url, reply.headers.get("location"), self.settings.allow_online, service="LiteLLM")
+        raise IncompatibleServer(
+            f"{cap(self.server)} redirected more than {MAX_REDIRECTS} times (a redirect loop).",
+            "Point GenBridge at the server's final address.",
+            service=SERVICE,
+        )
 
     def _loop_deadline(self, deadline: float) -> float:
         """`deadline` (on self.clock) as a time on the running loop's clock."""
@@ -402,11 +354,10 @@ class LiteLLMClient:
         """(text, finish_reason) of a non-streamed answer, read size-capped before the deadline."""
         try:
             resp = reply.response
-            async with asyncio.timeout_at(self._loop_deadline(deadline)):
-                if resp.content_length is not None and resp.content_length <= self.reply_limit:
-                    # The common case (a declared, allowed size): one read, no chunk loop (issue 19.2: CPU per call).
-                    data = decode_json(await resp.read(), service="LiteLLM", what="answer")
-                else:
+            if resp is None:
+                data = decode_json(reply.body, service="LiteLLM", what="answer")
+            else:
+                async with asyncio.timeout_at(self._loop_deadline(deadline)):
                     data = await read_json_capped(resp, self.reply_limit, service="LiteLLM", what="answer")
             completion = ChatCompletion.model_validate(data)
         except ValidationError:
@@ -438,6 +389,7 @@ class LiteLLMClient:
         """The streamed answer in batches of ~30 ms; raises when it ends without a `finish_reason`, passes a cap,
         reports an error line, or runs past `deadline` (the text already yielded is kept by the caller)."""
         try:
+            assert reply.response is not None, "a streamed chat call has an open response"
             async for batch in read_stream(
                 reply.response.content,
                 server=self.server,
@@ -467,6 +419,7 @@ class LiteLLMClient:
 
     async def close(self) -> None:
         """Close the session (and with it any open stream)."""
+        self._wire.close()
         if self._session is not None and not self._session.closed:
             await self._session.close()
         self._session = None

@@ -12,6 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from genbridge.cli.storyboard import bpy_python
 
 SHOTS = 3
@@ -28,6 +29,7 @@ os._exit(0)
 """
 
 
+@pytest.mark.timeout(600)  # the local model starts and writes the shot list first (a minute on a busy machine)
 def test_main_job_command_saves_a_storyboard_blend_and_prints_the_plan(tmp_path: Path):
     out = tmp_path / "board"
     env = {
