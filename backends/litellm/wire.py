@@ -14,7 +14,8 @@ import ssl
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-from ...runtime.errors import ReplyTooLarge, ServerError
+from ...runtime.errors import GenBridgeError, IncompatibleServer, ReplyTooLarge, ServerError, Unreachable
+from ...runtime.netpolicy import redact_url
 from ..http import MB
 from .errors import SERVICE
 
@@ -70,6 +71,10 @@ class Wire:
                 return await self._exchange(key, *pooled, raw, limit, first_byte_s, fresh=False)
             except _Stale:
                 pass
+            except asyncio.IncompleteReadError:
+                raise broken("cut", url) from None
+            except (ValueError, UnicodeDecodeError):
+                raise broken("not_http", url) from None
         reader, writer = await asyncio.wait_for(
             asyncio.open_connection(
                 host, port, ssl=ssl.create_default_context() if scheme == "https" else None, limit=MAX_HEAD
@@ -79,7 +84,11 @@ class Wire:
         try:
             return await self._exchange(key, reader, writer, raw, limit, first_byte_s, fresh=True)
         except _Stale:
-            raise ConnectionResetError("the server closed the connection without answering") from None
+            raise broken("closed", url) from None
+        except asyncio.IncompleteReadError:
+            raise broken("cut", url) from None
+        except (ValueError, UnicodeDecodeError):
+            raise broken("not_http", url) from None
 
     def _take(self, key: tuple[str, str, int]) -> tuple[asyncio.StreamReader, asyncio.StreamWriter] | None:
         entry = self._idle.pop(key, None)
@@ -110,9 +119,11 @@ class Wire:
                 async with asyncio.timeout(first_byte_s):
                     head = await reader.readuntil(b"\r\n\r\n")
             except asyncio.IncompleteReadError as exc:
-                if not exc.partial and not fresh:
-                    raise _Stale from None
-                raise ConnectionResetError("the server closed the connection mid-answer") from None
+                if not exc.partial:
+                    raise _Stale from None  # pooled: send once more on a fresh connection; fresh: "closed"
+                if not exc.partial.startswith(b"HTTP/"):
+                    raise ValueError("not HTTP") from None
+                raise
             except asyncio.LimitOverrunError:
                 raise ServerError("The text server sent reply headers larger than 64 KB.", service=SERVICE) from None
             reply, keep = _parse_head(head)
@@ -135,7 +146,7 @@ def _parse_head(head: bytes) -> tuple[WireReply, bool]:
     lines = head.decode("latin-1").split("\r\n")
     status_line = lines[0].split(" ", 2)
     if len(status_line) < 2 or not status_line[0].startswith("HTTP/1.") or not status_line[1].isdigit():
-        raise ServerError("The text server's answer is not HTTP.", service=SERVICE, detail=lines[0][:200])
+        raise ValueError(f"not HTTP: {lines[0][:200]}")
     headers: dict[str, str] = {}
     for line in lines[1:]:
         name, sep, value = line.partition(":")
@@ -172,6 +183,28 @@ async def _read_body(reader: asyncio.StreamReader, headers: dict[str, str], limi
         if len(data) > limit:
             raise _too_large(limit)
     return bytes(data)
+
+
+def broken(kind: str, url: str) -> GenBridgeError:
+    """The same words as `backends.http.map_transport_error` for the same three failures."""
+    at = f"LiteLLM at {redact_url(url)}"
+    if kind == "not_http":
+        return IncompatibleServer(
+            f"{at} did not answer in HTTP: something else is listening on that port.",
+            "Check the port in the URL: it should be the service's web port (LiteLLM 4000 by default).",
+            service=SERVICE,
+        )
+    if kind == "cut":
+        return ServerError(
+            f"{at} stopped in the middle of its reply (the connection closed before the reply was complete).",
+            "The service may have crashed or restarted: look at its console, then try again.",
+            service=SERVICE,
+        )
+    return Unreachable(
+        f"{at} closed the connection without answering.",
+        "Check that the URL points at the service (right host and port) and look at its console.",
+        service=SERVICE,
+    )
 
 
 def _too_large(limit: int) -> ReplyTooLarge:
