@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Literal
+
 TASKS = [
     ("image", "Image", "A still image (ComfyUI)"),
     ("character_image", "Character Image", "An image that keeps a character from a reference (ComfyUI)"),
@@ -30,23 +33,50 @@ IMAGE_SOURCES = [
     ("IMAGE_EDITOR", "Image Editor", "The image shown in the Image Editor (Render Result and painted textures too)"),
     ("SEQUENCER", "Sequencer Frame", "The Sequencer's composited frame under the playhead"),
 ]
-GENERATE_FIELDS = (
-    "task",
-    "prompt",
-    "negative_prompt",
-    "template",
-    "width",
-    "height",
-    "frames",
-    "steps",
-    "seed",
-    "service",
-    "result_name",
-    "image_source",
-    "image_param",
-    "image_path",
-    "image_name",
+
+
+@dataclass(frozen=True)
+class GenerateField:
+    """One generate setting: a Scene property the panel shows and an operator property scripts may give.
+
+    Both are built from `GENERATE` (by `blender.generate_props`), so the name, default and limits are written once.
+    The names are saved in .blend files (Scene settings) and used by scripts (operator arguments): never rename one.
+    """
+
+    name: str
+    kind: Literal["enum", "int", "string"]
+    label: str
+    description: str = ""
+    default: str | int | None = None  # None: Blender's default for the kind ("" or 0)
+    items: list[tuple[str, str, str]] | None = None  # enum only
+    min: int | None = None
+    max: int | None = None
+    step: int | None = None
+    subtype: str | None = None  # "PIXEL", "FILE_PATH"
+
+
+# What the Generate button sends, in panel order (the operator's redo panel shows them in this order too).
+GENERATE = (
+    GenerateField("task", "enum", "Task", "What to generate", default="image", items=TASKS),
+    GenerateField("prompt", "string", "Prompt", "What you want to see (or read, for text tasks)"),
+    GenerateField("negative_prompt", "string", "Negative Prompt", "What you do not want to see"),
+    GenerateField("template", "string", "Template", "Workflow template (empty: the task's default)"),
+    GenerateField("width", "int", "Width", default=832, min=64, max=8192, step=16, subtype="PIXEL"),
+    GenerateField("height", "int", "Height", default=480, min=64, max=8192, step=16, subtype="PIXEL"),
+    GenerateField("frames", "int", "Frames", "Video length in frames", default=33, min=1, max=1025),
+    GenerateField("steps", "int", "Steps", "Sampling steps", default=20, min=1, max=200),
+    GenerateField("seed", "int", "Seed", "-1 picks a random seed (recorded with the job)", default=-1, min=-1),
+    GenerateField("service", "enum", "Service", "Which service runs the job", default="AUTO", items=SERVICES),
+    GenerateField("result_name", "string", "Result Name", "Name of the image, strip or text block"),
+    # The image input (a template's `type = "image"` parameter), from a file or captured from the scene.
+    GenerateField(
+        "image_source", "enum", "Image Source", "Where the template's image comes from", "NONE", IMAGE_SOURCES
+    ),
+    GenerateField("image_param", "string", "Image Parameter", "The template's image parameter it feeds", "image"),
+    GenerateField("image_path", "string", "Image File", "Used when the source is File", subtype="FILE_PATH"),
+    GenerateField("image_name", "string", "Image", "Image Editor source: the image (empty: the one shown)"),
 )
+GENERATE_FIELDS = tuple(field.name for field in GENERATE)
 # Titles for every task a job can carry, also those only the storyboard sends (the job list shows titles, not ids).
 TASK_TITLES = {
     **{key: title for key, title, _ in TASKS},

@@ -6,11 +6,11 @@ from pathlib import Path
 from typing import Any
 
 import bpy
-from bpy.props import EnumProperty, IntProperty, StringProperty
 
 from .. import blender
 from ..blender.bpytypes import OperatorResult
-from ..blender.choices import GENERATE_FIELDS, IMAGE_SOURCES, SERVICES, TASKS, TEXT_TASKS, VIDEO_TASKS
+from ..blender.choices import GENERATE_FIELDS, TEXT_TASKS, VIDEO_TASKS
+from ..blender.generate_props import with_generate_properties
 
 
 def target_for(task: str, context: Any, name: str) -> dict[str, Any]:
@@ -79,6 +79,8 @@ def capture_options(source: str, values: dict[str, Any], image_name: str, contex
     return {"source": source.lower(), **size}
 
 
+# Properties given explicitly (scripts, tests, keymaps) win over the Scene's panel settings: the same fields.
+@with_generate_properties
 class GENBRIDGE_OT_generate(bpy.types.Operator):
     """Generate with the settings of the GenBridge panel"""
 
@@ -90,26 +92,6 @@ class GENBRIDGE_OT_generate(bpy.types.Operator):
     )
     # Only enqueues: nothing in Blender's data changes now, so there is nothing to undo.
     bl_options = {"REGISTER"}
-
-    # Properties given explicitly (scripts, tests, keymaps) win over the Scene's panel settings.
-    task: EnumProperty(name="Task", items=TASKS, default="image")
-    prompt: StringProperty(name="Prompt")
-    negative_prompt: StringProperty(name="Negative Prompt")
-    template: StringProperty(name="Template", description="Workflow template (empty: the task's default)")
-    width: IntProperty(name="Width", default=832, min=64, max=8192, step=16)
-    height: IntProperty(name="Height", default=480, min=64, max=8192, step=16)
-    frames: IntProperty(name="Frames", default=33, min=1, max=1025)
-    steps: IntProperty(name="Steps", default=20, min=1, max=200)
-    seed: IntProperty(name="Seed", default=-1, min=-1, description="-1 picks a random seed (recorded with the job)")
-    service: EnumProperty(name="Service", items=SERVICES, default="AUTO")
-    result_name: StringProperty(name="Result Name", description="Name of the image, strip or text block")
-    # The image input (a template's `type = "image"` parameter), from a file or captured from the scene.
-    image_source: EnumProperty(name="Image Source", items=IMAGE_SOURCES, default="NONE")
-    image_param: StringProperty(
-        name="Image Parameter", default="image", description="The template's image parameter it feeds"
-    )
-    image_path: StringProperty(name="Image File", subtype="FILE_PATH", description="Used when the source is File")
-    image_name: StringProperty(name="Image", description="Image Editor source: the image (empty: the one shown)")
 
     @classmethod
     def poll(cls, context: Any) -> bool:

@@ -4,34 +4,15 @@ list rows on the WindowManager (session-only; each row names a job in the sessio
 from __future__ import annotations
 
 import bpy
-from bpy.props import CollectionProperty, EnumProperty, IntProperty, PointerProperty, StringProperty
+from bpy.props import CollectionProperty, IntProperty, PointerProperty, StringProperty
 from bpy.types import PropertyGroup
 
-from ..blender.choices import IMAGE_SOURCES, SERVICES, TASKS
+from ..blender.generate_props import with_generate_properties
 
 
+@with_generate_properties  # task, prompts, template, size, frames, steps, seed, service, image input
 class GENBRIDGE_PG_generate(PropertyGroup):
-    """What the Generate button sends: task, prompts, template, size, frames, steps, seed, service."""
-
-    task: EnumProperty(name="Task", items=TASKS, default="image", description="What to generate")
-    prompt: StringProperty(name="Prompt", description="What you want to see (or read, for text tasks)")
-    negative_prompt: StringProperty(name="Negative Prompt", description="What you do not want to see")
-    template: StringProperty(name="Template", description="Workflow template (empty: the task's default)")
-    width: IntProperty(name="Width", default=832, min=64, max=8192, step=16, subtype="PIXEL")
-    height: IntProperty(name="Height", default=480, min=64, max=8192, step=16, subtype="PIXEL")
-    frames: IntProperty(name="Frames", default=33, min=1, max=1025, description="Video length in frames")
-    steps: IntProperty(name="Steps", default=20, min=1, max=200, description="Sampling steps")
-    seed: IntProperty(name="Seed", default=-1, min=-1, description="-1 picks a random seed (recorded with the job)")
-    service: EnumProperty(name="Service", items=SERVICES, default="AUTO", description="Which service runs the job")
-    result_name: StringProperty(name="Result Name", description="Name of the image, strip or text block")
-    image_source: EnumProperty(
-        name="Image Source", items=IMAGE_SOURCES, default="NONE", description="Where the template's image comes from"
-    )
-    image_param: StringProperty(
-        name="Image Parameter", default="image", description="The template's image parameter it feeds"
-    )
-    image_path: StringProperty(name="Image File", subtype="FILE_PATH", description="Used when the source is File")
-    image_name: StringProperty(name="Image", description="Image Editor source: the image (empty: the one shown)")
+    """What the Generate button sends (the fields of `blender.choices.GENERATE`), saved with the .blend."""
 
 
 class GENBRIDGE_PG_job_row(PropertyGroup):
