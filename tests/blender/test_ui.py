@@ -129,6 +129,17 @@ def test_generate_without_arguments_sends_the_scene_panel_settings(session, edit
             settings.property_unset(name)
 
 
+def test_the_scene_settings_and_the_generate_operator_have_the_same_fields_and_defaults(gb):
+    panel = bpy.types.Scene.bl_rna.properties["genbridge"].fixed_type.properties
+    operator = bpy.ops.genbridge.generate.get_rna_type().properties
+    for field in gb.blender.choices.GENERATE:
+        for props in (panel, operator):
+            prop = props[field.name]
+            assert (prop.name, prop.description) == (field.label, field.description), field.name
+            if field.default is not None:
+                assert prop.default == field.default, field.name
+
+
 def test_generate_without_a_prompt_is_refused_with_a_message(session, editor):
     with editor("VIEW_3D"), pytest.raises(RuntimeError, match="Write a prompt first"):
         bpy.ops.genbridge.generate(prompt="  ")
