@@ -234,7 +234,9 @@ class TextJobClient:
                 continue
             self._parsed[job.id] = parsed
             if shots and len(parsed.shots) < shots:
-                yield BackendLog(message=f"The model planned {len(parsed.shots)} shots; {shots} were asked.")
+                planned = len(parsed.shots)
+                noun = "shot" if planned == 1 else "shots"
+                yield BackendLog(message=f"The model planned {planned} {noun}; {shots} were asked.")
             return
 
     async def _structured(self, job: Job, body: dict[str, Any], shots: int | None) -> AsyncIterator[BackendEvent]:

@@ -197,3 +197,16 @@ async def test_structured_output_is_asked_with_the_shot_list_schema(hostile, tmp
     assert sent["response_format"]["type"] == "json_schema"
     assert sent["response_format"]["json_schema"]["schema"]["properties"]["shots"]["maxItems"] == 1
     assert described == "A shot asked with json_schema" and "structured output" in notes[-1]
+
+
+async def test_fewer_shots_than_asked_are_noted(hostile, tmp_path) -> None:
+    server = hostile(_shotlist_server(refuse=()))
+    client = make(server.url, tmp_path)
+    job = Job(task="shotlist", inputs={"text_task": "shotlist", "variables": {"logline": "x", "shots": "3"}})
+    job.inputs.update(model="m", stream=False)
+    await client.submit(job)
+    try:
+        notes = [e.message async for e in client.events(job) if isinstance(e, BackendLog)]
+    finally:
+        await client.close()
+    assert "The model planned 1 shot; 3 were asked." in notes

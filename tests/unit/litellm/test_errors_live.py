@@ -118,3 +118,11 @@ async def test_a_request_after_the_proxy_dropped_the_idle_socket_succeeds(make_c
     assert "llama3" in await client.list_models(refresh=True)
     await asyncio.sleep(5.5)
     assert "llama3" in await client.list_models(refresh=True)
+
+
+async def test_a_dead_model_server_behind_the_proxy_is_named_as_such(make_client, run_job) -> None:
+    with pytest.raises(ServerError) as info:
+        await run_job(make_client(), _job("upstream-down"))
+    message = info.value.message
+    assert "The model 'upstream-down' behind" in message and "is not answering" in message
+    assert "while the model" not in message and "worked" not in message
