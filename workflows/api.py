@@ -9,7 +9,7 @@ from typing import Any
 
 from .importing import UI_FORMAT_HINT, check_api_format, is_ui_format, load_workflow_file, structural_problems
 from .preflight_checks import MODEL_INPUTS, PreflightCache, model_references, preflight, preflight_error, preflight_live
-from .presets import load_wangp_presets, wangp_preset
+from .presets import load_wan2gp_presets, wan2gp_preset
 from .registry import BUNDLED_DIR, TemplateInfo, get_template, list_templates
 from .template import UPLOAD_META_KEY, ParamSpec, Template, TemplateParamError, load_template
 
@@ -34,7 +34,7 @@ __all__ = [
     "is_ui_format",
     "list_templates",
     "load_template",
-    "load_wangp_presets",
+    "load_wan2gp_presets",
     "load_workflow_file",
     "model_references",
     "preflight",
@@ -42,7 +42,7 @@ __all__ = [
     "preflight_live",
     "resolve_workflow",
     "structural_problems",
-    "wangp_preset",
+    "wan2gp_preset",
 ]
 
 DEFAULT_TEMPLATES: dict[str, str] = {

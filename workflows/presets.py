@@ -1,4 +1,4 @@
-"""WanGP presets per model family (`wangp_presets.toml`): resolution, frames, steps, fps and memory profile."""
+"""WanGP presets per model family (`wan2gp_presets.toml`): resolution, frames, steps, fps and memory profile."""
 
 from __future__ import annotations
 
@@ -9,11 +9,11 @@ from typing import Any
 
 from ..runtime.errors import ConfigError
 
-PRESETS_FILE = Path(__file__).resolve().parent / "wangp_presets.toml"
+PRESETS_FILE = Path(__file__).resolve().parent / "wan2gp_presets.toml"
 
 
 @dataclass(frozen=True)
-class WanGPPreset:
+class Wan2GPPreset:
     """Settings for one WanGP model; `quick_preview` overrides resolution/frames/steps for drafts."""
 
     name: str
@@ -54,7 +54,7 @@ class WanGPPreset:
         return out
 
 
-def load_wangp_presets(path: str | Path | None = None) -> dict[str, WanGPPreset]:
+def load_wan2gp_presets(path: str | Path | None = None) -> dict[str, Wan2GPPreset]:
     """All presets in the TOML file (the bundled one by default); ConfigError names a bad entry."""
     path = Path(path) if path else PRESETS_FILE
     try:
@@ -66,15 +66,15 @@ def load_wangp_presets(path: str | Path | None = None) -> dict[str, WanGPPreset]
         try:
             raw = dict(raw)
             raw["inputs"] = tuple(raw.get("inputs", ("text",)))
-            presets[name] = WanGPPreset(name=name, **raw)
+            presets[name] = Wan2GPPreset(name=name, **raw)
         except TypeError as exc:
             raise ConfigError(f"The WanGP preset [{name}] in {path} is invalid: {exc}.") from None
     return presets
 
 
-def wangp_preset(name_or_model_type: str, path: str | Path | None = None) -> WanGPPreset | None:
+def wan2gp_preset(name_or_model_type: str, path: str | Path | None = None) -> Wan2GPPreset | None:
     """A preset by its name or by its WanGP model_type, or None."""
-    presets = load_wangp_presets(path)
+    presets = load_wan2gp_presets(path)
     if name_or_model_type in presets:
         return presets[name_or_model_type]
     return next((p for p in presets.values() if p.model_type == name_or_model_type), None)

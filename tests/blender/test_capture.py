@@ -187,7 +187,7 @@ COMFY_CASES = [
 ]
 
 
-def test_each_capture_is_uploaded_to_comfyui_and_to_wangp_with_its_provenance(gb, scene, tmp_path, pump_until):
+def test_each_capture_is_uploaded_to_comfyui_and_to_wan2gp_with_its_provenance(gb, scene, tmp_path, pump_until):
     editor = scene.sequence_editor_create()
     strips = editor.strips if hasattr(editor, "strips") else editor.sequences
     capture_module().write_png(tmp_path / "grey.png", np.full((SIZE[1], SIZE[0]), 0.5))

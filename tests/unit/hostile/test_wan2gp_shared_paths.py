@@ -73,7 +73,7 @@ def _ticket_downloads(server: Wan2GPStandIn) -> int:
 @pytest.mark.parametrize("contract", ["v1", "v1-late", "v2"])
 async def test_a_private_key_named_as_output_is_not_copied_the_real_output_comes_by_ticket(contract, tmp_path):
     secret = _secret_home(tmp_path)
-    server = Wan2GPStandIn(contract=contract, output_dir=tmp_path / "wangp", step_delay=0.0)
+    server = Wan2GPStandIn(contract=contract, output_dir=tmp_path / "wan2gp", step_delay=0.0)
     _lie_about_outputs(server, str(secret))
     await server.start()
     client = _client(server.url, tmp_path)
@@ -88,7 +88,7 @@ async def test_a_private_key_named_as_output_is_not_copied_the_real_output_comes
 
 
 async def test_proc_self_environ_named_as_output_is_not_copied(tmp_path):
-    server = Wan2GPStandIn(contract="v1", output_dir=tmp_path / "wangp", step_delay=0.0)
+    server = Wan2GPStandIn(contract="v1", output_dir=tmp_path / "wan2gp", step_delay=0.0)
     _lie_about_outputs(server, "/proc/self/environ")
     await server.start()
     client = _client(server.url, tmp_path)
@@ -103,10 +103,10 @@ async def test_proc_self_environ_named_as_output_is_not_copied(tmp_path):
 
 async def test_a_link_inside_the_output_folder_pointing_out_of_it_is_not_followed(tmp_path):
     secret = _secret_home(tmp_path)
-    (tmp_path / "wangp").mkdir()
-    link = tmp_path / "wangp" / "2026-11-30-12h00m00s_seed1_abc.mp4"
+    (tmp_path / "wan2gp").mkdir()
+    link = tmp_path / "wan2gp" / "2026-11-30-12h00m00s_seed1_abc.mp4"
     os.symlink(secret, link)
-    server = Wan2GPStandIn(contract="v1", output_dir=tmp_path / "wangp", step_delay=0.0)
+    server = Wan2GPStandIn(contract="v1", output_dir=tmp_path / "wan2gp", step_delay=0.0)
     _lie_about_outputs(server, str(link))
     await server.start()
     client = _client(server.url, tmp_path)
@@ -120,10 +120,10 @@ async def test_a_link_inside_the_output_folder_pointing_out_of_it_is_not_followe
 
 
 async def test_a_non_media_file_with_a_video_name_in_the_output_folder_is_not_copied(tmp_path):
-    (tmp_path / "wangp").mkdir()
-    fake = tmp_path / "wangp" / "notes.mp4"
+    (tmp_path / "wan2gp").mkdir()
+    fake = tmp_path / "wan2gp" / "notes.mp4"
     fake.write_text(f"PATH=/usr/bin\nKEY={SECRET}\n")
-    server = Wan2GPStandIn(contract="v1", output_dir=tmp_path / "wangp", step_delay=0.0)
+    server = Wan2GPStandIn(contract="v1", output_dir=tmp_path / "wan2gp", step_delay=0.0)
     _lie_about_outputs(server, str(fake))
     await server.start()
     client = _client(server.url, tmp_path)
@@ -140,7 +140,7 @@ async def test_a_file_outside_the_declared_folder_is_not_copied_even_when_it_is_
     elsewhere = tmp_path / "private" / "holiday.mp4"
     elsewhere.parent.mkdir()
     elsewhere.write_bytes(b"\x00\x00\x00\x18ftypisom" + b"private video")
-    server = Wan2GPStandIn(contract="v1", output_dir=tmp_path / "wangp", step_delay=0.0)
+    server = Wan2GPStandIn(contract="v1", output_dir=tmp_path / "wan2gp", step_delay=0.0)
     _lie_about_outputs(server, str(elsewhere), also_in_gallery=False)  # the gallery still names the real file
     await server.start()
     client = _client(server.url, tmp_path)
@@ -153,7 +153,7 @@ async def test_a_file_outside_the_declared_folder_is_not_copied_even_when_it_is_
 
 
 async def test_the_servers_own_output_is_still_copied_from_the_shared_disk(tmp_path):
-    server = Wan2GPStandIn(contract="v1", output_dir=tmp_path / "wangp", step_delay=0.0)
+    server = Wan2GPStandIn(contract="v1", output_dir=tmp_path / "wan2gp", step_delay=0.0)
     await server.start()
     client = _client(server.url, tmp_path)
     try:
@@ -166,7 +166,7 @@ async def test_the_servers_own_output_is_still_copied_from_the_shared_disk(tmp_p
 
 def test_through_the_job_service_the_secret_reaches_neither_outputs_nor_journal(tmp_path):
     secret = _secret_home(tmp_path)
-    server = Wan2GPStandIn(contract="v1", output_dir=tmp_path / "wangp", step_delay=0.0)
+    server = Wan2GPStandIn(contract="v1", output_dir=tmp_path / "wan2gp", step_delay=0.0)
     _lie_about_outputs(server, str(secret))
     with server.run_in_thread() as url:
         settings = Settings(

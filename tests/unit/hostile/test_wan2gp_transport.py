@@ -189,7 +189,7 @@ async def test_json_nested_absurdly_deep_is_a_clear_error_not_a_crash(tmp_path):
     assert_clean(error)
 
 
-async def test_an_html_page_is_not_taken_for_wangp(tmp_path):
+async def test_an_html_page_is_not_taken_for_wan2gp(tmp_path):
     async def handler(request):
         return web.Response(text="<html>router login</html>", content_type="text/html")
 

@@ -158,7 +158,7 @@ def test_a_comfyui_job_lost_in_a_server_restart_fails_with_a_clear_message(tmp_p
 
 # -- Wan2GP -------------------------------------------------------------------------------------------------------
 def test_a_wan2gp_job_is_re_attached_by_its_server_job_id_and_completes(tmp_path):
-    standin = Wan2GPStandIn(contract="v1", output_dir=tmp_path / "wangp", step_delay=0.05)
+    standin = Wan2GPStandIn(contract="v1", output_dir=tmp_path / "wan2gp", step_delay=0.05)
     with standin.run_in_thread() as url:
         settings = make_settings(tmp_path, wan2gp=[Endpoint(service="wan2gp", url=url)])
         first = Recorder()
@@ -200,7 +200,7 @@ def test_a_wan2gp_job_is_re_attached_by_its_server_job_id_and_completes(tmp_path
     ids=["never-reached-the-server", "unknown-to-the-server"],
 )
 def test_a_wan2gp_job_the_server_does_not_have_fails_clearly(tmp_path, remote_id, message):
-    standin = Wan2GPStandIn(contract="v1", output_dir=tmp_path / "wangp")
+    standin = Wan2GPStandIn(contract="v1", output_dir=tmp_path / "wan2gp")
     with standin.run_in_thread() as url:
         settings = make_settings(tmp_path, wan2gp=[Endpoint(service="wan2gp", url=url)])
         job = journal_job(

@@ -27,7 +27,7 @@ def video_job(**inputs) -> Job:
 async def server(request, tmp_path):
     contract, async_generate = request.param
     standin = Wan2GPStandIn(
-        contract=contract, async_generate=async_generate, output_dir=tmp_path / "wangp", step_delay=0.01
+        contract=contract, async_generate=async_generate, output_dir=tmp_path / "wan2gp", step_delay=0.01
     )
     await standin.start()
     yield standin

@@ -48,7 +48,7 @@ def test_70_v2_contract_is_detected_and_sync_servers_wait_briefly_then_poll():
     )
 
 
-def test_an_unknown_tool_set_is_an_incompatible_server_that_says_how_to_start_wangp():
+def test_an_unknown_tool_set_is_an_incompatible_server_that_says_how_to_start_wan2gp():
     with pytest.raises(IncompatibleServer) as err:
         detect_contract([{"name": "txt2img"}, {"name": "upscale"}], "http://127.0.0.1:7866/mcp")
     assert "txt2img" in err.value.message and "--mcp-transport streamable-http" in err.value.hint

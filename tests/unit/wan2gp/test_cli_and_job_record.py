@@ -33,7 +33,7 @@ def cli_env(tmp_path, monkeypatch):
 
 
 def test_an_explicit_model_and_huge_frame_count_are_refused_with_the_limit_not_swapped(cli_env, tmp_path, capsys):
-    standin = Wan2GPStandIn(contract="v1", output_dir=tmp_path / "wangp", step_delay=0.0)
+    standin = Wan2GPStandIn(contract="v1", output_dir=tmp_path / "wan2gp", step_delay=0.0)
     with standin.run_in_thread() as url:
         code = run_wan2gp(_args(url, tmp_path, "resolution=320x192", "frames=100001", "steps=1"))
         assert standin.generate_calls() == []  # nothing sent: no t2v_1.3B, no 49 frames
@@ -44,7 +44,7 @@ def test_an_explicit_model_and_huge_frame_count_are_refused_with_the_limit_not_s
 
 
 def test_a_snapped_frame_count_is_printed_and_submitted_is_printed_once(cli_env, tmp_path, capsys):
-    standin = Wan2GPStandIn(contract="v1", output_dir=tmp_path / "wangp", step_delay=0.0)
+    standin = Wan2GPStandIn(contract="v1", output_dir=tmp_path / "wan2gp", step_delay=0.0)
     with standin.run_in_thread() as url:
         assert run_wan2gp(_args(url, tmp_path, "frames=80", "steps=2")) == 0
         sent = standin.generate_calls()[0]["source"]
@@ -55,14 +55,14 @@ def test_a_snapped_frame_count_is_printed_and_submitted_is_printed_once(cli_env,
 
 
 def test_a_timeout_says_it_timed_out(cli_env, tmp_path, capsys):
-    standin = Wan2GPStandIn(contract="v1", output_dir=tmp_path / "wangp", step_delay=0.05)
+    standin = Wan2GPStandIn(contract="v1", output_dir=tmp_path / "wan2gp", step_delay=0.05)
     with standin.run_in_thread() as url:
         assert run_wan2gp(_args(url, tmp_path, "steps=400", timeout=1.0)) == 1
     err = capsys.readouterr().err
     assert "error: The job timed out: it did not finish within the 1 s timeout" in err
 
 
-def test_generate_help_lists_the_wangp_settings_per_model_family(capsys):
+def test_generate_help_lists_the_wan2gp_settings_per_model_family(capsys):
     parser = argparse.ArgumentParser(prog="genbridge")
     generate_cli.add_parser(parser.add_subparsers())
     with pytest.raises(SystemExit):

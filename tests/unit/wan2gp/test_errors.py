@@ -8,7 +8,7 @@ from genbridge.runtime.errors import OutOfMemory, RejectedInput
 from genbridge.runtime.settings import Endpoint
 
 
-async def test_a_failed_job_names_the_endpoint_and_the_wangp_job_id(server, client, job_factory):
+async def test_a_failed_job_names_the_endpoint_and_the_wan2gp_job_id(server, client, job_factory):
     server.inject_failure("oom")
     job = job_factory(steps=2)
     assert await client.validate(job) == []

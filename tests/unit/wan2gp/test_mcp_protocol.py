@@ -63,7 +63,7 @@ def server_url(request, tmp_path_factory):
         with sdk_server(*SDK_MODES[request.param]) as url:
             yield request.param, url
     else:
-        standin = Wan2GPStandIn(contract=request.param.split("-")[1], output_dir=tmp_path_factory.mktemp("wangp"))
+        standin = Wan2GPStandIn(contract=request.param.split("-")[1], output_dir=tmp_path_factory.mktemp("wan2gp"))
         with standin.run_in_thread() as url:
             yield request.param, url
 

@@ -14,7 +14,7 @@ from genbridge.standins.wan2gp import Wan2GPStandIn
 
 @pytest.mark.parametrize("contract", ["v1", "v2"])
 def test_cancelling_a_running_job_through_the_runtime_ends_it_cancelled(contract, tmp_path):
-    standin = Wan2GPStandIn(contract=contract, output_dir=tmp_path / "wangp", step_delay=0.05)
+    standin = Wan2GPStandIn(contract=contract, output_dir=tmp_path / "wan2gp", step_delay=0.05)
     with standin.run_in_thread() as url:
         settings = Settings(
             output_dir=str(tmp_path / "out"),
@@ -41,7 +41,7 @@ def test_cancelling_a_running_job_through_the_runtime_ends_it_cancelled(contract
 def test_generate_command_prints_the_output_path(tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("GENBRIDGE_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.chdir(tmp_path)
-    standin = Wan2GPStandIn(contract="v1", output_dir=tmp_path / "wangp", step_delay=0.01)
+    standin = Wan2GPStandIn(contract="v1", output_dir=tmp_path / "wan2gp", step_delay=0.01)
     with standin.run_in_thread() as url:
         args = argparse.Namespace(
             service="wan2gp",
@@ -62,7 +62,7 @@ def test_generate_command_prints_the_output_path(tmp_path, capsys, monkeypatch):
 def test_generate_command_fails_with_what_is_valid_for_an_unknown_model(tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("GENBRIDGE_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.chdir(tmp_path)
-    standin = Wan2GPStandIn(contract="v2", output_dir=tmp_path / "wangp")
+    standin = Wan2GPStandIn(contract="v2", output_dir=tmp_path / "wan2gp")
     with standin.run_in_thread() as url:
         args = argparse.Namespace(
             model="t2vv", prompt="x", url=url, output=str(tmp_path / "out"), sets=[], timeout=60, config=None

@@ -19,7 +19,7 @@ CATALOG = [
 ]
 
 
-def test_summary_only_returns_the_count_without_items_as_wangp_does():
+def test_summary_only_returns_the_count_without_items_as_wan2gp_does():
     result = search_v2(ResultPages(), CATALOG, {"action": "search", "arguments": {"summary_only": True}})
     assert result["count"] == 45 and "models" not in result
 
@@ -44,13 +44,13 @@ def test_v2_pages_by_cursor_with_unchanged_filters():
         ({"cursor": "nope:20"}, "Unknown or expired cursor"),
     ],
 )
-def test_v2_search_refuses_what_wangp_refuses(arguments, message):
+def test_v2_search_refuses_what_wan2gp_refuses(arguments, message):
     with pytest.raises(Exception, match=message.replace("(", r"\(").replace(")", r"\)")):
         search_v2(ResultPages(), CATALOG, {"action": "search", "arguments": arguments})
 
 
 async def test_check_lists_every_video_model_on_a_v2_server(tmp_path, new_client):
-    server = Wan2GPStandIn(contract="v2", output_dir=tmp_path / "wangp")
+    server = Wan2GPStandIn(contract="v2", output_dir=tmp_path / "wan2gp")
     await server.start()
     client = new_client(server.url)
     try:
@@ -122,11 +122,11 @@ async def test_an_unknown_job_while_polling_is_not_retried(server, client, job_f
             pass
 
 
-def test_cancelling_shows_wangps_phase_and_a_slow_confirmation_is_a_clear_note(tmp_path, monkeypatch):
+def test_cancelling_shows_wan2gps_phase_and_a_slow_confirmation_is_a_clear_note(tmp_path, monkeypatch):
     from genbridge.backends.wan2gp.client import Wan2GPClient
 
     monkeypatch.setattr(Wan2GPClient, "cancel_wait_s", 0.3)  # WanGP takes longer than this to finish its step
-    standin = Wan2GPStandIn(contract="v1", output_dir=tmp_path / "wangp", step_delay=2.0)
+    standin = Wan2GPStandIn(contract="v1", output_dir=tmp_path / "wan2gp", step_delay=2.0)
     events: list[object] = []
     with standin.run_in_thread() as url:
         settings = Settings(

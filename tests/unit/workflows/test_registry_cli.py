@@ -9,7 +9,7 @@ import pytest
 from genbridge.cli import main
 from genbridge.runtime.errors import RejectedInput
 from genbridge.runtime.settings import Settings
-from genbridge.workflows import get_template, list_templates, load_wangp_presets, wangp_preset
+from genbridge.workflows import get_template, list_templates, load_wan2gp_presets, wan2gp_preset
 
 GOOD = {
     "1": {
@@ -63,24 +63,24 @@ def test_unknown_template_lists_the_available_ones() -> None:
     assert "sd15_txt2img" in info.value.hint
 
 
-def test_wangp_presets_give_valid_frame_counts_and_profiles() -> None:
-    presets = load_wangp_presets()
+def test_wan2gp_presets_give_valid_frame_counts_and_profiles() -> None:
+    presets = load_wan2gp_presets()
     assert {"wan21_t2v_1_3b", "wan22_ti2v_5b", "ltxv_distilled"} <= set(presets)
     for preset in presets.values():
         settings = preset.settings(quick=True)
         frames = settings["video_length"]
         assert (frames - 1) % preset.frames_steps == 0 and frames >= preset.frames_minimum
         assert 1 <= preset.profile <= 5
-    assert wangp_preset("t2v_1.3B") == presets["wan21_t2v_1_3b"]
+    assert wan2gp_preset("t2v_1.3B") == presets["wan21_t2v_1_3b"]
     assert presets["ltxv_distilled"].snap_frames(50) == 49
 
 
-def test_scene_presets_name_models_the_captured_wangp_catalogue_has() -> None:
+def test_scene_presets_name_models_the_captured_wan2gp_catalogue_has() -> None:
     """The scene templates' WanGP side (TI2V 5B, first-last frame): models WanGP 12.60 lists, within its limits."""
     from genbridge.standins.fixtures import load_fixture
 
     catalogue = {m["model_type"]: m for m in load_fixture("wan2gp", "50_video_model_catalog_derived.json")["models"]}
-    presets = load_wangp_presets()
+    presets = load_wan2gp_presets()
     for name in ("wan22_ti2v_5b", "wan21_flf2v_720p"):
         preset = presets[name]
         model = catalogue[preset.model_type]
