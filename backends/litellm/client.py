@@ -42,7 +42,7 @@ from .errors import (
     unknown_model,
 )
 from .models import ChatCompletion, ModelList
-from .stream import StreamBatch, read_stream
+from .stream import StreamBatch, fix_utf8, read_stream
 from .wire import Wire
 
 log = logging.getLogger("genbridge.litellm")
@@ -375,7 +375,7 @@ class LiteLLMClient:
         finally:
             reply.finish()
         choice = completion.choices[0] if completion.choices else None
-        return completion.text, choice.finish_reason if choice else None
+        return fix_utf8(completion.text), choice.finish_reason if choice else None
 
     def _too_slow(self, model: str) -> ServiceTimeout:
         return ServiceTimeout(

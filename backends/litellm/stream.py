@@ -9,6 +9,8 @@ whole answer, not only the gaps. Loop thread only.
 from __future__ import annotations
 
 import asyncio
+import codecs
+import json
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -37,6 +39,36 @@ class StreamBatch:
     finish_reason: str | None = None
 
 
+class SplitUTF8:
+    """Rejoins characters a server split across tokens. llama.cpp's byte-level tokens can end inside a UTF-8
+    character; llama-cpp-python then sends each half as a lone surrogate ("\\udcc3"), which Blender's text block
+    stores as invalid UTF-8. The halves are turned back into bytes and decoded incrementally."""
+
+    __slots__ = ("_decoder",)
+
+    def __init__(self) -> None:
+        self._decoder = codecs.getincrementaldecoder("utf-8")("replace")
+
+    def feed(self, piece: str) -> str:
+        if piece.isascii() and not self._decoder.getstate()[0]:
+            return piece  # the common case costs one check
+        return self._decoder.decode(_to_bytes(piece))
+
+
+def fix_utf8(text: str) -> str:
+    """`text` with split characters rejoined and stray surrogates replaced (a whole, non-streamed answer)."""
+    if text.isascii():
+        return text
+    return _to_bytes(text).decode("utf-8", "replace")
+
+
+def _to_bytes(piece: str) -> bytes:
+    try:
+        return piece.encode("utf-8", "surrogateescape")  # U+DC80..U+DCFF are the raw bytes they stand for
+    except UnicodeEncodeError:
+        return piece.encode("utf-8", "replace")  # any other lone surrogate is not text
+
+
 async def read_stream(
     content: Any, *, server: str, model: str, end_at: float, reply_limit: int
 ) -> AsyncIterator[StreamBatch]:
@@ -44,6 +76,7 @@ async def read_stream(
     running loop's clock. Raises ServerError (cut off, error line), ReplyTooLarge, or TimeoutError at `end_at`."""
     loop = asyncio.get_running_loop()
     parser = SSEParser(min(MAX_SSE_LINE, reply_limit))
+    utf8 = SplitUTF8()
     pending: list[str] = []
     pending_since = 0.0
     tokens = total_chars = 0
@@ -80,14 +113,17 @@ async def read_stream(
             try:
                 parsed = ChatChunk.model_validate_json(data)
             except ValidationError:
-                log.warning("skipping an unreadable stream line from %s: %.200s", server, data)
-                continue
+                try:  # pydantic's parser refuses the lone surrogates llama-cpp-python sends for split characters
+                    parsed = ChatChunk.model_validate(json.loads(data))
+                except (ValueError, RecursionError, ValidationError):
+                    log.warning("skipping an unreadable stream line from %s: %.200s", server, data)
+                    continue
             if parsed.error is not None:
                 if pending:
                     yield StreamBatch("".join(pending), tokens)
                     pending.clear()
                 raise error_from_stream_payload(parsed.error, server=server, model=model, received=tokens)
-            piece = parsed.text
+            piece = utf8.feed(parsed.text) if parsed.text else ""
             if piece:
                 if not pending:
                     pending_since = loop.time()

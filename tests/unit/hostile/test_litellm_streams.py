@@ -163,3 +163,15 @@ def test_the_sse_parser_refuses_a_line_past_its_cap_before_holding_it() -> None:
     parser.feed(b"data: " + b"a" * 1000)
     with pytest.raises(LineTooLong):
         parser.feed(b"a" * 100)
+
+
+async def test_a_character_split_across_tokens_arrives_whole(hostile, tmp_path) -> None:
+    # llama-cpp-python sends the halves of "é" (split by byte-level tokens) as lone surrogates.
+    halves = [
+        b'data: {"choices": [{"index": 0, "delta": {"content": "caf\\udcc3"}}]}\n\n',
+        b'data: {"choices": [{"index": 0, "delta": {"content": "\\udca9 ok"}}]}\n\n',
+    ]
+    server = hostile(sse_script([*halves, chunk(finish="stop"), b"data: [DONE]\n\n"]))
+    texts, _, err = await run(make(server.url, tmp_path), text_job())
+    assert err is None and "".join(texts) == "café ok"
+    assert "".join(texts).encode("utf-8")  # valid UTF-8: Blender's text block can store it
