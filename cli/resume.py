@@ -45,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
     runtime = Runtime(settings=lambda: settings, emit=events.put, journal_path=journal, monitor_health=True)
     try:
         runtime.resume()
-        problems = runtime.run(_journal_problems).result(60)  # the service exists and has taken the jobs up
+        problems = runtime.run(_journal_problems).result(60)  # the job service exists and has taken the jobs up
         if problems:
             print(f"The journal {journal} has damaged lines, skipped: {'; '.join(problems)}", file=sys.stderr)
         ids = list(runtime.resumed)
@@ -62,8 +62,8 @@ def run(args: argparse.Namespace) -> int:
     return _report(ids, finals)
 
 
-async def _journal_problems(service: Any) -> list[str]:
-    return list(service.journal.problems)
+async def _journal_problems(job_service: Any) -> list[str]:
+    return list(job_service.journal.problems)
 
 
 def _wait(events: Any, ids: set[str], timeout: float | None, on_event: Any) -> dict[str, dict[str, Any]]:

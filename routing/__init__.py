@@ -1,4 +1,4 @@
-"""Routing: choose the service and instance for each job. See `router.py`; the policy is `default_policy.toml`."""
+"""Routing: choose the service and endpoint for each job. See `router.py`; the policy is `default_policy.toml`."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""A circuit breaker per instance: closed (use it), open (skip it), half-open (one trial after a cooldown).
+"""A circuit breaker per endpoint: closed (use it), open (skip it), half-open (one trial after a cooldown).
 
 Fed by the health monitor (probe results) and by request failures; the clock is injectable for tests.
 """
@@ -16,7 +16,7 @@ class BreakerState(StrEnum):
     HALF_OPEN = "half-open"
 
 
-USABLE_STATES = (BreakerState.CLOSED, BreakerState.HALF_OPEN)  # an instance in these states may take work
+USABLE_STATES = (BreakerState.CLOSED, BreakerState.HALF_OPEN)  # an endpoint in these states may take work
 
 
 class CircuitBreaker:

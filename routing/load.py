@@ -1,8 +1,8 @@
-"""Load per instance: our jobs assigned to it, an estimate of their remaining work, and its learned speed.
+"""Load per endpoint: our jobs assigned to it, an estimate of their remaining work, and its learned speed.
 
 Speed is learned from observed job durations as seconds per unit of work (megapixel-frame-steps). A server runs
 its queue one job at a time, so a job's service time is measured from when it could start (it was sent, and the
-instance's previous job had finished) to when it finished.
+endpoint's previous job had finished) to when it finished.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 EWMA_ALPHA = 0.3  # weight of the newest observation: adapts within a few jobs, shrugs off one outlier
-DEFAULT_SECONDS_PER_WORK = 1.0  # before anything was observed anywhere; only ratios between instances matter
+DEFAULT_SECONDS_PER_WORK = 1.0  # before anything was observed anywhere; only ratios between endpoints matter
 MOVE_COST_S = 0.05  # taking a waiting job back from a server and sending it elsewhere: two requests
 MOVE_MARGIN = 0.15  # move only when the job finishes at least this fraction sooner elsewhere
 
@@ -27,7 +27,7 @@ class _Assignment:
 
 
 @dataclass(slots=True)
-class _InstanceLoad:
+class _EndpointLoad:
     jobs: dict[str, _Assignment] = field(default_factory=dict)
     work: float = 0.0
     last_finish: float = 0.0
@@ -36,18 +36,18 @@ class _InstanceLoad:
 
 
 class LoadTracker:
-    """Which of our jobs are on which instance, and how fast each instance has been."""
+    """Which of our jobs are on which endpoint, and how fast each endpoint has been."""
 
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self.clock = clock
         self._jobs: dict[str, _Assignment] = {}
-        self._loads: dict[str, _InstanceLoad] = {}
-        self._mean_spw = DEFAULT_SECONDS_PER_WORK  # for unobserved instances; kept current by `finished`
+        self._loads: dict[str, _EndpointLoad] = {}
+        self._mean_spw = DEFAULT_SECONDS_PER_WORK  # for unobserved endpoints; kept current by `finished`
 
-    def _load(self, url: str) -> _InstanceLoad:
+    def _load(self, url: str) -> _EndpointLoad:
         load = self._loads.get(url)
         if load is None:
-            load = self._loads[url] = _InstanceLoad()
+            load = self._loads[url] = _EndpointLoad()
         return load
 
     def reserve(self, job_id: str, url: str, work: float, need_gb: float | None = None) -> None:
@@ -73,7 +73,7 @@ class LoadTracker:
             a.started = True
 
     def finished(self, job_id: str, ok: bool) -> None:
-        """Release the job; when it succeeded, learn the instance's speed from how long it took."""
+        """Release the job; when it succeeded, learn the endpoint's speed from how long it took."""
         a = self._jobs.get(job_id)
         if a is None:
             return
@@ -112,7 +112,7 @@ class LoadTracker:
         return len(load.jobs) if load else 0
 
     def seconds_per_work(self, url: str) -> float:
-        """Learned speed of `url`; unobserved instances get the average of the observed ones."""
+        """Learned speed of `url`; unobserved endpoints get the average of the observed ones."""
         load = self._loads.get(url)
         if load is not None and load.seconds_per_work is not None:
             return load.seconds_per_work
@@ -169,8 +169,8 @@ class LoadTracker:
                 ahead_s += a.work * spw
         return best[1] if best else None
 
-    def _head_remaining_s(self, load: _InstanceLoad, spw: float) -> float:
-        """Seconds left of the jobs already running on an instance."""
+    def _head_remaining_s(self, load: _EndpointLoad, spw: float) -> float:
+        """Seconds left of the jobs already running on an endpoint."""
         now = self.clock()
         left = 0.0
         for a in load.jobs.values():

@@ -1,8 +1,8 @@
 """A pool's waiting room: jobs waiting in GenBridge for room on a busy pool, in arrival order, and the moves that
 even out the end of a batch. Loop thread only; the router owns one and asks it on every decision.
 
-Waiting jobs are placed as a batch (list scheduling over the instances' learned speeds): without that, each job
-would see the fast instances' short queues and wait for them, while a slower instance that could finish it sooner
+Waiting jobs are placed as a batch (list scheduling over the endpoints' learned speeds): without that, each job
+would see the fast endpoints' short queues and wait for them, while a slower endpoint that could finish it sooner
 stands idle. At the tail, when nothing waits any more, a job still queued on one server moves to another that
 finishes it clearly sooner (`best_move`).
 """
@@ -39,7 +39,7 @@ class WaitingRoom:
         return bool(self._waiting.get(service))
 
     def ahead_of(self, job_id: str) -> dict[str, float]:
-        """Seconds of work that jobs waiting ahead of `job_id` will add to each instance, by endpoint URL.
+        """Seconds of work that jobs waiting ahead of `job_id` will add to each endpoint, by endpoint URL.
 
         Computed once per change of the pool and read by every waiting job.
         """
@@ -78,7 +78,7 @@ class WaitingRoom:
         move to another, or None.
 
         Only when no job waits in GenBridge for that pool (those are placed by the router, which binds late), so
-        this evens out the tail of a batch: a slow instance's queued job moves to a fast one that ran dry, or the
+        this evens out the tail of a batch: a slow endpoint's queued job moves to a fast one that ran dry, or the
         other way round when that finishes it sooner.
         """
         inst = self.resources.get(freed_url)

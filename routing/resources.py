@@ -1,4 +1,4 @@
-"""Live resources per instance: health, free/total VRAM, capabilities and queue depth, from probes and settings.
+"""Live resources per endpoint: health, free/total VRAM, capabilities and queue depth, from probes and settings.
 
 ComfyUI reports VRAM in `/system_stats` (on a CPU server those numbers are system RAM). Wan2GP reports none, so
 its usable VRAM comes from the memory profile it runs with (`settings.wan2gp_profile`, or a profile its probe
@@ -17,12 +17,12 @@ from ..runtime.settings import SERVICE_TITLES, Endpoint, Settings
 from .breaker import BreakerState, CircuitBreaker
 from .policy import Policy, Wan2GPProfile
 
-OOM_MEMORY_S = 600.0  # how long an out-of-memory failure caps what we believe an instance can hold
+OOM_MEMORY_S = 600.0  # how long an out-of-memory failure caps what we believe an endpoint can hold
 
 
 @dataclass(frozen=True, slots=True)
 class Vram:
-    """Usable VRAM of an instance, and where the number came from (said in the plan's reason)."""
+    """Usable VRAM of an endpoint, and where the number came from (said in the plan's reason)."""
 
     free_gb: float | None
     total_gb: float | None
@@ -31,7 +31,7 @@ class Vram:
 
 @dataclass(slots=True)
 class Instance:
-    """One endpoint as the router sees it."""
+    """One endpoint as the router sees it (`url` is the endpoint's URL; the class name predates "endpoint")."""
 
     service: str
     url: str
@@ -69,13 +69,13 @@ class Instance:
 
 
 class Resources:
-    """The instances of the configured endpoints and everything we know about them."""
+    """The configured endpoints (one `Instance` each, by URL) and everything we know about them."""
 
     def __init__(self, settings: Settings, policy: Policy, clock: Callable[[], float] = time.monotonic) -> None:
         self.clock = clock
         self.policy = policy
         self.settings = settings
-        self._instances: dict[str, Instance] = {}
+        self._endpoints: dict[str, Instance] = {}
         self._by_service: dict[str, list[Instance]] = {}
         self.update_settings(settings)
 
@@ -83,8 +83,8 @@ class Resources:
         """Keep what we learned about endpoints that are still configured; add new ones; drop the rest."""
         self.settings = settings
         self.policy = policy or self.policy
-        old = self._instances
-        self._instances = {}
+        old = self._endpoints
+        self._endpoints = {}
         self._by_service = {}
         b = self.policy.breaker
         for ep in settings.all_endpoints():
@@ -100,21 +100,21 @@ class Resources:
             inst.kind = ep.kind
             if ep.kind == "api_v2":
                 inst.label = f"Comfy API v2 at {ep.name}"
-            self._instances[ep.url] = inst
+            self._endpoints[ep.url] = inst
             self._by_service.setdefault(ep.service, []).append(inst)
 
     def instances(self, service: str) -> list[Instance]:
         return self._by_service.get(service, [])
 
     def get(self, url: str) -> Instance | None:
-        return self._instances.get(url)
+        return self._endpoints.get(url)
 
     def all(self) -> list[Instance]:
-        return list(self._instances.values())
+        return list(self._endpoints.values())
 
     def observe_probe(self, result: ProbeResult) -> None:
         """A probe result: health feeds the breaker; VRAM, models and queue depth are kept for decisions."""
-        inst = self._instances.get(result.url.rstrip("/"))
+        inst = self._endpoints.get(result.url.rstrip("/"))
         if inst is None:
             return
         inst.reachable = result.reachable
@@ -193,7 +193,7 @@ class Resources:
 
     def record_oom(self, url: str, need_gb: float | None) -> None:
         """Remember that `url` could not hold a job of `need_gb`, until a while has passed."""
-        inst = self._instances.get(url)
+        inst = self._endpoints.get(url)
         if inst is None:
             return
         vram = self._vram(inst)

@@ -1,10 +1,10 @@
-"""The router: picks service and instance for every job from task, complexity, live VRAM, health and load.
+"""The router: picks service and endpoint for every job from task, complexity, live VRAM, health and load.
 
 `plan(job)` only reads cached state (probes arrive through `observe_probe`, from the health monitor), so a
 decision costs microseconds. The plan is ordered: first choice, then fallbacks, each with a reason a user
-understands. Candidates are ranked in tiers: fits on a healthy instance; fits on an instance in its trial
+understands. Candidates are ranked in tiers: fits on a healthy endpoint; fits on an endpoint in its trial
 (half-open) period; fits once an idle ComfyUI frees its cache; fits after degradation. Within a tier the
-policy's service order (its rules) comes first, then the instance expected to finish the job soonest.
+policy's service order (its rules) comes first, then the endpoint expected to finish the job soonest.
 """
 
 from __future__ import annotations
@@ -70,7 +70,7 @@ class Router:
         self.resources = Resources(settings, self.policy, clock)
         self.load = LoadTracker(clock)
         self._rr: dict[str, int] = {}
-        self._task_of: dict[str, str] = {}  # job id -> task, for jobs counted against an instance
+        self._task_of: dict[str, str] = {}  # job id -> task, for jobs counted against an endpoint
         self._changed: asyncio.Event | None = None
         self.waiting = WaitingRoom(self.load, self.resources)  # jobs held by plan_when_ready, in arrival order
         self.monitor: HealthMonitor | None = None
@@ -95,7 +95,7 @@ class Router:
             inst.breaker.record_success()
 
     def record_failure(self, url: str, exc: BaseException) -> None:
-        """Feed the instance's breaker; out-of-memory and incompatibility are remembered instead (not ill health)."""
+        """Feed the endpoint's breaker; out-of-memory and incompatibility are remembered instead (not ill health)."""
         inst = self.resources.get(url)
         if inst is None or isinstance(exc, RejectedInput) or not isinstance(exc, GenBridgeError):
             return
@@ -120,7 +120,7 @@ class Router:
         self.load.started(job_id)
 
     def job_finished(self, job_id: str, ok: bool) -> None:
-        """The job ended (any way); its instance's load drops, and a success teaches its speed."""
+        """The job ended (any way); its endpoint's load drops, and a success teaches its speed."""
         self.load.finished(job_id, ok)
         self._task_of.pop(job_id, None)
         self._notify()
@@ -144,9 +144,9 @@ class Router:
         return steps
 
     async def plan_when_ready(self, job: Job) -> list[PlanStep]:
-        """Like `plan`, but for a pool of instances hold the job until its best instance has room.
+        """Like `plan`, but for a pool of endpoints hold the job until its best endpoint has room.
 
-        Binding late is what lets faster instances take more of the work: a job goes to whichever instance is
+        Binding late is what lets faster endpoints take more of the work: a job goes to whichever endpoint is
         expected to finish it first at the moment it can start, not when it was queued.
         """
         cap = self.policy.pool.max_queued_per_instance
@@ -201,7 +201,7 @@ class Router:
         complexity = policy.complexity(job.task, job.inputs)
         requested = _requested(job.requested_service)
 
-        # Health and VRAM once per instance (candidates and reasons read them again), and the most free VRAM we
+        # Health and VRAM once per endpoint (candidates and reasons read them again), and the most free VRAM we
         # actually know of, for the policy's VRAM rules.
         best_free: float | None = None
         looks: dict[str, tuple[BreakerState | None, Vram]] = {}
@@ -263,7 +263,7 @@ class Router:
         if note:
             why = f"{why}; {note}" if why else note
         candidates.sort(key=_sort_key)
-        # Down instances only when nothing usable is left; too-big ones only when nothing fits even degraded.
+        # Down endpoints only when nothing usable is left; too-big ones only when nothing fits even degraded.
         chosen = (
             [c for c in candidates if c.tier <= DEGRADED] or [c for c in candidates if c.tier == TOO_BIG] or candidates
         )
@@ -306,7 +306,7 @@ class Router:
         estimate: VramEstimate,
         factor: float,
     ) -> None:
-        """Nothing fits as asked: make the job lighter for this instance (DEGRADED), or mark it TOO_BIG."""
+        """Nothing fits as asked: make the job lighter for this endpoint (DEGRADED), or mark it TOO_BIG."""
         assert cand.vram.free_gb is not None
         degraded = degrade_to_fit(
             task,

@@ -59,7 +59,7 @@ class Runtime:
         self._monitor_health = monitor_health  # probe endpoints in the background so plans see live VRAM/health
         self._reattach = reattach  # resume the journal's unfinished jobs when the job service starts
         self._loop_thread: Any = None  # LoopThread, created on first use (asyncio is not imported at enable)
-        self._service: Any = None  # JobService, created on the loop thread
+        self._job_service: Any = None  # JobService, created on the loop thread
         self._init_error: BaseException | None = None
         self.dependency_problems: list[str] = []  # filled on the loop thread; the UI shows them
         self.resumed: list[str] = []  # ids of the journal's unfinished jobs taken up when the service started
@@ -75,7 +75,7 @@ class Runtime:
     @property
     def service(self) -> Any:
         """The JobService (loop thread only; tests may read it after the loop has run)."""
-        return self._service
+        return self._job_service
 
     @property
     def _loop(self) -> Any:
@@ -113,7 +113,7 @@ class Runtime:
             settings = self._load_settings(Settings, snapshot)
             journal_path = self._journal_path or settings.data_path / "journal.jsonl"
             router = self._router_factory(settings) if self._router_factory else None
-            self._service = JobService(
+            self._job_service = JobService(
                 settings,
                 self._emit,
                 Journal(journal_path, keep_finished=settings.keep_finished_jobs),
@@ -121,9 +121,9 @@ class Runtime:
                 client_factory=self._client_factory,
             )
             if self._monitor_health:
-                self._service.start_health_monitor()
+                self._job_service.start_health_monitor()
             if self._reattach:
-                resumed = self._service.reattach_journaled()
+                resumed = self._job_service.reattach_journaled()
                 self.resumed = list(resumed)
                 if resumed:
                     log.info("re-attached %d job(s) left running before the restart", len(resumed))
@@ -140,8 +140,8 @@ class Runtime:
         raise TypeError(f"settings source returned {type(value).__name__}")
 
     async def _before_stop(self) -> None:
-        if self._service is not None:
-            await self._service.shutdown()
+        if self._job_service is not None:
+            await self._job_service.shutdown()
 
     # -- any thread ---------------------------------------------------------------------------------------------
     def submit(self, spec: Mapping[str, Any]) -> JobHandle:
@@ -156,7 +156,7 @@ class Runtime:
         from .errors import GenBridgeError, error_from_exception
 
         try:
-            if self._service is None:
+            if self._job_service is None:
                 raise self._init_error or RuntimeError("the job service is not running")
             from pydantic import ValidationError  # loop thread: pydantic is already loaded here
 
@@ -183,7 +183,7 @@ class Runtime:
             self._emit(MainEvent(kind="state", job_id=spec["id"], state="failed", phase=failed["phase"], job=failed))
             done.set_result(failed)
             return
-        self._service.submit(job, done)
+        self._job_service.submit(job, done)
 
     def resume(self) -> bool:
         """Start the runtime if a journal exists, so jobs left on the servers re-attach; True if it started.
@@ -214,7 +214,7 @@ class Runtime:
     def cancel(self, job_id: str) -> None:
         """Cancel a job in any state (no-op for unknown or finished jobs). Never blocks."""
         if self.started:
-            self._loop.call_soon(lambda: self._service and self._service.cancel(job_id))
+            self._loop.call_soon(lambda: self._job_service and self._job_service.cancel(job_id))
 
     def update_settings(self) -> None:
         """Re-read the settings source (call after preferences change)."""
@@ -225,28 +225,28 @@ class Runtime:
         def apply() -> None:
             from .settings import Settings
 
-            if self._service is not None:
+            if self._job_service is not None:
                 value = (
                     from_source
                     if isinstance(from_source, Settings)
                     else Settings.from_mapping(from_source, source="GenBridge preferences")
                 )
-                self._service.update_settings(value)
+                self._job_service.update_settings(value)
 
         self._loop.call_soon(apply)
 
     def run(self, coro_fn: Callable[[Any], Any]) -> concurrent.futures.Future[Any]:
-        """Run `coro_fn(service)` on the loop thread (probes, template scans); returns a concurrent future."""
+        """Run `coro_fn(job_service)` on the loop thread (probes, template scans); returns a concurrent future."""
         self._ensure_started()
 
         async def call() -> Any:
-            while self._service is None and self._init_error is None:
+            while self._job_service is None and self._init_error is None:
                 import asyncio
 
                 await asyncio.sleep(0)
             if self._init_error is not None:
                 raise self._init_error
-            return await coro_fn(self._service)
+            return await coro_fn(self._job_service)
 
         return self._loop.run_coroutine(call())
 
@@ -255,5 +255,5 @@ class Runtime:
         if self._loop_thread is None:
             return True
         ended = self._loop_thread.stop(timeout)
-        self._service = None
+        self._job_service = None
         return ended

@@ -133,12 +133,12 @@ class JobErrorInfo(BaseModel):
 
 
 class PlanStep(BaseModel):
-    """One candidate of a routing plan: which service and instance, and why."""
+    """One candidate of a routing plan: which service and endpoint, and why."""
 
     model_config = ConfigDict(frozen=True)
 
     service: str
-    instance: str  # endpoint URL
+    instance: str  # the endpoint's URL (the field name is journaled: it stays `instance`)
     label: str = ""
     reason: str = ""
     changes: tuple[str, ...] = ()  # degradations applied ("resolution 1280x720 -> 832x480")
@@ -162,12 +162,13 @@ class Job(BaseModel):
     target: Target = Field(default_factory=Target)
     service: str | None = None  # requested service ("auto" = None) before routing, chosen after
     requested_service: str | None = None
-    instance: str | None = None
+    instance: str | None = None  # the chosen endpoint's URL (journaled under this name)
     template: str | None = None
     seed: int | None = None
     remote_ids: dict[str, str] = Field(default_factory=dict)
-    # instance -> the remote id it will get ("" when the server assigns it), journaled *before* the request is sent
-    # and cleared once the server answered: a crash in between leaves this, so re-attach can ask the server.
+    # the endpoint's URL -> the remote id it will get ("" when the server assigns it), journaled *before* the
+    # request is sent and cleared once the server answered: a crash in between leaves this, so re-attach can ask
+    # the server.
     sending: dict[str, str] = Field(default_factory=dict)
     plan: list[PlanStep] = Field(default_factory=list)
     # Input keys the user set explicitly: degradation never changes them unless the policy allows it.

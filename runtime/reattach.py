@@ -193,7 +193,7 @@ class Reattaching(ServiceBase):
         return step.label or f"{SERVICE_TITLES.get(step.service, step.service)} at {self._endpoint(step).name}"
 
     def _reattach_step(self, job: Job) -> PlanStep:
-        """The plan step the job ran on before the restart (its instance, else the one that holds its remote id)."""
+        """The plan step the job ran on before the restart (its endpoint, else the one that holds its remote id)."""
         instance = job.instance or next(iter(job.remote_ids or job.sending))
         for step in job.plan:
             if step.instance == instance and (job.service is None or step.service == job.service):

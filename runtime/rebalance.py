@@ -19,7 +19,7 @@ class Rebalancing(ServiceBase):
     """The job service's part that moves waiting jobs between the servers of a pool."""
 
     def _rebalance(self, freed_url: str) -> None:
-        """An instance has room again: ask the router whether a job waiting elsewhere should move to it."""
+        """An endpoint has room again: ask the router whether a job waiting elsewhere should move to it."""
         move = self.router.rebalance(freed_url)
         job = self.jobs.get(move[0]) if move else None
         if move is None or job is None or job.state != JobState.SUBMITTED or job.id in self._moving:

@@ -43,7 +43,7 @@ class JobRouter(Protocol):
         ...
 
     def job_finished(self, job_id: str, ok: bool) -> None:
-        """The job ended; a success teaches its instance's speed."""
+        """The job ended; a success teaches its endpoint's speed."""
         ...
 
     # -- what the router decides
@@ -52,7 +52,7 @@ class JobRouter(Protocol):
         ...
 
     async def plan_when_ready(self, job: Job) -> list[PlanStep]:
-        """Like `plan`, but may hold the job until its best instance has room (late binding in pools)."""
+        """Like `plan`, but may hold the job until its best endpoint has room (late binding in pools)."""
         ...
 
     def rebalance(self, freed_url: str) -> tuple[str, str] | None:

@@ -160,7 +160,7 @@ class JobService(Reattaching, Rebalancing):
             await self._wait_for_dependencies(job)
             self._resolve_seed(job)
             if not job.plan:
-                # A pooled router may hold the job until an instance has room (late binding).
+                # A pooled router may hold the job until an endpoint has room (late binding).
                 job.plan = list(await self.router.plan_when_ready(job))
             base_inputs = dict(job.inputs)  # a degraded step's overrides must not leak into the next step
             base_adjustments = list(job.adjustments)  # nor its changes: the record describes what ran
