@@ -284,7 +284,7 @@ def file_refused(name: object, status: int) -> GenBridgeError:
     return ServerError(f"ComfyUI refused to send '{name}' (HTTP {status}).", service=SERVICE)
 
 
-def file_too_large(name: object, size: int, limit: int) -> GenBridgeError:
+def file_too_large(name: object, size: int, limit: int) -> DownloadTooLarge:
     return DownloadTooLarge(
         f"'{name}' is larger than the download limit ({size / 2**20:.0f} MB > {limit / 2**20:.0f} MB).",
         service=SERVICE,

@@ -8,7 +8,6 @@ it where a wheel exists; without it the client skips the `HEAD /assets/by-hash/{
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import re
 from pathlib import Path
 from typing import Any
@@ -16,13 +15,13 @@ from urllib.parse import quote
 
 import aiohttp
 
-from ...runtime.errors import DownloadTooLarge, LocalProblem, ServerError, ServiceTimeout, Unreachable
+from ...runtime.errors import DownloadTooLarge, GenBridgeError, LocalProblem, ServerError, ServiceTimeout, Unreachable
+from ..download import CHUNK, DownloadWords
+from ..download import download as stream_download
 from . import errors
 from .models import V2Asset
 from .transport import V2HTTP
 
-CHUNK = 1 << 20
-ATTEMPTS = 4
 UPLOAD_FOLDER = "input/genbridge"
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
@@ -75,86 +74,39 @@ async def upload(http: V2HTTP, path: Path, *, deadline_s: float) -> tuple[dict[s
 async def download(
     http: V2HTTP, asset_id: str, name: str, target: Path, *, limit_bytes: int, deadline_s: float, job_id: str
 ) -> Path:
-    """Stream `GET /assets/{id}/content` into `target` (via `target.part`); one deadline for every attempt."""
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise LocalProblem(f"Could not create the output folder {target.parent}: {exc.strerror or exc}.") from None
-    part = target.with_name(target.name + ".part")
-    with contextlib.suppress(FileNotFoundError):
-        part.unlink()
-    url = http.url(f"/assets/{quote(asset_id, safe='')}/content")
-    try:
-        async with asyncio.timeout(deadline_s):
-            return await _attempts(http, url, name, part, target, limit_bytes, job_id)
-    except TimeoutError:
-        raise errors.locate(
+    """Stream `GET /assets/{id}/content` into `target` (via `target.part`, see `backends.download`); one deadline
+    for every attempt."""
+
+    def located(err: GenBridgeError) -> GenBridgeError:
+        return errors.locate(err, http.base, job_id)
+
+    def refused(status: int) -> GenBridgeError:
+        if status == 404:
+            return errors.output_gone(name, endpoint=http.base, job_id=job_id)
+        return located(ServerError(f"Comfy API v2 refused to send '{name}' (HTTP {status}).", service=errors.SERVICE))
+
+    words = DownloadWords(
+        folder=lambda folder, exc: LocalProblem(f"Could not create the output folder {folder}: {exc.strerror or exc}."),
+        write=lambda path, exc: LocalProblem(f"Could not write {path}: {exc.strerror or exc}."),
+        refused=refused,
+        too_large=lambda size, limit: DownloadTooLarge(
+            f"'{name}' is larger than the download limit ({size / 2**20:.0f} MB > {limit / 2**20:.0f} MB).",
+            service=errors.SERVICE,
+        ),
+        deadline=lambda seconds: located(
             ServiceTimeout(
-                f"Downloading '{name}' from Comfy API v2 did not finish within {deadline_s:g} s; the part already "
+                f"Downloading '{name}' from Comfy API v2 did not finish within {seconds:g} s; the part already "
                 "received is kept.",
                 "Raise the download timeout in GenBridge preferences for very large outputs.",
                 service=errors.SERVICE,
-            ),
-            http.base,
-            job_id,
-        ) from None
-
-
-async def _attempts(http: V2HTTP, url: str, name: str, part: Path, target: Path, limit: int, job_id: str) -> Path:
-    last_error: Exception | None = None
-    for attempt in range(ATTEMPTS):
-        try:
-            await _one_attempt(http, url, name, part, limit, job_id)
-            part.replace(target)
-            return target
-        except DownloadTooLarge:
-            part.unlink(missing_ok=True)
-            raise
-        except OSError as exc:
-            if isinstance(exc, aiohttp.ClientConnectionError):
-                last_error = exc
-            else:  # disk full, a name the file system refuses: retrying will not help, another server neither
-                raise LocalProblem(f"Could not write {target}: {exc.strerror or exc}.") from None
-        except (TimeoutError, aiohttp.ClientPayloadError, aiohttp.ClientConnectionError) as exc:
-            last_error = exc
-        await asyncio.sleep(min(2.0, 0.1 * 2**attempt))
-    raise errors.locate(
-        Unreachable(
-            f"The download of '{name}' kept breaking ({type(last_error).__name__}); the part already received is kept.",
-            service=errors.SERVICE,
-        ),
-        http.base,
-        job_id,
-    )
-
-
-async def _one_attempt(http: V2HTTP, url: str, name: str, part: Path, limit: int, job_id: str) -> None:
-    have = part.stat().st_size if part.exists() else 0
-    headers = {"Range": f"bytes={have}-"} if have else None
-    async with http.open("GET", url, headers=headers, timeout=http.stream_timeout) as r:
-        if r.status == 404:
-            raise errors.output_gone(name, endpoint=http.base, job_id=job_id)
-        if r.status not in (200, 206):
-            raise errors.locate(
-                ServerError(f"Comfy API v2 refused to send '{name}' (HTTP {r.status}).", service=errors.SERVICE),
-                http.base,
-                job_id,
             )
-        mode = "ab" if r.status == 206 and have else "wb"
-        written = have if mode == "ab" else 0
-        start = written
-        expected = r.content_length
-        if expected is not None and written + expected > limit:
-            raise DownloadTooLarge(_too_large(name, written + expected, limit), service=errors.SERVICE)
-        with part.open(mode) as fh:
-            async for chunk in r.content.iter_chunked(CHUNK):
-                written += len(chunk)
-                if written > limit:
-                    raise DownloadTooLarge(_too_large(name, written, limit), service=errors.SERVICE)
-                fh.write(chunk)
-        if expected is not None and written < start + expected:
-            raise aiohttp.ClientPayloadError("short read")
-
-
-def _too_large(name: str, size: int, limit: int) -> str:
-    return f"'{name}' is larger than the download limit ({size / 2**20:.0f} MB > {limit / 2**20:.0f} MB)."
+        ),
+        broke=lambda last: located(
+            Unreachable(
+                f"The download of '{name}' kept breaking ({type(last).__name__}); the part already received is kept.",
+                service=errors.SERVICE,
+            )
+        ),
+    )
+    url = http.url(f"/assets/{quote(asset_id, safe='')}/content")
+    return await stream_download(http, url, target, words, limit_bytes=limit_bytes, deadline_s=deadline_s)
