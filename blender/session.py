@@ -259,9 +259,14 @@ class Session:
         return root / f"{task}-{job_id}"
 
     def submit_with_captures(self, spec: dict[str, Any], sources: dict[str, dict[str, Any]]) -> str:
-        """Capture each image input (`{param: {"source": ..., options}}`) into the job's folder, then queue the job
-        with the files as its inputs and their provenance in `captures`. Main thread; a capture blocks for its render
-        (see `capture`), the job is queued when all are done. A CaptureError queues nothing."""
+        """Capture each image input (`{param: {"source": ..., options}}`), then queue the job (see `with_captures`).
+        A CaptureError queues nothing."""
+        return self.submit(self.with_captures(spec, sources))
+
+    def with_captures(self, spec: dict[str, Any], sources: dict[str, dict[str, Any]]) -> dict[str, Any]:
+        """The spec with its image inputs captured into the job's folder (the id is fixed here so the folder is the
+        job's), the files as its inputs and their provenance in `captures`. Main thread; a capture blocks for its
+        render (see `capture`)."""
         from .capture import capture
 
         job_id = str(spec.get("id") or uuid.uuid4())
@@ -273,7 +278,7 @@ class Session:
             record = capture(options.pop("source"), folder, param=param, **options)
             inputs[param] = record["path"]
             captures.append(record)
-        return self.submit({**spec, "id": job_id, "inputs": inputs, "captures": captures})
+        return {**spec, "id": job_id, "inputs": inputs, "captures": captures}
 
     def clear_finished(self) -> int:
         """Drop finished jobs from the list (their results stay in Blender); returns how many went."""

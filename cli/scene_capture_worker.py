@@ -1,26 +1,26 @@
 """Run inside Blender's Python (the `bpy` module interpreter): open a .blend, make one capture, print its provenance.
 
 Started by `cli/scene_inputs.py` as `<bpy python> scene_capture_worker.py '<json request>'`; the last stdout line is
-`GENBRIDGE_CAPTURE <json>` (the provenance) or `GENBRIDGE_CAPTURE_ERROR <message>`. It loads `blender/capture.py`
-by path (that module imports only bpy, numpy and the standard library), so no add-on needs installing.
+`GENBRIDGE_CAPTURE <json>` (the provenance) or `GENBRIDGE_CAPTURE_ERROR <message>`. It loads `blender/capture*.py`
+by path (they import only bpy, numpy and the standard library), so no add-on needs installing.
 """
 
 from __future__ import annotations
 
-import importlib.util
+import importlib
 import json
 import sys
+import types
 from pathlib import Path
 
 
 def main(argv: list[str]) -> int:
     request = json.loads(argv[1])
-    spec = importlib.util.spec_from_file_location(
-        "genbridge_capture", Path(__file__).resolve().parents[1] / "blender" / "capture.py"
-    )
-    assert spec is not None and spec.loader is not None
-    capture = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(capture)
+    # The capture modules as a package of their own: `blender/__init__.py` (the add-on's session) is not run.
+    package = types.ModuleType("genbridge_capture")
+    package.__path__ = [str(Path(__file__).resolve().parents[1] / "blender")]
+    sys.modules["genbridge_capture"] = package
+    capture = importlib.import_module("genbridge_capture.capture")
     import bpy
 
     try:

@@ -248,6 +248,29 @@ def draw_job_item(layout: Any, job: dict[str, Any] | None) -> None:
         row.operator("genbridge.retry_job", text="", icon="FILE_REFRESH").job_id = job["id"]
 
 
+CAPTURE_TITLES = {
+    "camera": "camera render",
+    "depth": "depth pass",
+    "normal": "normal pass",
+    "mist": "mist pass",
+    "mask": "object mask",
+    "image_editor": "Image Editor image",
+    "sequencer": "Sequencer frame",
+}
+
+
+def capture_text(record: dict[str, Any]) -> str:
+    """ "image: depth pass of Shot Cam, frame 7, 512x512": where a captured input came from (its provenance)."""
+    what = CAPTURE_TITLES.get(str(record.get("source", "")), str(record.get("source", "file")))
+    source = record.get("camera") or record.get("image") or record.get("scene") or ""
+    parts = [f"{what} of {source}" if source else what]
+    if record.get("frame") is not None:
+        parts.append(f"frame {record['frame']}")
+    if record.get("width") and record.get("height"):
+        parts.append(f"{record['width']}x{record['height']}")
+    return f"{record.get('param', 'image')}: " + ", ".join(parts)
+
+
 def draw_job_detail(layout: Any, job: dict[str, Any], chars: int = DEFAULT_CHARS) -> None:
     """The active job: progress, phase, backend and why, error with its hint, actions, and the step preview."""
     state = job.get("state", "queued")
@@ -267,6 +290,8 @@ def draw_job_detail(layout: Any, job: dict[str, Any], chars: int = DEFAULT_CHARS
     for change in job.get("adjustments") or ():
         if not any(change.startswith(c) for c in shown):
             draw_wrapped(box, change, chars, "MODIFIER")
+    for record in job.get("captures") or ():
+        draw_wrapped(box, capture_text(record), chars, "SCENE_DATA")
     error = job.get("error") or {}
     if state == "failed" and error:
         draw_wrapped(box, error.get("message", "Failed"), chars, "ERROR")

@@ -155,7 +155,7 @@ def test_a_missing_camera_is_named_with_the_cameras_there_are(scene, tmp_path):
 
 
 @contextlib.contextmanager
-def standins_session(gb):
+def standins_session(gb, pump):
     from genbridge.standins.comfyui import ComfyUIStandIn, bundled_models
     from genbridge.standins.wan2gp import Wan2GPStandIn
 
@@ -168,6 +168,10 @@ def standins_session(gb):
             rows.add().url = url
         gb.blender.stop()
         session = gb.blender.start(PKG, gb.preferences.READERS)
+        # Start the loop thread and let it import its modules before anything renders: once (4.5.15) the loop
+        # thread compiling a module while Cycles rendered on the main thread crashed the process (see the report).
+        session.check_services()
+        pump(session, lambda: not session.services_checking, timeout=60)
         try:
             yield session, comfy, wan
         finally:
@@ -192,8 +196,11 @@ def test_each_capture_is_uploaded_to_comfyui_and_to_wan2gp_with_its_provenance(g
     strips = editor.strips if hasattr(editor, "strips") else editor.sequences
     capture_module().write_png(tmp_path / "grey.png", np.full((SIZE[1], SIZE[0]), 0.5))
     strips.new_image("Grey", str(tmp_path / "grey.png"), channel=1, frame_start=1).frame_final_duration = 10
-    with standins_session(gb) as (session, comfy, wan):
-        jobs = {}
+    with standins_session(gb, pump_until) as (session, comfy, wan):
+        # Every capture is made before any job is queued: Blender rendering on the main thread while the loop thread
+        # ran Python crashed bpy 4.5.15 twice in about ten runs (a segfault, see the report), which would end the
+        # whole real-bpy suite. The operator test below queues one capture the way the panel does.
+        specs = {}
         for source, template, options in COMFY_CASES:
             if source == "image_editor":  # a Render Result to read: render the camera once
                 capture_module().capture_camera(tmp_path / "pre", scene=scene, width=SIZE[0], height=SIZE[1])
@@ -205,8 +212,8 @@ def test_each_capture_is_uploaded_to_comfyui_and_to_wan2gp_with_its_provenance(g
                 "requested_service": "comfyui",
                 "inputs": {"prompt": f"from the {source}", "seed": 1, "steps": 1},
             }
-            jobs[source] = session.submit_with_captures(spec, {"image": {"source": source, "scene": scene, **options}})
-        wan_job = session.submit_with_captures(
+            specs[source] = session.with_captures(spec, {"image": {"source": source, "scene": scene, **options}})
+        wan_spec = session.with_captures(
             {
                 "task": "video",
                 "requested_service": "wan2gp",
@@ -214,6 +221,8 @@ def test_each_capture_is_uploaded_to_comfyui_and_to_wan2gp_with_its_provenance(g
             },
             {"start_image": {"source": "camera", "scene": scene, "width": 64, "height": 48, "engine": "WORKBENCH"}},
         )
+        jobs = {source: session.submit(spec) for source, spec in specs.items()}
+        wan_job = session.submit(wan_spec)
         every = [*jobs.values(), wan_job]
         done = ("done", "failed", "cancelled")
         pump_until(session, lambda: all(session.jobs[j]["state"] in done for j in every), timeout=120)
@@ -243,7 +252,7 @@ def test_generate_from_the_depth_source_then_use_as_texture_and_camera_backgroun
     before = window.scene
     window.scene = scene
     try:
-        with standins_session(gb) as (session, _comfy, _wan):
+        with standins_session(gb, pump_until) as (session, _comfy, _wan):
             with editor("VIEW_3D"):
                 result = bpy.ops.genbridge.generate(
                     task="image",

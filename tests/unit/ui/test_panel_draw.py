@@ -164,3 +164,15 @@ def test_image_source_picker_shows_what_each_source_needs(layout):
     text = type(layout)()
     draw_panel(text, PanelState(settings=SimpleNamespace(task="text", image_source="DEPTH")))
     assert "image_source" not in text.props()  # text tasks take no image
+
+
+def test_job_detail_names_where_each_captured_input_came_from(layout):
+    from genbridge.ui.draw import draw_job_detail
+
+    captures = [
+        {"param": "image", "source": "depth", "camera": "Shot Cam", "frame": 7, "width": 512, "height": 512},
+        {"param": "end_image", "source": "sequencer", "image": "Edit", "frame": 40},
+    ]
+    draw_job_detail(layout, job("running", captures=captures), chars=200)
+    assert "image: depth pass of Shot Cam, frame 7, 512x512" in layout.labels()
+    assert "end_image: Sequencer frame of Edit, frame 40" in layout.labels()
