@@ -48,12 +48,15 @@ def parse_render_ref(value: str) -> RenderRef | None:
     if not blend:
         raise RejectedInput(f'"{value}" does not name a .blend file and a camera.', _USAGE)
     blend += ".blend"
-    camera, _, kind = tail.partition(":")
-    kind = kind or "camera"
-    if not camera:
-        raise RejectedInput(f'"{value}" names no camera.', _USAGE)
-    if kind not in KINDS:
+    camera, sep, kind = tail.rpartition(":")
+    if not sep:  # no capture named: the whole tail is the camera
+        camera, kind = tail, "camera"
+    elif kind not in KINDS and ":" not in camera and (kind.isidentifier() or "/" in kind or "." in kind):
         raise RejectedInput(f'"{value}": unknown capture "{kind}".', _USAGE)
+    elif kind not in KINDS:  # a camera name with a colon in it ("Cam: Wide")
+        camera, kind = tail, "camera"
+    if not camera.strip():
+        raise RejectedInput(f'"{value}" names no camera.', _USAGE)
     if not Path(blend).expanduser().is_file():
         raise RejectedInput(f"The .blend file {blend} does not exist.", "Check the path after render:.")
     return RenderRef(str(Path(blend).expanduser().resolve()), camera, kind)
