@@ -13,15 +13,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import socket
 import subprocess
 import tempfile
 import threading
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 from typing import Any
+
+from .processes import free_port, stop_process, wait_ready
 
 PROXY_VERSION = "0.1.6"
 _REPO = Path(__file__).resolve().parent.parent
@@ -36,12 +35,6 @@ def proxy_bin() -> str:
             f"comfy-api-proxy=={PROXY_VERSION}), or set GENBRIDGE_COMFY_API_PROXY_BIN."
         )
     return found
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class ThreadedStandIn:
@@ -112,28 +105,22 @@ class ProxyProcess:
             argv += ["--state-dir", self.state_dir]
         with self.log.open("wb") as out:
             self.proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"comfy-api-proxy exited at start: {self.log.read_text(errors='replace')[-2000:]}")
-            try:
-                with urllib.request.urlopen(f"{self.url}/api/v2/health", timeout=2) as r:
-                    if r.status == 200:
-                        return self
-            except (urllib.error.URLError, OSError):
-                pass
-            time.sleep(0.1)
-        self.stop()
-        raise RuntimeError(f"comfy-api-proxy did not answer within {timeout_s:g} s")
+        try:
+            wait_ready(
+                self.proc,
+                f"{self.url}/api/v2/health",
+                what="comfy-api-proxy",
+                timeout_s=timeout_s,
+                log_tail=lambda: self.log.read_text(errors="replace")[-2000:],
+                interval_s=0.1,
+            )
+        except RuntimeError:
+            self.stop()
+            raise
+        return self
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(3)  # open event streams hold a graceful shutdown for up to their heartbeat
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
+        stop_process(self.proc, grace_s=3)  # open event streams hold a graceful shutdown for up to their heartbeat
         self.proc = None
 
 

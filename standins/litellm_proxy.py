@@ -16,16 +16,15 @@ import asyncio
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 from typing import Any
+
+from .processes import free_port, stop_process, wait_ready
 
 DEFAULT_MASTER_KEY = "sk-genbridge-test-master-key"
 FALLBACK_BIN = str(Path(__file__).resolve().parents[1] / ".venvs" / "litellm" / "bin" / "litellm")  # ./dev setup
@@ -233,12 +232,6 @@ def litellm_binary() -> str:
     return os.environ.get("GENBRIDGE_LITELLM_BIN") or shutil.which("litellm") or FALLBACK_BIN
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def offline_env() -> dict[str, str]:
     """The proxy's environment: no cost-map download, no telemetry, no colour codes in the log."""
     env = dict(os.environ)
@@ -279,13 +272,7 @@ class LiteLLMProxy:
 
     def stop(self) -> None:
         """Terminate the proxy (by its pid), then the upstream; bounded waits."""
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(5)
+        stop_process(self.process)
         if self.upstream is not None:
             self.upstream.stop()
         shutil.rmtree(self.workdir, ignore_errors=True)
@@ -324,22 +311,14 @@ def start_litellm_proxy(
     finally:
         log.close()
     proxy = LiteLLMProxy(f"http://127.0.0.1:{port}", master_key, process, workdir, upstream)
-    deadline = time.monotonic() + ready_timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            tail = proxy.log_tail()
-            proxy.stop()
-            raise RuntimeError(f"litellm exited with code {process.returncode}:\n{tail}")
-        try:
-            with urllib.request.urlopen(f"{proxy.url}/health/readiness", timeout=2) as resp:
-                if resp.status == 200:
-                    return proxy
-        except (urllib.error.URLError, OSError):
-            pass
-        time.sleep(0.25)
-    tail = proxy.log_tail()
-    proxy.stop()
-    raise RuntimeError(f"litellm was not ready after {ready_timeout:.0f} s:\n{tail}")
+    try:
+        wait_ready(
+            process, f"{proxy.url}/health/readiness", what="litellm", timeout_s=ready_timeout, log_tail=proxy.log_tail
+        )
+    except RuntimeError:
+        proxy.stop()
+        raise
+    return proxy
 
 
 def main(argv: list[str] | None = None) -> int:

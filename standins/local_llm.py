@@ -17,15 +17,14 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
+
+from .processes import free_port, stop_process, wait_ready
 
 REPO = Path(__file__).resolve().parents[1]
 LLM_VENV = REPO / ".venvs" / "llm"
@@ -58,12 +57,6 @@ def find_local_model() -> LocalModel | str:
     return LocalModel(python, gguf)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 class LocalLLM:
     """A running llama_cpp.server process; `.stop()` ends it by its pid."""
 
@@ -80,13 +73,7 @@ class LocalLLM:
             return ""
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(5)
+        stop_process(self.process)
 
     def __enter__(self) -> LocalLLM:
         return self
@@ -107,7 +94,7 @@ def start_local_llm(
     model = find_local_model()
     if isinstance(model, str):
         raise RuntimeError(model)
-    port = port or _free_port()
+    port = port or free_port()
     log_path = Path(tempfile.mkdtemp(prefix="genbridge-llm-")) / "llama_server.log"
     cmd = [
         str(model.python), "-m", "llama_cpp.server", "--model", str(model.gguf), "--model_alias", MODEL_ALIAS,
@@ -117,19 +104,18 @@ def start_local_llm(
     with log_path.open("wb") as log:
         process = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
     server = LocalLLM(process, f"http://127.0.0.1:{port}", log_path)
-    deadline = time.monotonic() + ready_timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"llama_cpp.server exited with code {process.returncode}:\n{server.log_tail()}")
-        try:
-            with urllib.request.urlopen(f"{server.url}/v1/models", timeout=2) as resp:
-                if resp.status == 200:
-                    return server
-        except (urllib.error.URLError, OSError):
-            pass
-        time.sleep(0.25)
-    server.stop()
-    raise RuntimeError(f"llama_cpp.server was not ready after {ready_timeout:.0f} s:\n{server.log_tail()}")
+    try:
+        wait_ready(
+            process,
+            f"{server.url}/v1/models",
+            what="llama_cpp.server",
+            timeout_s=ready_timeout,
+            log_tail=server.log_tail,
+        )
+    except RuntimeError:
+        server.stop()
+        raise
+    return server
 
 
 def main(argv: list[str] | None = None) -> int:
