@@ -145,5 +145,6 @@ def text_block_for(row: dict[str, Any]) -> Any:
 def append_text(text: Any, tokens: str) -> None:
     """Append streamed tokens at the end of a Text block (cost independent of the text's length)."""
     last = len(text.lines) - 1
-    text.cursor_set(last, character=len(text.lines[last].body))
+    # Blender counts `character` in UTF-8 bytes: a character count lands inside "é" and corrupts the block.
+    text.cursor_set(last, character=len(text.lines[last].body.encode("utf-8")))
     text.write(tokens)
