@@ -315,8 +315,8 @@ class Session:
         self.services_checking = True
         post = self.dispatcher.post
 
-        async def probe(service: Any) -> None:
-            await service.probe_all()  # the job service posts the results as a "services" event...
+        async def probe(job_service: Any) -> None:
+            await job_service.probe_all()  # the job service posts the results as a "services" event...
             post(MainEvent(kind="services", key=CHECK_DONE))  # ...and this one, behind it, ends *this* check
 
         def failed(future: Any) -> None:

@@ -16,7 +16,7 @@ from .service_base import ServiceBase
 
 
 class Rebalancing(ServiceBase):
-    """The job service's part that moves waiting jobs between the servers of a pool."""
+    """The job service's part that moves waiting jobs between the endpoints of a pool."""
 
     def _rebalance(self, freed_url: str) -> None:
         """An endpoint has room again: ask the router whether a job waiting elsewhere should move to it."""

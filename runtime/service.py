@@ -6,7 +6,7 @@ Fallback to the next plan step happens only for errors whose `fallback_ok` is tr
 memory, incompatible...), never for the user's own input errors (`runtime.errors.should_fall_back`).
 
 The parts: `service_base.py` (state and record keeping), `reattach.py` (jobs back after a restart),
-`rebalance.py` (moving waiting jobs between the servers of a pool), and this module (running jobs).
+`rebalance.py` (moving waiting jobs between the endpoints of a pool), and this module (running jobs).
 """
 
 from __future__ import annotations
