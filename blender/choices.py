@@ -5,6 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from ..runtime.services import SERVICE_TITLES
+from ..runtime.services import SERVICES as SERVICE_IDS
+
 TASKS = [
     ("image", "Image", "A still image (ComfyUI)"),
     ("character_image", "Character Image", "An image that keeps a character from a reference (ComfyUI)"),
@@ -13,11 +16,9 @@ TASKS = [
     ("upscale", "Upscale", "Upscale an image (ComfyUI)"),
     ("text", "Text", "Text from a prompt (LiteLLM)"),
 ]
-SERVICES = [
-    ("AUTO", "Auto", "Let GenBridge pick the service from the task, free VRAM and load"),
-    ("comfyui", "ComfyUI", "Only use ComfyUI"),
-    ("wan2gp", "Wan2GP", "Only use Wan2GP"),
-    ("litellm", "LiteLLM", "Only use LiteLLM"),
+# The service ids and titles come from `runtime.services` (stdlib only), so a new service needs no edit here.
+SERVICES = [("AUTO", "Auto", "Let GenBridge pick the service from the task, free VRAM and load")] + [
+    (service, SERVICE_TITLES[service], f"Only use {SERVICE_TITLES[service]}") for service in SERVICE_IDS
 ]
 VIDEO_TASKS = frozenset({"quick_preview", "final_video", "video"})
 TEXT_TASKS = frozenset({"text", "shotlist", "prompt"})

@@ -21,3 +21,13 @@ def test_every_default_is_a_value_the_field_accepts():
             assert field.max is None or field.default <= field.max, field.name
         else:
             assert field.items is None and field.min is None and field.max is None, field.name
+
+
+def test_the_service_choices_are_auto_then_every_service_with_its_title():
+    from genbridge.blender.choices import SERVICES
+    from genbridge.runtime.services import SERVICE_TITLES
+    from genbridge.runtime.services import SERVICES as SERVICE_IDS
+
+    assert SERVICES[0][0] == "AUTO"
+    assert [(key, title) for key, title, _ in SERVICES[1:]] == [(s, SERVICE_TITLES[s]) for s in SERVICE_IDS]
+    assert SERVICES[2] == ("wan2gp", "Wan2GP", "Only use Wan2GP")  # what the panel showed before it was derived
