@@ -14,13 +14,42 @@ from __future__ import annotations
 
 import copy
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from ..runtime.backend import Problem
 from ..runtime.errors import RejectedInput
 from .template import UPLOAD_META_KEY
 
+if TYPE_CHECKING:
+    from ..runtime.jobs import Job
+
 LOAD_IMAGE_PREFIX = "LoadImage"  # LoadImage, LoadImageMask, LoadImageOutput
 DYNAMIC_COMBO = "COMFY_DYNAMICCOMBO_V3"
+
+
+def job_problems(job: Job) -> list[Problem]:
+    """What every ComfyUI-family client checks before sending, without asking the server: a workflow or template
+    is given, and every local image exists."""
+    problems = []
+    if not isinstance(job.inputs.get("workflow"), dict) and not job.template and not job.task:
+        problems.append(
+            Problem(
+                field="workflow",
+                message="No ComfyUI workflow or template was given",
+                hint="Pick a template or load an API-format workflow.",
+            )
+        )
+    images = job.inputs.get("images")
+    for key, path in images.items() if isinstance(images, dict) else ():
+        if not Path(str(path)).expanduser().is_file():
+            problems.append(
+                Problem(
+                    field=f"images.{key}",
+                    message=f"The image {path} does not exist",
+                    hint="Pick an existing image file.",
+                )
+            )
+    return problems
 
 
 def prepare_graph(task: str, template: str | None, inputs: dict[str, Any], settings: Any = None) -> dict[str, Any]:

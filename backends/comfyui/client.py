@@ -174,26 +174,9 @@ class ComfyUIClient:
     # ---- validate and submit ---------------------------------------------------------------------------------
 
     async def validate(self, job: Job) -> list[Problem]:
-        problems = []
-        if not isinstance(job.inputs.get("workflow"), dict) and not job.template and not job.task:
-            problems.append(
-                Problem(
-                    field="workflow",
-                    message="No ComfyUI workflow or template was given",
-                    hint="Pick a template or load an API-format workflow.",
-                )
-            )
-        images = job.inputs.get("images")
-        for key, path in images.items() if isinstance(images, dict) else ():
-            if not Path(str(path)).expanduser().is_file():
-                problems.append(
-                    Problem(
-                        field=f"images.{key}",
-                        message=f"The image {path} does not exist",
-                        hint="Pick an existing image file.",
-                    )
-                )
-        return problems
+        from ...workflows.comfyui_graph import job_problems
+
+        return job_problems(job)
 
     async def _graph(self, job: Job) -> dict[str, Any]:
         """The job's graph with every local image uploaded and the server's names written in."""

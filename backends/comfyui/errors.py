@@ -48,22 +48,31 @@ def locate(err: GenBridgeError, endpoint: str, remote_id: str = "") -> GenBridge
     return err
 
 
-def transport_error(exc: BaseException, *, endpoint: str, path: str, timeout_s: float) -> GenBridgeError:
-    """A connection that failed, dropped or timed out."""
+def no_answer_or_refused(
+    exc: BaseException, *, title: str, endpoint: str, path: str, timeout_s: float
+) -> GenBridgeError | None:
+    """The two transport failures the ComfyUI and Comfy API v2 clients word alike: no answer within the deadline,
+    and a connection refused; None for any other failure (each client words those itself)."""
     import aiohttp
 
     where = redact_url(endpoint)
     if isinstance(exc, TimeoutError):
-        err: GenBridgeError = ServiceTimeout(
-            f"ComfyUI at {where} accepted the connection but did not answer {path} within {timeout_s:g} s.",
+        return ServiceTimeout(
+            f"{title} at {where} accepted the connection but did not answer {path} within {timeout_s:g} s.",
             service=SERVICE,
         )
-    elif isinstance(exc, aiohttp.ClientConnectorError):
-        err = Unreachable(f"Could not connect to ComfyUI at {where}.", service=SERVICE)
-    else:
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        return Unreachable(f"Could not connect to {title} at {where}.", service=SERVICE)
+    return None
+
+
+def transport_error(exc: BaseException, *, endpoint: str, path: str, timeout_s: float) -> GenBridgeError:
+    """A connection that failed, dropped or timed out."""
+    err = no_answer_or_refused(exc, title="ComfyUI", endpoint=endpoint, path=path, timeout_s=timeout_s)
+    if err is None:
         from ..http import map_transport_error  # not HTTP at all, cut off midway, closed at once: each its message
 
-        err = map_transport_error(exc, service=SERVICE, url=where)
+        err = map_transport_error(exc, service=SERVICE, url=redact_url(endpoint))
     return locate(err, endpoint)
 
 

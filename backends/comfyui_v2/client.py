@@ -164,26 +164,9 @@ class ComfyAPIv2Client:
 
     async def validate(self, job: Job) -> list[Problem]:
         """What can be checked here without node or model information (the v2 surface offers none)."""
-        problems = []
-        if not isinstance(job.inputs.get("workflow"), dict) and not job.template and not job.task:
-            problems.append(
-                Problem(
-                    field="workflow",
-                    message="No ComfyUI workflow or template was given",
-                    hint="Pick a template or load an API-format workflow.",
-                )
-            )
-        images = job.inputs.get("images")
-        for key, path in images.items() if isinstance(images, dict) else ():
-            if not Path(str(path)).expanduser().is_file():
-                problems.append(
-                    Problem(
-                        field=f"images.{key}",
-                        message=f"The image {path} does not exist",
-                        hint="Pick an existing image file.",
-                    )
-                )
-        return problems
+        from ...workflows.comfyui_graph import job_problems
+
+        return job_problems(job)
 
     async def preflight(self, workflow: dict[str, Any]) -> list[Problem]:
         """Node and model checks against the server: not offered by the Comfy API v2 (see `PREFLIGHT_UNAVAILABLE`)."""

@@ -19,12 +19,13 @@ from ...runtime.errors import (
     RateLimited,
     RejectedInput,
     ServerError,
-    ServiceTimeout,
     Unreachable,
 )
 from ...runtime.netpolicy import redact_url
 
-SERVICE = "comfyui"
+# The v2 client stamps errors as ComfyUI's do: same service, same first-stamp-wins `locate`.
+from ..comfyui.errors import SERVICE, locate, no_answer_or_refused
+
 TITLE = "Comfy API v2"
 KEY_HINT = (
     'Set the endpoint\'s key (GenBridge preferences > ComfyUI endpoint > Key, key = "..." in genbridge.toml, or '
@@ -34,17 +35,6 @@ PREFLIGHT_UNAVAILABLE = (
     "Pre-flight is not available on this endpoint: the Comfy API v2 offers no node or model information, so a "
     "missing node or model shows only when the server runs the workflow."
 )
-
-
-def locate(err: GenBridgeError, endpoint: str, remote_id: str = "") -> GenBridgeError:
-    """Stamp where `err` happened (first stamp wins: the innermost caller knows best)."""
-    if not err.endpoint:
-        err.endpoint = redact_url(endpoint)
-    if remote_id and not err.remote_id:
-        err.remote_id = remote_id
-    if not err.service:
-        err.service = SERVICE
-    return err
 
 
 def envelope(body: Any) -> tuple[str, str, Any]:
@@ -57,18 +47,11 @@ def envelope(body: Any) -> tuple[str, str, Any]:
 
 def transport_error(exc: BaseException, *, endpoint: str, path: str, timeout_s: float) -> GenBridgeError:
     """A connection that failed, dropped or timed out."""
-    import aiohttp
-
-    where = redact_url(endpoint)
-    if isinstance(exc, TimeoutError):
-        err: GenBridgeError = ServiceTimeout(
-            f"{TITLE} at {where} accepted the connection but did not answer {path} within {timeout_s:g} s.",
-            service=SERVICE,
+    err = no_answer_or_refused(exc, title=TITLE, endpoint=endpoint, path=path, timeout_s=timeout_s)
+    if err is None:
+        err = Unreachable(
+            f"{TITLE} at {redact_url(endpoint)} dropped the connection ({type(exc).__name__}).", service=SERVICE
         )
-    elif isinstance(exc, aiohttp.ClientConnectorError):
-        err = Unreachable(f"Could not connect to {TITLE} at {where}.", service=SERVICE)
-    else:
-        err = Unreachable(f"{TITLE} at {where} dropped the connection ({type(exc).__name__}).", service=SERVICE)
     return locate(err, endpoint)
 
 
