@@ -17,8 +17,9 @@ numpy, then written as an 8- or 16-bit PNG by a small PNG writer (no colour mana
 - mask: white where a selected object is visible (occlusion respected), black elsewhere.
 
 A capture is synchronous (`bpy.ops.render.render` in the Generate operator's execute, then the job is queued): a
-64x48 capture takes tens of milliseconds, a 1280x720 Workbench render about 2.5 s and a depth pass about 1 s on this
-2-core software-GL machine (`bench/main_thread.py` reports the gap). Decided so because it works the same in the
+64x48 capture takes tens of milliseconds; at 1280x720 a Workbench preview (FXAA, one sample) about 0.3 s (1.3 s for
+the first, which starts the GPU context) and a depth pass 0.25-1.6 s on this loaded 2-core software-GL machine
+(`bench/main_thread.py` reports the gap). Decided so because it works the same in the
 GUI, F3, scripts and the bpy module (where modal operators and render jobs never run); a modal render job for the
 GUI is the next step. Nothing here runs inside draw() or a timer. The modules: `capture_common` (shared helpers,
 PNG writer), `capture_passes` (the passes), this one (camera, Image Editor, Sequencer and the one entry point).
@@ -81,11 +82,14 @@ def capture_camera(
         (render, "resolution_percentage"),
         (render, "use_sequencer"),
         (render, "use_compositing"),
+        (scene.display, "render_aa"),
     ):
         scene.camera = cam
         chosen = PREVIEW_ENGINES[engine]
         if chosen:
             render.engine = eevee_id() if chosen == "EEVEE" else chosen
+        if engine == "WORKBENCH":
+            scene.display.render_aa = "FXAA"  # a preview: one sample, not the default 8 (bench/main_thread.py)
         render.resolution_x, render.resolution_y = width or render.resolution_x, height or render.resolution_y
         render.resolution_percentage = 100
         render.use_sequencer = False  # the camera, not the edit
