@@ -12,12 +12,9 @@ stream breaks) -> outputs streamed from `GET /assets/{id}/content`. The partner-
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
 import contextlib
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -35,33 +32,22 @@ from ...runtime.errors import (
     ServiceTimeout,
     Unreachable,
 )
-from ...runtime.events import BackendEvent, BackendLog, BackendPreview, BackendProgress
+from ...runtime.events import BackendEvent, BackendLog, BackendProgress
 from ...runtime.jobs import Job, JobErrorInfo
 from ...runtime.netpolicy import redact_url
 from ...runtime.paths import unique_output_paths
 from ...runtime.settings import Endpoint, Settings
 from ..http import decode_json, read_capped
 from . import assets, errors
-from .models import TERMINAL, V2Job, V2Progress
+from .models import V2Job
+from .progress import Track, progress_event, stream_event
 from .sse import V2EventParser
 from .transport import V2HTTP, retry_after_s
 
 CACHE_HIT = "ComfyUI reused its cached results: these are the files of an earlier run with the same inputs."
-PREVIEW_TYPES = {"image/png": "png", "image/jpeg": "jpg", "image/webp": "webp"}
 LABEL_PREFIX = "genbridge:"  # + our job id: the `metadata` label every job is sent with
 EXPIRED_CHECKS = 4  # "expired" is re-read this many times (0.7 s in all) before the job counts as lost
 NO_HASH = "blake3:" + "0" * 64  # a blob no one has: probing with it checks the key without touching the upstream
-
-
-@dataclass
-class _Track:
-    """What the client keeps about one remote job while it runs."""
-
-    job_id: str
-    graph: dict[str, Any]
-    logs: list[str] = field(default_factory=list)
-    final: V2Job | None = None
-    fraction: float = 0.0  # of the whole job, from node-level progress (step-level events only name the step)
 
 
 class ComfyAPIv2Client:
@@ -74,7 +60,7 @@ class ComfyAPIv2Client:
         self.settings = settings
         self.http = V2HTTP(endpoint, settings)
         self.base = self.http.base
-        self._tracks: dict[str, _Track] = {}
+        self._tracks: dict[str, Track] = {}
         self._aliases: dict[str, str] = {}  # label journaled before a send cut off by a crash -> the server's id
         self.clock: Callable[[], float] = time.monotonic  # injectable for tests
         self.poll_s = 1.0  # GET /jobs/{id} interval while there is no stream
@@ -201,7 +187,7 @@ class ComfyAPIv2Client:
                 body["extra_data"] = {"api_key_comfy_org": partner_key}  # this request only; never kept
             _, reply = await self.http.request("POST", "/jobs", json=body)
             accepted = self._job_record(reply)
-            self._tracks[accepted.id] = _Track(accepted.id, graph, logs)
+            self._tracks[accepted.id] = Track(accepted.id, graph, logs)
             return accepted.id
 
     def _job_record(self, body: Any) -> V2Job:
@@ -242,7 +228,7 @@ class ComfyAPIv2Client:
                     raise errors.lost(endpoint=self.base, job_id=self._remote_id(job), reattaching=True)
             state = await self._state(job_id, reattaching=True)
             workflow = job.inputs.get("workflow")
-            track = self._tracks[job_id] = _Track(job_id, dict(workflow) if isinstance(workflow, dict) else {})
+            track = self._tracks[job_id] = Track(job_id, dict(workflow) if isinstance(workflow, dict) else {})
             track.logs.append(f"{self.where} still has this job ({state.status}); following it.")
 
     # ---- events ----------------------------------------------------------------------------------------------
@@ -251,7 +237,7 @@ class ComfyAPIv2Client:
         """Progress and previews until the job is finished on the server; raises on failure, cancel or loss."""
         job_id = self._remote_id(job)
         with self._located(job_id):
-            track = self._tracks.get(job_id) or self._tracks.setdefault(job_id, _Track(job_id, {}))
+            track = self._tracks.get(job_id) or self._tracks.setdefault(job_id, Track(job_id, {}))
             for line in track.logs:
                 yield BackendLog(message=line)
             track.logs = []
@@ -290,10 +276,10 @@ class ComfyAPIv2Client:
                     for event in self._finish(job, track, state):
                         yield event
                     return
-                yield self._progress(track, state.status, state.progress, state.queue_position)
+                yield progress_event(self.where, track, state.status, state.progress, state.queue_position)
                 await asyncio.sleep(self.poll_s)
 
-    def _finish(self, job: Job, track: _Track, state: V2Job) -> list[BackendEvent]:
+    def _finish(self, job: Job, track: Track, state: V2Job) -> list[BackendEvent]:
         if state.status == "failed":
             raise errors.job_failed(state.error, track.graph, endpoint=self.base, job_id=track.job_id)
         if state.status == "canceled":
@@ -308,21 +294,7 @@ class ComfyAPIv2Client:
         out.append(BackendProgress(fraction=1.0, phase="Finished on Comfy API v2"))
         return out
 
-    def _progress(
-        self, track: _Track, status: str, progress: V2Progress | None, position: int | None
-    ) -> BackendProgress:
-        if status == "queued":
-            where = f" (position {position})" if position else ""
-            return BackendProgress(fraction=0.0, phase=f"Waiting in the queue of {self.where}{where}", running=False)
-        if progress is not None and progress.nodes_total:
-            track.fraction = max(track.fraction, min(1.0, max(0.0, progress.value)))
-        value = track.fraction
-        phase = "Cancelling on Comfy API v2" if status == "canceling" else "Running on Comfy API v2"
-        if progress and progress.steps:
-            phase += f" (step {progress.step or 0}/{progress.steps})"
-        return BackendProgress(fraction=value, phase=phase)
-
-    async def _stream(self, track: _Track) -> AsyncIterator[BackendEvent]:
+    async def _stream(self, track: Track) -> AsyncIterator[BackendEvent]:
         """The SSE stream of one job until its terminal `status` event (or the stream ends). 429 -> RateLimited."""
         path = f"/jobs/{quote(track.job_id, safe='')}/events"
         t = self.settings.timeouts
@@ -363,7 +335,7 @@ class ComfyAPIv2Client:
                         return  # the server ended the stream; the state decides what comes next
                     heard = self.clock()
                     for name, data in parser.feed(chunk):
-                        event = self._stream_event(track, name, data)
+                        event = stream_event(self.where, track, name, data, self.settings.data_path / "previews")
                         if isinstance(event, str):
                             return  # the terminal status: the state decides what comes next
                         if event is not None:
@@ -371,49 +343,12 @@ class ComfyAPIv2Client:
         except (TimeoutError, aiohttp.ClientError, OSError) as exc:
             raise errors.transport_error(exc, endpoint=self.base, path=path, timeout_s=t.silence) from None
 
-    def _stream_event(self, track: _Track, name: str, data: str) -> BackendEvent | str | None:
-        try:
-            payload = decode_json(data.encode(), service="Comfy API v2", what=f"'{name}' event")
-        except GenBridgeError:
-            return None  # one damaged frame costs nothing: every progress event is a full snapshot
-        if not isinstance(payload, dict):
-            return None
-        if name == "status":
-            status = str(payload.get("status") or "")
-            if status in TERMINAL:
-                return "terminal"
-            position = payload.get("queue_position")
-            return self._progress(track, status, None, position if isinstance(position, int) else None)
-        if name == "progress":
-            try:
-                return self._progress(track, "running", V2Progress.model_validate(payload), None)
-            except ValidationError:
-                return None
-        if name == "preview":
-            return self._preview(track, payload)
-        return None  # `output` events: the outputs are read from GET /jobs/{id} once the job is finished
-
-    def _preview(self, track: _Track, payload: dict[str, Any]) -> BackendEvent | None:
-        ext = PREVIEW_TYPES.get(str(payload.get("content_type") or "image/jpeg"))
-        raw = payload.get("data_base64")
-        if ext is None or not isinstance(raw, str):
-            return None
-        try:
-            image = base64.b64decode(raw, validate=True)
-        except (binascii.Error, ValueError):
-            return None
-        folder = self.settings.data_path / "previews"
-        folder.mkdir(parents=True, exist_ok=True)
-        path = folder / f"v2-{_safe_id(track.job_id)}.{ext}"
-        path.write_bytes(image)
-        return BackendPreview(path=str(path))
-
     # ---- outputs ---------------------------------------------------------------------------------------------
 
     async def fetch_outputs(self, job: Job, dest: Path) -> list[Path]:
         """Stream every output asset into `dest`, under safe, distinct names."""
         job_id = self._remote_id(job)
-        track = self._tracks.get(job_id) or _Track(job_id, {})
+        track = self._tracks.get(job_id) or Track(job_id, {})
         try:
             with self._located(job_id):
                 final = track.final or await self._state(job_id)
@@ -475,7 +410,3 @@ class ComfyAPIv2Client:
 
 def _preflight_note() -> str:
     return errors.PREFLIGHT_UNAVAILABLE
-
-
-def _safe_id(job_id: str) -> str:
-    return "".join(c if c.isalnum() or c in "-_" else "_" for c in job_id)[:80]
