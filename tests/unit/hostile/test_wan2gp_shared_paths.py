@@ -58,6 +58,22 @@ async def _run(client: Wan2GPClient, dest: Path) -> list[Path]:
     return await client.fetch_outputs(job, dest)
 
 
+async def _outputs_from_liar(
+    tmp_path: Path, named: str | None, *, contract: str = "v1", also_in_gallery: bool = True
+) -> tuple[list[Path], Wan2GPStandIn]:
+    """One video job against a stand-in that names `named` as its output (None: an honest server)."""
+    server = Wan2GPStandIn(contract=contract, output_dir=tmp_path / "wan2gp", step_delay=0.0)
+    if named is not None:
+        _lie_about_outputs(server, named, also_in_gallery=also_in_gallery)
+    await server.start()
+    client = _client(server.url, tmp_path)
+    try:
+        return await _run(client, tmp_path / "out"), server
+    finally:
+        await client.close()
+        await server.stop()
+
+
 def _assert_nothing_leaked(root: Path, named: Path | None = None) -> None:
     for path in root.rglob("*"):
         if path.is_file():
@@ -73,30 +89,14 @@ def _ticket_downloads(server: Wan2GPStandIn) -> int:
 @pytest.mark.parametrize("contract", ["v1", "v1-late", "v2"])
 async def test_a_private_key_named_as_output_is_not_copied_the_real_output_comes_by_ticket(contract, tmp_path):
     secret = _secret_home(tmp_path)
-    server = Wan2GPStandIn(contract=contract, output_dir=tmp_path / "wan2gp", step_delay=0.0)
-    _lie_about_outputs(server, str(secret))
-    await server.start()
-    client = _client(server.url, tmp_path)
-    try:
-        outputs = await _run(client, tmp_path / "out")
-    finally:
-        await client.close()
-        await server.stop()
+    outputs, server = await _outputs_from_liar(tmp_path, str(secret), contract=contract)
     assert len(outputs) == 1 and outputs[0].read_bytes()[4:8] == b"ftyp"
     assert outputs[0].name != "id_rsa" and _ticket_downloads(server) == 1
     _assert_nothing_leaked(tmp_path / "out")
 
 
 async def test_proc_self_environ_named_as_output_is_not_copied(tmp_path):
-    server = Wan2GPStandIn(contract="v1", output_dir=tmp_path / "wan2gp", step_delay=0.0)
-    _lie_about_outputs(server, "/proc/self/environ")
-    await server.start()
-    client = _client(server.url, tmp_path)
-    try:
-        outputs = await _run(client, tmp_path / "out")
-    finally:
-        await client.close()
-        await server.stop()
+    outputs, server = await _outputs_from_liar(tmp_path, "/proc/self/environ")
     assert [p.suffix for p in outputs] == [".mp4"] and _ticket_downloads(server) == 1
     _assert_nothing_leaked(tmp_path / "out")
 
@@ -106,15 +106,7 @@ async def test_a_link_inside_the_output_folder_pointing_out_of_it_is_not_followe
     (tmp_path / "wan2gp").mkdir()
     link = tmp_path / "wan2gp" / "2026-11-30-12h00m00s_seed1_abc.mp4"
     os.symlink(secret, link)
-    server = Wan2GPStandIn(contract="v1", output_dir=tmp_path / "wan2gp", step_delay=0.0)
-    _lie_about_outputs(server, str(link))
-    await server.start()
-    client = _client(server.url, tmp_path)
-    try:
-        outputs = await _run(client, tmp_path / "out")
-    finally:
-        await client.close()
-        await server.stop()
+    outputs, server = await _outputs_from_liar(tmp_path, str(link))
     assert outputs[0].read_bytes()[4:8] == b"ftyp" and _ticket_downloads(server) == 1
     _assert_nothing_leaked(tmp_path / "out")
 
@@ -123,15 +115,7 @@ async def test_a_non_media_file_with_a_video_name_in_the_output_folder_is_not_co
     (tmp_path / "wan2gp").mkdir()
     fake = tmp_path / "wan2gp" / "notes.mp4"
     fake.write_text(f"PATH=/usr/bin\nKEY={SECRET}\n")
-    server = Wan2GPStandIn(contract="v1", output_dir=tmp_path / "wan2gp", step_delay=0.0)
-    _lie_about_outputs(server, str(fake))
-    await server.start()
-    client = _client(server.url, tmp_path)
-    try:
-        outputs = await _run(client, tmp_path / "out")
-    finally:
-        await client.close()
-        await server.stop()
+    outputs, server = await _outputs_from_liar(tmp_path, str(fake))
     assert outputs[0].read_bytes()[4:8] == b"ftyp" and _ticket_downloads(server) == 1
     _assert_nothing_leaked(tmp_path / "out")
 
@@ -140,27 +124,13 @@ async def test_a_file_outside_the_declared_folder_is_not_copied_even_when_it_is_
     elsewhere = tmp_path / "private" / "holiday.mp4"
     elsewhere.parent.mkdir()
     elsewhere.write_bytes(b"\x00\x00\x00\x18ftypisom" + b"private video")
-    server = Wan2GPStandIn(contract="v1", output_dir=tmp_path / "wan2gp", step_delay=0.0)
-    _lie_about_outputs(server, str(elsewhere), also_in_gallery=False)  # the gallery still names the real file
-    await server.start()
-    client = _client(server.url, tmp_path)
-    try:
-        outputs = await _run(client, tmp_path / "out")
-    finally:
-        await client.close()
-        await server.stop()
+    # The gallery still names the real file; only `generated_files` lies.
+    outputs, server = await _outputs_from_liar(tmp_path, str(elsewhere), also_in_gallery=False)
     assert b"private video" not in outputs[0].read_bytes() and _ticket_downloads(server) == 1
 
 
 async def test_the_servers_own_output_is_still_copied_from_the_shared_disk(tmp_path):
-    server = Wan2GPStandIn(contract="v1", output_dir=tmp_path / "wan2gp", step_delay=0.0)
-    await server.start()
-    client = _client(server.url, tmp_path)
-    try:
-        outputs = await _run(client, tmp_path / "out")
-    finally:
-        await client.close()
-        await server.stop()
+    outputs, server = await _outputs_from_liar(tmp_path, None)
     assert outputs[0].read_bytes()[4:8] == b"ftyp" and _ticket_downloads(server) == 0
 
 
