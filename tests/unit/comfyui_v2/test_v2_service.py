@@ -22,16 +22,21 @@ async def _until(predicate, timeout: float = 30.0) -> None:
     await asyncio.wait_for(poll(), timeout)
 
 
-async def test_a_v2_job_is_reattached_after_a_restart_and_finishes(proxy, standin, tmp_path):
-    settings = Settings.from_mapping(
+def _v2_only(url: str, tmp_path) -> Settings:
+    """Settings with the proxy as the only endpoint of any service, and short timeouts."""
+    return Settings.from_mapping(
         {
-            "comfyui": [{"url": proxy.url, "label": "proxy", "kind": "api_v2", "key": TOKEN}],
+            "comfyui": [{"url": url, "label": "proxy", "kind": "api_v2", "key": TOKEN}],
             "wan2gp": [],
             "litellm": [],
             "output_dir": str(tmp_path / "out"),
             "data_dir": str(tmp_path / "data"),
         }
     ).model_copy(update={"timeouts": Timeouts(connect=2, request=5, silence=5, download=20)})
+
+
+async def test_a_v2_job_is_reattached_after_a_restart_and_finishes(proxy, standin, tmp_path):
+    settings = _v2_only(proxy.url, tmp_path)
     path = tmp_path / "journal.jsonl"
     before = JobService(settings, lambda e: None, Journal(path), router=Router(settings))
     job = Job(task="image", inputs={"workflow": sampler_graph(steps=250, prefix="v2/restarted")})
@@ -61,15 +66,7 @@ async def test_a_send_cut_off_by_a_crash_is_found_by_its_label_and_followed(prox
     from genbridge.backends.comfyui_v2 import ComfyAPIv2Client
     from genbridge.runtime.jobs import PlanStep
 
-    settings = Settings.from_mapping(
-        {
-            "comfyui": [{"url": proxy.url, "label": "proxy", "kind": "api_v2", "key": TOKEN}],
-            "wan2gp": [],
-            "litellm": [],
-            "output_dir": str(tmp_path / "out"),
-            "data_dir": str(tmp_path / "data"),
-        }
-    ).model_copy(update={"timeouts": Timeouts(connect=2, request=5, silence=5, download=20)})
+    settings = _v2_only(proxy.url, tmp_path)
     job = Job(task="image", inputs={"workflow": sampler_graph(steps=60, prefix="v2/cutoff")})
     sender = ComfyAPIv2Client(settings.comfyui[0], settings)
     try:
