@@ -1,4 +1,4 @@
-"""GenBridge: drive local ComfyUI, Wan2GP and LiteLLM services from Blender without freezing it.
+"""GenBridge: drive local ComfyUI, WanGP and LiteLLM services from Blender without freezing it.
 
 This file is imported both by Blender (as `bl_ext.<repo>.genbridge`) and by plain Python (as `genbridge`, for
 tests, benchmarks and the command line), so it imports nothing from Blender at module level: bpy and the

@@ -86,7 +86,7 @@ class GENBRIDGE_AP_preferences(AddonPreferences):
         description="Free VRAM to assume when a server cannot report it (0: use what servers report)",
     )
     wan2gp_profile: IntProperty(
-        name="Wan2GP Memory Profile",
+        name="WanGP Memory Profile",
         min=1,
         max=5,
         default=4,

@@ -1,4 +1,4 @@
-"""Wan2GP MCP transport benchmark: tool-call round trips against the MCP SDK's own server in its three modes and the
+"""WanGP MCP transport benchmark: tool-call round trips against the MCP SDK's own server in its three modes and the
 WanGP stand-in, and the event-stream parser's throughput on long lines (it must stay linear).
 
 Needs the `mcp` test dependency for the SDK server. Prints figures, then a JSON object on the last line.

@@ -11,8 +11,8 @@ from ..runtime.services import SERVICES as SERVICE_IDS
 TASKS = [
     ("image", "Image", "A still image (ComfyUI)"),
     ("character_image", "Character Image", "An image that keeps a character from a reference (ComfyUI)"),
-    ("quick_preview", "Quick Video Preview", "A fast, light video preview (Wan2GP, or ComfyUI)"),
-    ("final_video", "Final Video", "A full-quality video (ComfyUI, or Wan2GP)"),
+    ("quick_preview", "Quick Video Preview", "A fast, light video preview (WanGP, or ComfyUI)"),
+    ("final_video", "Final Video", "A full-quality video (ComfyUI, or WanGP)"),
     ("upscale", "Upscale", "Upscale an image (ComfyUI)"),
     ("text", "Text", "Text from a prompt (LiteLLM)"),
 ]

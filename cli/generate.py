@@ -5,7 +5,7 @@ ComfyUI: `--service comfyui --workflow flow.json|<template name> --set prompt="a
 sends the name ComfyUI gives back. `--input NAME=PATH` names a template's image parameter (`image`) or, for a plain
 workflow, a LoadImage node's id or title; `--set image=photo.png` works the same for a template parameter.
 Ctrl-C cancels the job on the server (waiting a few seconds for it to confirm), then exits with 130.
-Wan2GP: `--service wan2gp --model t2v --prompt "..."`, handled by `cli/generate_wan2gp.py`.
+WanGP: `--service wan2gp --model t2v --prompt "..."`, handled by `cli/generate_wan2gp.py`.
 """
 
 from __future__ import annotations
@@ -61,9 +61,9 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument("--url", help="service URL (overrides settings)")
     p.add_argument("--output", help="output folder (overrides settings)")
     p.add_argument("--timeout", type=float, default=None, help="give up after this many seconds")
-    # Wan2GP options (read by cli/generate_wan2gp.py)
-    p.add_argument("--model", help="Wan2GP model (t2v, i2v, ...)")
-    p.add_argument("--prompt", help="text prompt (Wan2GP)")
+    # WanGP options (read by cli/generate_wan2gp.py)
+    p.add_argument("--model", help="WanGP model (t2v, i2v, ...)")
+    p.add_argument("--prompt", help="text prompt (WanGP)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -72,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
             module = importlib.import_module(".generate_wan2gp", __package__)
         except ImportError:
             print(
-                "error: Wan2GP generation is not available in this build (cli/generate_wan2gp.py is missing).",
+                "error: WanGP generation is not available in this build (cli/generate_wan2gp.py is missing).",
                 file=sys.stderr,
             )
             return 2
@@ -82,7 +82,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _capture_wan2gp_inputs(args: argparse.Namespace) -> None:
-    """`--input start_image=render:...` for Wan2GP: Blender renders it into the job's folder; the file becomes the
+    """`--input start_image=render:...` for WanGP: Blender renders it into the job's folder; the file becomes the
     start image (`--set start_image=`) and the provenance rides on `args.job_extra` into the job spec."""
     images = _parse_sets(getattr(args, "inputs", []) or [], option="--input", raw=True)
     if not any(str(v).startswith("render:") for v in images.values()):

@@ -1,4 +1,4 @@
-"""`python -m genbridge generate --service wan2gp --model t2v --prompt "..."`: one Wan2GP video, headless.
+"""`python -m genbridge generate --service wan2gp --model t2v --prompt "..."`: one WanGP video, headless.
 
 Dispatched from `cli/generate.py`. `--set key=value` pairs fill the job inputs (resolution, frames, steps, seed,
 negative_prompt, start_image, override_profile, width, height); any other key goes to WanGP as a raw setting.
@@ -41,7 +41,7 @@ def build_inputs(args: Any) -> dict[str, Any]:
     """Job inputs from the parsed arguments (missing values come from the model's defaults on the server)."""
     model, prompt = getattr(args, "model", None), getattr(args, "prompt", None)
     if not model or not prompt:
-        raise ConfigError("Wan2GP needs --model and --prompt.", 'e.g. --model t2v --prompt "a paper boat".')
+        raise ConfigError("WanGP needs --model and --prompt.", 'e.g. --model t2v --prompt "a paper boat".')
     inputs: dict[str, Any] = {"model": model, "prompt": prompt}
     for key in JOB_KEYS:
         if getattr(args, key, None) is not None:
@@ -66,14 +66,14 @@ def build_inputs(args: Any) -> dict[str, Any]:
 
 
 def help_epilog() -> str:
-    """What `generate --help` lists for Wan2GP: its settings, per model family."""
+    """What `generate --help` lists for WanGP: its settings, per model family."""
     from ..workflows.wan2gp_rules import help_text
 
     return help_text()
 
 
 def run_wan2gp(args: Any) -> int:
-    """Run one Wan2GP job to the end; 0 and the output paths on success, 1 with the reason otherwise."""
+    """Run one WanGP job to the end; 0 and the output paths on success, 1 with the reason otherwise."""
     inputs = build_inputs(args)
     settings = with_url(
         load_settings(args, output_dir=getattr(args, "output", None)), "wan2gp", getattr(args, "url", None)

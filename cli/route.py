@@ -2,7 +2,7 @@
 
     python -m genbridge route --task quick_preview --width 832 --height 480 --frames 81 [--probe] [--json]
 
-Without --probe the plan uses the configured VRAM (the manual override, Wan2GP's memory profile) and says so.
+Without --probe the plan uses the configured VRAM (the manual override, WanGP's memory profile) and says so.
 """
 
 from __future__ import annotations
@@ -56,7 +56,7 @@ def plan_for(args: argparse.Namespace, settings: Settings) -> tuple[list[Any], l
             )
             notes.append(f"probed {result.service} at {result.url}: {state}")
     else:
-        notes.append("not probed: using configured VRAM (manual override, Wan2GP memory profile); add --probe for live")
+        notes.append("not probed: using configured VRAM (manual override, WanGP memory profile); add --probe for live")
     if settings.vram_override_gb is not None:
         notes.append(f"free VRAM set to {settings.vram_override_gb:g} GB by your settings")
     job = Job(task=args.task, inputs=_inputs(args), requested_service=args.service)

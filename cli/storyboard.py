@@ -1,7 +1,7 @@
 """`python -m genbridge storyboard --logline "..."`: the main job, headless, through real Blender.
 
 Services with an endpoint configured (GENBRIDGE_<SERVICE>_URL(S) or the settings TOML) are used as they are; for
-every other one a loopback stand-in is started here: the ComfyUI and Wan2GP stand-ins (placeholder media that says
+every other one a loopback stand-in is started here: the ComfyUI and WanGP stand-ins (placeholder media that says
 so) and the real LiteLLM proxy in front of a real local model (SmolLM2-135M-Instruct on llama-cpp-python's
 server, built by ./dev setup), or, only when that cannot be set up, a mock model (and it says so). Then the bpy
 interpreter ($GENBRIDGE_BPY_PYTHON) runs `demo/storyboard_in_blender.py`, which installs the add-on zip, runs
@@ -93,7 +93,7 @@ def stand_ins(needed: set[str]) -> Iterator[dict[str, dict[str, str]]]:
             from ..standins.wan2gp import Wan2GPStandIn
 
             url = stack.enter_context(Wan2GPStandIn(step_delay=0.02).run_in_thread())
-            started["wan2gp"] = {"url": url, "what": "Wan2GP stand-in (placeholder clips)"}
+            started["wan2gp"] = {"url": url, "what": "WanGP stand-in (placeholder clips)"}
         if "litellm" in needed:
             started["litellm"] = stack.enter_context(text_stand_in())
         yield started
@@ -237,7 +237,7 @@ def print_report(
     for job in summary["jobs"]:
         where = SERVICE_TITLES.get(job["service"], job["service"] or "-")
         if job["service"] in started:
-            # The LiteLLM proxy is the real one (with the local or the mock model); ComfyUI and Wan2GP are stand-ins.
+            # The LiteLLM proxy is the real one (with the local or the mock model); ComfyUI and WanGP are stand-ins.
             where += f" ({text_kind} model)" if job["service"] == "litellm" else " (stand-in)"
         waits = ", ".join(short.get(d, d[:8]) for d in job["depends_on"])
         ran = job["seconds"] is not None and (job["state"] == "done" or job["seconds"] >= 0.05)

@@ -15,7 +15,7 @@ class GENBRIDGE_OT_check_services(bpy.types.Operator):
 
     bl_idname = "genbridge.check_services"
     bl_label = "Check Services"
-    bl_description = "Ask every configured ComfyUI, Wan2GP and LiteLLM server for its version, VRAM and health"
+    bl_description = "Ask every configured ComfyUI, WanGP and LiteLLM server for its version, VRAM and health"
     bl_options = {"REGISTER"}
 
     @classmethod

@@ -141,7 +141,7 @@ class BreakerPolicy(_Frozen):
 
 
 class Wan2GPProfile(_Frozen):
-    """What a Wan2GP memory profile assumes about the GPU, and how much of a model it keeps in VRAM."""
+    """What a WanGP memory profile assumes about the GPU, and how much of a model it keeps in VRAM."""
 
     assumes_vram_gb: float = Field(gt=0)
     vram_factor: float = Field(1.0, gt=0)

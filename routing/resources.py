@@ -1,6 +1,6 @@
 """Live resources per endpoint: health, free/total VRAM, capabilities and queue depth, from probes and settings.
 
-ComfyUI reports VRAM in `/system_stats` (on a CPU server those numbers are system RAM). Wan2GP reports none, so
+ComfyUI reports VRAM in `/system_stats` (on a CPU server those numbers are system RAM). WanGP reports none, so
 its usable VRAM comes from the memory profile it runs with (`settings.wan2gp_profile`, or a profile its probe
 reports in `capabilities`). `settings.vram_override_gb` wins over both: it is what the user told us.
 """
@@ -44,7 +44,7 @@ class Instance:
     incompatible_tasks: set[str] = field(default_factory=set)
     label: str = ""  # "ComfyUI at gpu-box", kept ready: plans quote it in every step
     kind: str = "native"  # the endpoint's protocol: "api_v2" may be remote and paid (policy `api_v2_use`)
-    # VRAM and need factor as derived from (probe, VRAM override, Wan2GP profile, policy): every plan reads them,
+    # VRAM and need factor as derived from (probe, VRAM override, WanGP profile, policy): every plan reads them,
     # and they only change when one of those four does (see Resources._derived).
     derived: tuple[Any, ...] | None = field(default=None, repr=False, compare=False)
 
@@ -179,7 +179,7 @@ class Resources:
         return Vram(None, None, "not probed")
 
     def need_factor(self, inst: Instance) -> float:
-        """Wan2GP streams parts of a model from RAM under its low-VRAM profiles, so it needs less VRAM."""
+        """WanGP streams parts of a model from RAM under its low-VRAM profiles, so it needs less VRAM."""
         if inst.service != "wan2gp":
             return 1.0
         factor: float = self._derived(inst)[5]

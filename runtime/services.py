@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 SERVICES: tuple[str, ...] = ("comfyui", "wan2gp", "litellm")
-SERVICE_TITLES = {"comfyui": "ComfyUI", "wan2gp": "Wan2GP", "litellm": "LiteLLM"}
+SERVICE_TITLES = {"comfyui": "ComfyUI", "wan2gp": "WanGP", "litellm": "LiteLLM"}
 DEFAULT_URLS = {
     "comfyui": "http://127.0.0.1:8188",
     "wan2gp": "http://127.0.0.1:7866/mcp",

@@ -4,7 +4,7 @@ One word per idea across the code:
 - **endpoint**: one configured server of one service (its URL, key, label); not "instance", "URL" or "server".
   Old names kept because they are journaled or widely used: `Job.instance` and `PlanStep.instance` hold the
   endpoint's URL, and the router's `routing.resources.Instance` is its view of one endpoint.
-- **service**: one of `SERVICES` (ComfyUI, Wan2GP, LiteLLM); in code `wan2gp`, in text "WanGP". The loop
+- **service**: one of `SERVICES` (ComfyUI, WanGP, LiteLLM); in code `wan2gp`, in text "WanGP". The loop
   thread's `runtime.service.JobService` is always "the job service" in full (a variable holding it: `job_service`).
 - **job state**: the values below (the same as `runtime.jobs.JobState`, which imports pydantic).
 """

@@ -2,7 +2,7 @@
 
 A storyboard is a list of shots written by the shot-list task. Each shot is generated as takes; a take is one
 keyframe image job (ComfyUI) plus one quick-preview clip job that waits for that keyframe and starts from it
-(image to video: Wan2GP, or ComfyUI when the router says so). Regenerating never replaces a take, it adds one;
+(image to video: WanGP, or ComfyUI when the router says so). Regenerating never replaces a take, it adds one;
 "pick take" only changes which take the Sequencer shows. The job specs and the Sequencer layout are in `plan`.
 
 Everything here is plain data so the Blender operators, the headless command and the tests share it.

@@ -1,4 +1,4 @@
-"""Storyboard operators: logline -> shot list (LiteLLM) -> per shot a keyframe (ComfyUI) and a clip (Wan2GP/ComfyUI).
+"""Storyboard operators: logline -> shot list (LiteLLM) -> per shot a keyframe (ComfyUI) and a clip (WanGP/ComfyUI).
 
 Flow, all on Blender's main thread and never blocking: "Storyboard from Logline" submits the shot-list job (its
 tokens stream into a Text block). When that job's state event lands, `on_job_state` reads the `shotlist.json` it

@@ -1,6 +1,6 @@
 """WanGP model rules: turn a job's inputs into WanGP settings, checked against the model's own limits. Pure, stdlib.
 
-The Wan2GP client only speaks the protocol; this module decides what a job means for a model: frames on the
+The WanGP client only speaks the protocol; this module decides what a job means for a model: frames on the
 model's grid (`minimum + k * step`) and within its maximum, resolution as WxH in multiples of 16 (and one of the
 model's choices when it lists them), steps within the model's range, the extra settings a user may pass. Anything
 that does not fit is a `Problem` naming the limit and the nearest valid value; a frame count off the grid is
@@ -338,7 +338,7 @@ def unknown_model_problem(model: str, known: list[str]) -> Problem:
     listing = f"similar: {', '.join(similar)}" if similar else "see the model list in WanGP"
     return Problem(
         field="model",
-        message=f"'{model}' is not a model type this Wan2GP server knows ({listing}; "
+        message=f"'{model}' is not a model type this WanGP server knows ({listing}; "
         f"{len(known)} video models available)",
         hint="Pick one of the listed model types.",
         fix={"model": similar[0]} if similar else None,
@@ -347,7 +347,7 @@ def unknown_model_problem(model: str, known: list[str]) -> Problem:
 
 def help_text() -> str:
     """The WanGP settings, per model family, for `generate --help`."""
-    lines = ["Wan2GP settings (--set KEY=VALUE):"]
+    lines = ["WanGP settings (--set KEY=VALUE):"]
     lines += [f"  {key:<17} {text}" for key, text in JOB_SETTINGS.items()]
     lines.append("  any other KEY    a raw WanGP setting, e.g. guidance_scale=5, flow_shift=3, sample_solver=unipc")
     lines.append("Per model family:")

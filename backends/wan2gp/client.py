@@ -1,4 +1,4 @@
-"""The Wan2GP backend: WanGP's MCP server driven job by job, one generation at a time per server. Loop thread only.
+"""The WanGP backend: WanGP's MCP server driven job by job, one generation at a time per server. Loop thread only.
 
 Flow per job: `validate` (the model exists; `workflows.wan2gp_rules` turns the inputs into settings within the
 model's limits and records every change on the job) -> `submit` (joins this server's client-side line; returns a
@@ -173,7 +173,7 @@ class Wan2GPClient:
             return [
                 Problem(
                     field="model",
-                    message="no Wan2GP model type was given",
+                    message="no WanGP model type was given",
                     fix={"model": "t2v"},
                     hint="Set model to a WanGP model type such as t2v or i2v_2_2.",
                 )
@@ -221,7 +221,7 @@ class Wan2GPClient:
         server_id = job.remote_ids.get(self.endpoint.url) or next(iter(job.remote_ids.values()), "")
         if not server_id or server_id.startswith(LOCAL_ID_PREFIX):
             raise GenBridgeError(
-                "Blender closed before Wan2GP started this job, so it never ran; generate again.",
+                "Blender closed before WanGP started this job, so it never ran; generate again.",
                 "Press Retry in the job list to send it with the same inputs.",
                 service="wan2gp",
             )
@@ -231,7 +231,7 @@ class Wan2GPClient:
         except ToolError as exc:
             if exc.unknown_job:
                 raise ServerError(
-                    "Wan2GP was restarted and lost this job; generate again.",
+                    "WanGP was restarted and lost this job; generate again.",
                     "Press Retry in the job list to send it again with the same inputs and seed.",
                     service="wan2gp",
                 ) from None
@@ -246,11 +246,9 @@ class Wan2GPClient:
     async def _events(self, job: Job) -> AsyncIterator[BackendEvent]:
         run = self._runs.get(job.id)
         if run is None:
-            raise GenBridgeError(
-                "Wan2GP lost track of this job before it started.", "Generate again.", service="wan2gp"
-            )
+            raise GenBridgeError("WanGP lost track of this job before it started.", "Generate again.", service="wan2gp")
         if run.cancelled_locally:
-            raise Cancelled("The job was cancelled before it reached Wan2GP.", service="wan2gp")
+            raise Cancelled("The job was cancelled before it reached WanGP.", service="wan2gp")
         for note in run.notes:
             yield BackendLog(message=f"Changed: {note}")
         if run.server_id is None:  # a re-attached job is already on the server: it does not queue again
@@ -258,7 +256,7 @@ class Wan2GPClient:
                 yield BackendProgress(
                     fraction=0.0,
                     running=False,
-                    phase=f"Waiting for Wan2GP: {ahead} job{'s' if ahead != 1 else ''} ahead",
+                    phase=f"Waiting for WanGP: {ahead} job{'s' if ahead != 1 else ''} ahead",
                 )
         try:
             async for event in self._run_on_server(job, run):
@@ -288,13 +286,13 @@ class Wan2GPClient:
                     if not exc.busy:
                         raise errors.from_tool(exc, self.endpoint) from None
             # Someone else (the WanGP UI, another client) is generating: wait politely.
-            yield BackendProgress(fraction=0.0, running=False, phase="Wan2GP is busy with another generation; waiting")
+            yield BackendProgress(fraction=0.0, running=False, phase="WanGP is busy with another generation; waiting")
             await asyncio.sleep(delay)
             delay = min(delay * 1.5, self.poll_interval[1])
         run.server_id = snapshot.job_id
         job.remote_ids[self.endpoint.url] = snapshot.job_id
         run.snapshot = snapshot
-        yield BackendProgress(fraction=0.01, phase="Started on Wan2GP")
+        yield BackendProgress(fraction=0.01, phase="Started on WanGP")
         tracker = ProgressTracker(start=0.01)
         for event in tracker.feed(snapshot.events):
             yield event
@@ -323,13 +321,13 @@ class Wan2GPClient:
                 failing_since = failing_since or time.monotonic()
                 if failures > retries or time.monotonic() - failing_since > self.settings.timeouts.silence:
                     raise errors.tag(exc, self.endpoint, run.server_id) from None
-                phase = f"Lost contact with Wan2GP, retrying ({failures}/{retries})"
+                phase = f"Lost contact with WanGP, retrying ({failures}/{retries})"
                 yield BackendProgress(fraction=tracker.fraction, phase=phase)
                 delay = self.poll_interval[1]
                 continue
             if failures:
                 failures, failing_since = 0, 0.0
-                yield BackendProgress(fraction=tracker.fraction, phase=tracker.phase or "Running on Wan2GP")
+                yield BackendProgress(fraction=tracker.fraction, phase=tracker.phase or "Running on WanGP")
             run.snapshot = snapshot
             new_events = list(tracker.feed(snapshot.events))
             for event in new_events:
@@ -351,7 +349,7 @@ class Wan2GPClient:
             deadline = time.monotonic() + self.drain_wait_s
             await poll_until_done(self.rpc, await self.contract(), run, deadline, self.poll_interval)
         except GenBridgeError as exc:
-            log.info("job %s: stopped waiting for Wan2GP to finish: %s", run.job_id, exc.message)
+            log.info("job %s: stopped waiting for WanGP to finish: %s", run.job_id, exc.message)
         finally:
             self.queue.release(run.job_id)
 
@@ -379,7 +377,7 @@ class Wan2GPClient:
         if not run.done.is_set():
             raise errors.tag(
                 ServiceTimeout(
-                    f"Wan2GP did not finish its current step within {self.cancel_wait_s:.0f} s of the cancel.",
+                    f"WanGP did not finish its current step within {self.cancel_wait_s:.0f} s of the cancel.",
                     "It stops at its next checkpoint; the server stays busy until then.",
                     service="wan2gp",
                 ),
@@ -392,7 +390,7 @@ class Wan2GPClient:
         run = self._runs.get(job.id)
         result = run.snapshot.result if run and run.snapshot else None
         if result is None:
-            raise ServerError("Wan2GP reported no result for this job.", service="wan2gp")
+            raise ServerError("WanGP reported no result for this job.", service="wan2gp")
         contract = await self.contract()
         dest.mkdir(parents=True, exist_ok=True)
         written: list[Path] = []
@@ -412,7 +410,7 @@ class Wan2GPClient:
             elif media_id:
                 written.append(await download_media(self.rpc, contract, str(media_id), dest, taken))
         if not written:
-            raise ServerError("Wan2GP finished the job but reported no output file.", service="wan2gp")
+            raise ServerError("WanGP finished the job but reported no output file.", service="wan2gp")
         self._runs.pop(job.id, None)
         return written
 

@@ -1,4 +1,4 @@
-"""Every Wan2GP failure mapped to GenBridge's error hierarchy in one place. Stdlib + runtime.errors only.
+"""Every WanGP failure mapped to GenBridge's error hierarchy in one place. Stdlib + runtime.errors only.
 
 Each error names the endpoint (its label or host:port, never user info) and, once the server gave one, the WanGP job
 id (`remote_id` attribute and in the detail), and tells the user what to do next.
@@ -26,7 +26,7 @@ from ...runtime.netpolicy import redact_url
 from ...runtime.settings import Endpoint
 from .models import JobErrorRecord, JobResultRecord, JobSnapshot
 
-SERVICE = "Wan2GP"
+SERVICE = "WanGP"
 START_HINT = (
     "Start WanGP's MCP server, e.g. `python wgp.py --mcp --mcp-transport streamable-http --mcp-host 127.0.0.1 "
     "--mcp-port 7866` (13.x: add `--mcp-api-version 2 --mcp-async`), and set its URL (ending in /mcp) in GenBridge."
@@ -52,7 +52,7 @@ class ToolError(ServerError):
         prefix = f"Error executing tool {tool}: "
         self.tool = tool
         self.text = text[len(prefix) :] if text.startswith(prefix) else text
-        super().__init__(f"Wan2GP refused {tool}: {self.text}", service="wan2gp", detail=text)
+        super().__init__(f"WanGP refused {tool}: {self.text}", service="wan2gp", detail=text)
 
     @property
     def unknown_job(self) -> bool:
@@ -66,7 +66,7 @@ class ToolError(ServerError):
 # -- transport -----------------------------------------------------------------------------------------------------
 def http_error(endpoint: Endpoint, url: str, status: int, method: str, text: str) -> GenBridgeError:
     """An HTTP status other than 2xx on an MCP request."""
-    where = f"Wan2GP at {endpoint.name}"
+    where = f"WanGP at {endpoint.name}"
     if status in (401, 403):
         error: GenBridgeError = AuthError(
             f"{where} refused the request ({status}).",
@@ -103,7 +103,7 @@ def _reason(text: str) -> str:
 def rpc_error(endpoint: Endpoint, method: str, err: Any) -> GenBridgeError:
     message = err.get("message", err) if isinstance(err, dict) else err
     return tag(
-        ServerError(f"Wan2GP rejected {method}: {message}.", service="wan2gp", detail=json.dumps(err)[:500]), endpoint
+        ServerError(f"WanGP rejected {method}: {message}.", service="wan2gp", detail=json.dumps(err)[:500]), endpoint
     )
 
 
@@ -124,7 +124,7 @@ def not_json(endpoint: Endpoint, url: str, method: str, content_type: str, raw: 
 def stream_without_answer(endpoint: Endpoint, url: str, method: str) -> GenBridgeError:
     return tag(
         ServerError(
-            f"Wan2GP at {endpoint.name}: the reply stream to {method} ended without an answer.",
+            f"WanGP at {endpoint.name}: the reply stream to {method} ended without an answer.",
             "The MCP server closed the stream early; try again, and check its console.",
             service="wan2gp",
         ),
@@ -157,7 +157,7 @@ def session_missing(endpoint: Endpoint, url: str, text: str) -> GenBridgeError:
 
 def reply_too_large(what: str, limit: int) -> ReplyTooLarge:
     return ReplyTooLarge(
-        f"Wan2GP sent an {what} larger than the {limit // (1024 * 1024)} MB limit; GenBridge stopped reading.",
+        f"WanGP sent an {what} larger than the {limit // (1024 * 1024)} MB limit; GenBridge stopped reading.",
         service="wan2gp",
     )
 
@@ -169,15 +169,15 @@ def from_tool(exc: ToolError, endpoint: Endpoint | None = None, remote_id: str |
     lowered = text.lower()
     if "wait=false is unavailable" in lowered:
         error: GenBridgeError = IncompatibleServer(
-            "This Wan2GP server only runs jobs synchronously.",
+            "This WanGP server only runs jobs synchronously.",
             "Restart WanGP with --mcp-async.",
             service="wan2gp",
             detail=text,
         )
     elif "unknown model" in lowered or "validation error" in lowered or "direct filesystem paths" in lowered:
-        error = RejectedInput(f"Wan2GP rejected the job: {text}", service="wan2gp", detail=text)
+        error = RejectedInput(f"WanGP rejected the job: {text}", service="wan2gp", detail=text)
     elif UNKNOWN_JOB_TEXT in lowered:
-        error = ServerError("Wan2GP forgot this job (was it restarted?).", "Generate again.", service="wan2gp")
+        error = ServerError("WanGP forgot this job (was it restarted?).", "Generate again.", service="wan2gp")
     else:
         error = exc
     return tag(error, endpoint, remote_id)
@@ -191,20 +191,20 @@ def from_job_record(
     lowered = message.lower()
     if "out of memory" in lowered or "outofmemory" in lowered:
         error: GenBridgeError = OutOfMemory(
-            f"Wan2GP ran out of GPU memory during {stage}.", service="wan2gp", detail=message
+            f"WanGP ran out of GPU memory during {stage}.", service="wan2gp", detail=message
         )
     elif "on the hub" in lowered or "huggingface" in lowered:
         error = ServerError(
-            f"Wan2GP could not download the model weights: {message}",
+            f"WanGP could not download the model weights: {message}",
             "The first run of a model downloads many GB; check the WanGP machine's internet "
             "connection or copy the weights into its ckpts folder.",
             service="wan2gp",
             detail=message,
         )
     elif stage == "validation":
-        error = RejectedInput(f"Wan2GP rejected the job: {message}", service="wan2gp", detail=message)
+        error = RejectedInput(f"WanGP rejected the job: {message}", service="wan2gp", detail=message)
     else:
-        error = ServerError(f"Wan2GP failed during {stage}: {message}", service="wan2gp", detail=message)
+        error = ServerError(f"WanGP failed during {stage}: {message}", service="wan2gp", detail=message)
     return tag(error, endpoint, remote_id)
 
 
@@ -219,7 +219,7 @@ def from_snapshot(snapshot: JobSnapshot, endpoint: Endpoint | None = None) -> Ge
 
 
 def cancelled(endpoint: Endpoint | None = None, remote_id: str | None = None) -> GenBridgeError:
-    return tag(Cancelled("The Wan2GP job was cancelled.", service="wan2gp"), endpoint, remote_id)
+    return tag(Cancelled("The WanGP job was cancelled.", service="wan2gp"), endpoint, remote_id)
 
 
 def upload_refused(name: str, status: int, body: Any) -> GenBridgeError:
@@ -228,7 +228,7 @@ def upload_refused(name: str, status: int, body: Any) -> GenBridgeError:
     reason_text = str(reason or "").strip()[:300]
     kind = RejectedInput if status in (400, 413, 415) else ServerError  # the file itself, or the server
     return kind(
-        f"Wan2GP refused the upload of {name} ({status})" + (f": {reason_text}" if reason_text else "."),
+        f"WanGP refused the upload of {name} ({status})" + (f": {reason_text}" if reason_text else "."),
         "Check that the file is a valid image or video WanGP can read.",
         service="wan2gp",
         detail=str(body)[:300],
@@ -237,31 +237,31 @@ def upload_refused(name: str, status: int, body: Any) -> GenBridgeError:
 
 # -- media transfers -------------------------------------------------------------------------------------------------
 def transfer_lost(action: str, name: str, exc: BaseException, endpoint: Endpoint) -> GenBridgeError:
-    return tag(Unreachable(f"Lost Wan2GP while {action} {name}.", service="wan2gp", detail=repr(exc)), endpoint)
+    return tag(Unreachable(f"Lost WanGP while {action} {name}.", service="wan2gp", detail=repr(exc)), endpoint)
 
 
 def transfer_timeout(what: str, name: str, endpoint: Endpoint) -> GenBridgeError:
-    return tag(ServiceTimeout(f"Wan2GP did not finish the {what} of {name} in time.", service="wan2gp"), endpoint)
+    return tag(ServiceTimeout(f"WanGP did not finish the {what} of {name} in time.", service="wan2gp"), endpoint)
 
 
 def upload_too_large(name: str, max_bytes: int, endpoint: Endpoint) -> GenBridgeError:
-    return tag(RejectedInput(f"{name} is larger than Wan2GP accepts ({max_bytes} bytes).", service="wan2gp"), endpoint)
+    return tag(RejectedInput(f"{name} is larger than WanGP accepts ({max_bytes} bytes).", service="wan2gp"), endpoint)
 
 
 def upload_without_id(endpoint: Endpoint) -> GenBridgeError:
-    return tag(IncompatibleServer("Wan2GP accepted an upload but returned no media id.", service="wan2gp"), endpoint)
+    return tag(IncompatibleServer("WanGP accepted an upload but returned no media id.", service="wan2gp"), endpoint)
 
 
 def output_too_large(name: str, size: int, limit: int) -> GenBridgeError:
     return DownloadTooLarge(
-        f"The Wan2GP output {name} is {size / 1e6:.0f} MB, over the {limit / 1e6:.0f} MB limit.", service="wan2gp"
+        f"The WanGP output {name} is {size / 1e6:.0f} MB, over the {limit / 1e6:.0f} MB limit.", service="wan2gp"
     )
 
 
 def download_refused(name: str, status: int, text: str, endpoint: Endpoint) -> GenBridgeError:
     reason = _reason(text)
     return tag(
-        ServerError(f"Wan2GP refused the download of {name} ({status}): {reason}", service="wan2gp", detail=text[:300]),
+        ServerError(f"WanGP refused the download of {name} ({status}): {reason}", service="wan2gp", detail=text[:300]),
         endpoint,
     )
 
@@ -273,4 +273,4 @@ def download_short(name: str, written: int, size: int, endpoint: Endpoint) -> Ge
 
 
 def bad_transfer_url(url: str) -> GenBridgeError:
-    return IncompatibleServer(f"Wan2GP gave an unexpected transfer URL '{url[:200]}'.", service="wan2gp")
+    return IncompatibleServer(f"WanGP gave an unexpected transfer URL '{url[:200]}'.", service="wan2gp")

@@ -112,7 +112,7 @@ class McpHttp:
         """A JSON-RPC notification (no id, no answer expected: 202)."""
         status, _, reply = await self._exchange(method, params, rpc_id=None)
         if status >= 400:
-            log.info("Wan2GP at %s answered %s to %s: %s", self.endpoint.name, status, method, str(reply)[:200])
+            log.info("WanGP at %s answered %s to %s: %s", self.endpoint.name, status, method, str(reply)[:200])
 
     async def request(self, method: str, params: dict[str, Any] | None = None) -> Any:
         """One JSON-RPC request; returns `result` or raises a GenBridgeError saying what to do."""
@@ -121,7 +121,7 @@ class McpHttp:
         status, _, reply = await self._exchange(method, params, rpc_id=next(self._ids))
         if status == 404 and self.session_id:
             # The server forgot our session (restarted, or expired it): start a new one once.
-            log.info("Wan2GP at %s dropped MCP session; initializing again", self.endpoint.name)
+            log.info("WanGP at %s dropped MCP session; initializing again", self.endpoint.name)
             self.session_id = None  # already gone on the server: nothing to DELETE
             await self.initialize()
             status, _, reply = await self._exchange(method, params, rpc_id=next(self._ids))
@@ -172,17 +172,17 @@ class McpHttp:
             raise
         except TimeoutError:
             raise ServiceTimeout(
-                f"Wan2GP at {self.endpoint.name} did not answer {method} in time.", service="wan2gp"
+                f"WanGP at {self.endpoint.name} did not answer {method} in time.", service="wan2gp"
             ) from None
         except aiohttp.ClientConnectionError as exc:
             raise Unreachable(
-                f"Could not reach Wan2GP at {self.endpoint.name}.", START_HINT, service="wan2gp", detail=repr(exc)
+                f"Could not reach WanGP at {self.endpoint.name}.", START_HINT, service="wan2gp", detail=repr(exc)
             ) from None
         except aiohttp.ClientError as exc:
             # Not HTTP at all (wrong port), a reply cut off, ...: the shared mapper names each, never raw aiohttp text.
             raise map_transport_error(exc, service="wan2gp", url=url) from None
         raise IncompatibleServer(
-            f"Wan2GP at {self.endpoint.name} redirected more than {MAX_REDIRECTS} times (a redirect loop).",
+            f"WanGP at {self.endpoint.name} redirected more than {MAX_REDIRECTS} times (a redirect loop).",
             "Point GenBridge at the final address of WanGP's MCP server (ending in /mcp).",
             service="wan2gp",
         )
@@ -191,9 +191,9 @@ class McpHttp:
         target = follow_redirect(url, location, self.settings.allow_online, service=SERVICE)
         if status not in REPLAY_STATUSES:
             raise IncompatibleServer(
-                f"Wan2GP at {self.endpoint.name} redirected a request to {redact_url(target)} with {status}, "
+                f"WanGP at {self.endpoint.name} redirected a request to {redact_url(target)} with {status}, "
                 "which would drop the request body.",
-                "Set that address as the Wan2GP URL in GenBridge instead.",
+                "Set that address as the WanGP URL in GenBridge instead.",
                 service="wan2gp",
             )
         return target

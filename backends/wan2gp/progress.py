@@ -69,6 +69,6 @@ class ProgressTracker:
             return min(percent / 100.0, 0.99), phase
         if event.kind in ("info", "error"):
             if isinstance(data, dict):
-                return BackendLog(message=f"Wan2GP {event.kind} ({data.get('stage', '')}): {data.get('message', '')}")
-            return BackendLog(message=f"Wan2GP: {data}")
+                return BackendLog(message=f"WanGP {event.kind} ({data.get('stage', '')}): {data.get('message', '')}")
+            return BackendLog(message=f"WanGP: {data}")
         return None

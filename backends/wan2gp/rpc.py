@@ -45,7 +45,7 @@ class McpRpc(McpHttp):
         result = await self.request("tools/call", {"name": name, "arguments": arguments})
         if not isinstance(result, dict):
             raise tag(
-                IncompatibleServer(f"Wan2GP answered {name} without a result.", START_HINT, service="wan2gp"),
+                IncompatibleServer(f"WanGP answered {name} without a result.", START_HINT, service="wan2gp"),
                 self.endpoint,
             )
         if result.get("isError"):

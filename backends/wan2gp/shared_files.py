@@ -118,5 +118,5 @@ def open_shared_output(url: str, generated: str, declared: list[str]) -> tuple[i
 
 
 def _refuse(generated: str, why: str) -> tuple[int, Path] | None:
-    log.warning("Wan2GP named %r as an output (%s); downloading it through a ticket instead.", generated[:300], why)
+    log.warning("WanGP named %r as an output (%s); downloading it through a ticket instead.", generated[:300], why)
     return None

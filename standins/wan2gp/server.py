@@ -113,7 +113,7 @@ class Wan2GPStandIn(CatalogTools, JobTools, MediaTools):
         thread = threading.Thread(target=serve, name="wan2gp-standin", daemon=True)
         thread.start()
         if not ready.wait(10):
-            raise RuntimeError("the Wan2GP stand-in did not start")
+            raise RuntimeError("the WanGP stand-in did not start")
         try:
             yield self.url
         finally:

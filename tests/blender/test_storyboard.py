@@ -1,4 +1,4 @@
-"""The storyboard in real bpy against the stand-ins (ComfyUI, Wan2GP) and the real LiteLLM proxy with a mock model:
+"""The storyboard in real bpy against the stand-ins (ComfyUI, WanGP) and the real LiteLLM proxy with a mock model:
 the layout, a regenerated take, and a cancel mid-way."""
 
 from __future__ import annotations
@@ -138,4 +138,4 @@ def test_cancelling_midway_keeps_finished_shots_and_leaves_no_running_job(gb, pr
         deadline = time.monotonic() + 10
         while wan.active is not None and not wan.active.done and time.monotonic() < deadline:
             time.sleep(0.05)
-        assert wan.active is None or wan.active.done, "the Wan2GP server still runs a cancelled clip"
+        assert wan.active is None or wan.active.done, "the WanGP server still runs a cancelled clip"

@@ -55,12 +55,12 @@ def test_main_job_command_saves_a_storyboard_blend_and_prints_the_plan(tmp_path:
     assert done.returncode == 0, done.stdout + done.stderr
     printed = done.stdout
     assert "Plan (which service did what, and why):" in printed
-    assert "keyframe#1" in printed and "ComfyUI (stand-in)" in printed and "Wan2GP (stand-in)" in printed
+    assert "keyframe#1" in printed and "ComfyUI (stand-in)" in printed and "WanGP (stand-in)" in printed
     summary = json.loads((out / "summary.json").read_text())
     planned = summary["shots"]  # a small real model may plan fewer shots than asked; the report says so
     assert summary["ok"] and 1 <= planned <= SHOTS
     assert "why: " in printed and f"waited for keyframe#{planned}" in printed
-    assert "Stand-ins used: ComfyUI, Wan2GP" in printed
+    assert "Stand-ins used: ComfyUI, WanGP" in printed
     assert "LiteLLM: the real proxy in front of a small local model" in printed, "the main job fell back to the mock"
     assert "Timings:" in printed
     assert (out / "contact_sheet.png").stat().st_size > 0

@@ -5,7 +5,7 @@ One session-scoped run does everything and the tests judge its result file:
 2. the Linux zip built by THAT Blender's own tool (`blender --command extension build --split-platforms`) from
    the staged add-on with the cp311+cp313 wheels of wheels.lock, installed with
    `blender --command extension install-file -r user_default -e` into an isolated user folder;
-3. stand-ins on the host's 127.0.0.1 (two ComfyUI, one Wan2GP) and the real LiteLLM proxy with a master key;
+3. stand-ins on the host's 127.0.0.1 (two ComfyUI, one WanGP) and the real LiteLLM proxy with a master key;
 4. Blender's window on a private Xvfb display, driven by tests/gui/driver.py (timers, no redraw requests);
    screenshots from outside (`import -window root`) into out/gui/ whenever the driver asks for one.
 Every external command runs under `timeout`; bind mounts live in a private mount namespace (see gui_chroot).
@@ -149,7 +149,7 @@ def screenshot_taker(requests: Path, out: Path, display: str) -> Iterator[list[s
 
 @contextlib.contextmanager
 def services() -> Iterator[dict[str, dict[str, str]]]:
-    """Two ComfyUI stand-ins (for the URL change), a Wan2GP stand-in, and the real LiteLLM proxy with a key."""
+    """Two ComfyUI stand-ins (for the URL change), a WanGP stand-in, and the real LiteLLM proxy with a key."""
     from genbridge.standins.comfyui import ComfyUIStandIn, bundled_models
     from genbridge.standins.litellm_proxy import start_litellm_proxy
     from genbridge.standins.wan2gp import Wan2GPStandIn

@@ -30,4 +30,4 @@ def test_the_service_choices_are_auto_then_every_service_with_its_title():
 
     assert SERVICES[0][0] == "AUTO"
     assert [(key, title) for key, title, _ in SERVICES[1:]] == [(s, SERVICE_TITLES[s]) for s in SERVICE_IDS]
-    assert SERVICES[2] == ("wan2gp", "Wan2GP", "Only use Wan2GP")  # what the panel showed before it was derived
+    assert SERVICES[2] == ("wan2gp", "WanGP", "Only use WanGP")  # what the panel showed before it was derived

@@ -1,6 +1,6 @@
 """Issue 14 defects 2-5, each with the test that would have caught it on the real server:
 Ctrl-C leaves the prompt running; SaveImageWebsocket images are lost; a cache hit fails the job; `check` latency
-includes session setup and other probes; an empty `GENBRIDGE_WAN2GP_URLS=` does not turn Wan2GP off."""
+includes session setup and other probes; an empty `GENBRIDGE_WAN2GP_URLS=` does not turn WanGP off."""
 
 from __future__ import annotations
 

@@ -136,7 +136,7 @@ async def test_a_refused_connection_names_the_service_and_address():
                 session, "GET", "http://127.0.0.1:9/x", online_access=False, service="wan2gp"
             ):
                 pass
-    assert "Wan2GP" in info.value.message and "127.0.0.1:9" in info.value.message
+    assert "WanGP" in info.value.message and "127.0.0.1:9" in info.value.message
 
 
 @pytest.mark.parametrize(

@@ -1,6 +1,6 @@
 """Hostile MCP endpoints: redirects to other hosts, floods, endless streams, wrong bodies. Clear errors, bounded.
 
-Each server is a tiny aiohttp app on 127.0.0.1; the client is the real Wan2GP MCP channel with a 1 MB reply cap.
+Each server is a tiny aiohttp app on 127.0.0.1; the client is the real WanGP MCP channel with a 1 MB reply cap.
 """
 
 from __future__ import annotations

@@ -54,7 +54,7 @@ def test_policy_file_change_replaces_the_cached_rule_orders(h, tmp_path):
     custom = tmp_path / "policy.toml"
     custom.write_text(
         DEFAULT_POLICY_PATH.read_text().replace(
-            'prefer = ["wan2gp", "comfyui"]\nreason = "quick previews go to Wan2GP"',
+            'prefer = ["wan2gp", "comfyui"]\nreason = "quick previews go to WanGP"',
             'prefer = ["comfyui", "wan2gp"]\nreason = "previews on ComfyUI here"',
         )
     )

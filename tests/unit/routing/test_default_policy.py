@@ -14,17 +14,17 @@ CASES = [
     ("text", {}, None, "litellm", "text goes to LiteLLM"),
     ("shotlist", {}, 24.0, "litellm", "text goes to LiteLLM"),
     ("prompt", {}, 2.0, "litellm", "LiteLLM at l0"),
-    ("quick_preview", {"width": 832, "height": 480, "frames": 81}, 24.0, "wan2gp", "quick previews go to Wan2GP"),
+    ("quick_preview", {"width": 832, "height": 480, "frames": 81}, 24.0, "wan2gp", "quick previews go to WanGP"),
     ("quick_preview", {}, None, "wan2gp", "quick preview"),
     ("character_image", {"width": 1024, "height": 1024}, 24.0, "comfyui", "character consistency needs ComfyUI"),
     ("image", {}, 24.0, "comfyui", "24 GB free, needs"),
     ("keyframe", {"resolution": "1024x576"}, 12.0, "comfyui", "keyframe image"),
     ("upscale", {}, 24.0, "comfyui", "upscale"),
     ("final_video", {"width": 1280, "height": 720, "frames": 81}, 24.0, "comfyui", "enough VRAM for ComfyUI quality"),
-    ("final_video", {"width": 1280, "height": 720, "frames": 81}, 6.0, "wan2gp", "under 8 GB free, Wan2GP is lighter"),
-    ("video", {"width": 832, "height": 480, "frames": 49}, 7.9, "wan2gp", "Wan2GP is lighter"),
+    ("final_video", {"width": 1280, "height": 720, "frames": 81}, 6.0, "wan2gp", "under 8 GB free, WanGP is lighter"),
+    ("video", {"width": 832, "height": 480, "frames": 49}, 7.9, "wan2gp", "WanGP is lighter"),
     ("video", {"width": 832, "height": 480, "frames": 49}, 16.0, "comfyui", "ComfyUI quality"),
-    # 8 GB free is enough for the rule, but the 14B model does not fit: the lighter Wan2GP that fits goes first.
+    # 8 GB free is enough for the rule, but the 14B model does not fit: the lighter WanGP that fits goes first.
     ("video", {"width": 832, "height": 480, "frames": 49}, 8.0, "wan2gp", "needs"),
     ("final_video", {}, None, "comfyui", "VRAM not probed"),
 ]

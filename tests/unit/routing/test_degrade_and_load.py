@@ -101,7 +101,7 @@ def test_route_command_prints_the_plan_with_reasons(h, capsys, monkeypatch, tmp_
     assert route.run(args) == 0
     out = capsys.readouterr().out
     assert "not probed" in out
-    assert "1. Wan2GP at 127.0.0.1:7866: quick preview" in out
+    assert "1. WanGP at 127.0.0.1:7866: quick preview" in out
     assert "2. fallback: ComfyUI" in out
 
 

@@ -29,7 +29,7 @@ ERRORS = [
 
 
 async def _run_quick_preview(h, tmp_path, error):
-    """Run one quick preview whose first choice (Wan2GP) fails with `error`; return the final job and clients."""
+    """Run one quick preview whose first choice (WanGP) fails with `error`; return the final job and clients."""
     settings = h.make_settings(output_dir=str(tmp_path / "out"), data_dir=str(tmp_path / "data"))
     clients = {}
 
@@ -60,7 +60,7 @@ async def test_input_error_ends_the_job_without_trying_the_fallback(h, tmp_path)
 
 
 async def test_unreachable_first_choice_falls_back_to_the_next_step(h, tmp_path):
-    job, clients = await _run_quick_preview(h, tmp_path, errors.Unreachable("Wan2GP is not running"))
+    job, clients = await _run_quick_preview(h, tmp_path, errors.Unreachable("WanGP is not running"))
     assert job.state.value == "done" and job.instance == C0
     assert clients[C0].submitted == [job.id]
 

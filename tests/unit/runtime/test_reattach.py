@@ -156,7 +156,7 @@ def test_a_comfyui_job_lost_in_a_server_restart_fails_with_a_clear_message(tmp_p
         assert runtime.shutdown(2.0)
 
 
-# -- Wan2GP -------------------------------------------------------------------------------------------------------
+# -- WanGP -------------------------------------------------------------------------------------------------------
 def test_a_wan2gp_job_is_re_attached_by_its_server_job_id_and_completes(tmp_path):
     standin = Wan2GPStandIn(contract="v1", output_dir=tmp_path / "wan2gp", step_delay=0.05)
     with standin.run_in_thread() as url:
@@ -194,8 +194,8 @@ def test_a_wan2gp_job_is_re_attached_by_its_server_job_id_and_completes(tmp_path
 @pytest.mark.parametrize(
     ("remote_id", "message"),
     [
-        ("local:never-sent", "Blender closed before Wan2GP started this job, so it never ran; generate again."),
-        ("0123456789abcdef", "Wan2GP was restarted and lost this job; generate again."),
+        ("local:never-sent", "Blender closed before WanGP started this job, so it never ran; generate again."),
+        ("0123456789abcdef", "WanGP was restarted and lost this job; generate again."),
     ],
     ids=["never-reached-the-server", "unknown-to-the-server"],
 )

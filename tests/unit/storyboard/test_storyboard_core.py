@@ -155,7 +155,7 @@ def test_job_snapshots_record_service_seed_outputs_and_why():
             "service": "wan2gp",
             "seed": 42,
             "outputs": ["/o/c.mp4"],
-            "plan": [{"reason": "quick previews go to Wan2GP"}],
+            "plan": [{"reason": "quick previews go to WanGP"}],
         },
     )
     assert known
@@ -163,7 +163,7 @@ def test_job_snapshots_record_service_seed_outputs_and_why():
         "wan2gp",
         42,
         "/o/c.mp4",
-        "quick previews go to Wan2GP",
+        "quick previews go to WanGP",
     )
     assert not sb.apply_job(shots, {"id": "nope", "state": "done"})
 

@@ -121,7 +121,7 @@ def test_generate_section_shows_only_inputs_the_task_uses(layout):
 
 
 def test_recent_failure_notice_is_repeated_in_the_panel(layout):
-    notice = {"text": "GenBridge: Wan2GP is not answering.", "level": "ERROR", "at": 100.0}
+    notice = {"text": "GenBridge: WanGP is not answering.", "level": "ERROR", "at": 100.0}
     draw_panel(layout, PanelState(notice=notice, now=110.0, settings=settings()))
     assert layout.calls("label")[0][1]["icon"] == "ERROR"
     assert layout.text().startswith(notice["text"])

@@ -1,4 +1,4 @@
-"""What the user sees of Wan2GP jobs on the command line and in the job details (issue 17.1, 17.3, 17.6)."""
+"""What the user sees of WanGP jobs on the command line and in the job details (issue 17.1, 17.3, 17.6)."""
 
 from __future__ import annotations
 

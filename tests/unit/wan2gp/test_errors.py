@@ -1,4 +1,4 @@
-"""Every Wan2GP error names its endpoint and, once there is one, the WanGP job id (issue 23.5)."""
+"""Every WanGP error names its endpoint and, once there is one, the WanGP job id (issue 23.5)."""
 
 from __future__ import annotations
 

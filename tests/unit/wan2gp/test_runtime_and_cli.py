@@ -1,4 +1,4 @@
-"""Wan2GP through the real job service and the command line, against a stand-in on its own thread."""
+"""WanGP through the real job service and the command line, against a stand-in on its own thread."""
 
 from __future__ import annotations
 

@@ -72,7 +72,7 @@ async def test_a_refused_upload_shows_the_servers_reason(server, client, job_fac
     with pytest.raises(RejectedInput) as caught:
         async for _ in client.events(job):
             pass
-    assert "Wan2GP refused the upload of broken.png (400): cannot identify image file" in caught.value.message
+    assert "WanGP refused the upload of broken.png (400): cannot identify image file" in caught.value.message
 
 
 def _outlast_a_sync_submit(server) -> int:
@@ -92,7 +92,7 @@ async def test_a_dropped_poll_says_lost_contact_and_retrying_then_the_job_goes_o
         wants_job = name == "wangp_get_job" or args.get("action") == "get_job"
         if wants_job and drops["left"]:
             drops["left"] -= 1
-            raise Unreachable("Could not reach Wan2GP at test.", service="wan2gp")
+            raise Unreachable("Could not reach WanGP at test.", service="wan2gp")
         return await real_call(name, args)
 
     client.rpc.call_tool = flaky
@@ -100,8 +100,8 @@ async def test_a_dropped_poll_says_lost_contact_and_retrying_then_the_job_goes_o
     assert await client.validate(job) == []
     await client.submit(job)
     phases = [e.phase async for e in client.events(job) if isinstance(e, BackendProgress)]
-    lost = [p for p in phases if p.startswith("Lost contact with Wan2GP, retrying (")]
-    assert lost[:2] == [f"Lost contact with Wan2GP, retrying (1/{lost[0].split('/')[1]}", lost[1]] and "(2/" in lost[1]
+    lost = [p for p in phases if p.startswith("Lost contact with WanGP, retrying (")]
+    assert lost[:2] == [f"Lost contact with WanGP, retrying (1/{lost[0].split('/')[1]}", lost[1]] and "(2/" in lost[1]
     assert phases.index(lost[-1]) < len(phases) - 1  # the phase moved on once contact was back
 
 
