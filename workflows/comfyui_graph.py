@@ -16,11 +16,11 @@ import copy
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..runtime.backend import Problem
 from ..runtime.errors import RejectedInput
 from .template import UPLOAD_META_KEY
 
 if TYPE_CHECKING:
+    from ..runtime.backend import Problem
     from ..runtime.jobs import Job
 
 LOAD_IMAGE_PREFIX = "LoadImage"  # LoadImage, LoadImageMask, LoadImageOutput
@@ -30,6 +30,8 @@ DYNAMIC_COMBO = "COMFY_DYNAMICCOMBO_V3"
 def job_problems(job: Job) -> list[Problem]:
     """What every ComfyUI-family client checks before sending, without asking the server: a workflow or template
     is given, and every local image exists."""
+    from ..runtime.backend import Problem  # pydantic: loaded with the client, not with this module
+
     problems = []
     if not isinstance(job.inputs.get("workflow"), dict) and not job.template and not job.task:
         problems.append(
