@@ -113,13 +113,19 @@ class Runtime:
             settings = self._load_settings(Settings, snapshot)
             journal_path = self._journal_path or settings.data_path / "journal.jsonl"
             router = self._router_factory(settings) if self._router_factory else None
-            self._job_service = JobService(
+            service = JobService(
                 settings,
                 self._emit,
                 Journal(journal_path, keep_finished=settings.keep_finished_jobs),
                 router=router,
                 client_factory=self._client_factory,
             )
+            # Import every configured backend now, before any job: an import in the middle of a job can coincide
+            # with Blender rendering on the main thread (a capture), and bpy crashed when both happened at once.
+            if self._client_factory is None:
+                for endpoint in settings.all_endpoints():
+                    service.client_for(endpoint)
+            self._job_service = service
             if self._monitor_health:
                 self._job_service.start_health_monitor()
             if self._reattach:

@@ -21,3 +21,32 @@ def test_job_runs_to_done_and_events_reach_the_main_thread(tmp_path, scripted):
     dispatcher.drain(budget_s=1.0)
     assert ("output", threading.current_thread().name) in seen
     assert rt.shutdown(1.0)
+
+
+def test_every_configured_backend_is_imported_when_the_job_service_starts(tmp_path):
+    # Importing a backend later, in the middle of a job, can coincide with Blender rendering on the main thread
+    # (a capture), which crashed bpy; so the loop thread imports them all while nothing else runs.
+    import subprocess
+    import sys
+    import textwrap
+
+    script = textwrap.dedent(
+        f"""
+        import sys, time
+        from genbridge.runtime import Runtime
+        from genbridge.runtime.settings import Settings
+        settings = Settings(output_dir={str(tmp_path / "out")!r}, data_dir={str(tmp_path / "data")!r})
+        rt = Runtime(settings=lambda: settings, emit=lambda ev: None, reattach=False)
+        rt._ensure_started()
+        deadline = time.monotonic() + 20
+        while rt.service is None and time.monotonic() < deadline:
+            time.sleep(0.02)
+        loaded = [m for m in ("comfyui.client", "wan2gp.client", "litellm.client")
+                  if "genbridge.backends." + m in sys.modules]
+        print(",".join(loaded))
+        rt.shutdown(2.0)
+        """
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "comfyui.client,wan2gp.client,litellm.client"
