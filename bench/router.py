@@ -399,7 +399,7 @@ def main() -> None:
             f"{args.jobs} jobs ({sum(works)} work units) over 3 {kind} ComfyUI instances (speeds {SPEEDS}, "
             f"{args.unit:g} s per unit at 1x); ideal = {sum(works)} * {args.unit:g} / {sum(SPEEDS):g} = {ideal:.2f} s"
         )
-        print(f"least-loaded: makespan {ll:.2f} s, ratio {ll / ideal:.3f} (target <= 1.10)")
+        print(f"least-loaded: makespan {ll:.2f} s, ratio {ll / ideal:.3f} (target <= 1.05)")
         print(f"round-robin:  makespan {rr:.2f} s, ratio {rr / ideal:.3f}")
         effective: float | None = None
         if details:
