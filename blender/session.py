@@ -273,11 +273,12 @@ class Session:
         folder = self.job_folder(str(spec.get("task", "")), job_id)
         inputs = dict(spec.get("inputs") or {})
         captures = list(spec.get("captures") or [])
-        for param, options in sources.items():
-            options = dict(options)
-            record = capture(options.pop("source"), folder, param=param, **options)
-            inputs[param] = record["path"]
-            captures.append(record)
+        with self.runtime.held_still():  # Blender renders here: see Runtime.held_still
+            for param, options in sources.items():
+                options = dict(options)
+                record = capture(options.pop("source"), folder, param=param, **options)
+                inputs[param] = record["path"]
+                captures.append(record)
         return {**spec, "id": job_id, "inputs": inputs, "captures": captures}
 
     def clear_finished(self) -> int:

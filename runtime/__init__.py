@@ -8,6 +8,7 @@ the first time a job or a probe needs them.
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import logging
 import uuid
 from collections.abc import Callable, Mapping
@@ -150,6 +151,12 @@ class Runtime:
             await self._job_service.shutdown()
 
     # -- any thread ---------------------------------------------------------------------------------------------
+    def held_still(self) -> contextlib.AbstractContextManager[bool]:
+        """The loop thread parked for a block of main-thread work (a Blender render): see `LoopThread.held_still`."""
+        if self._loop_thread is None:
+            return contextlib.nullcontext(False)
+        return self._loop_thread.held_still()
+
     def submit(self, spec: Mapping[str, Any]) -> JobHandle:
         """Queue a job from a plain-data snapshot; returns at once. `spec` holds Job fields (task, inputs...)."""
         job_id = str(spec.get("id") or uuid.uuid4())

@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import logging
 import threading
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Iterator
 from typing import Any, TypeVar
 
 log = logging.getLogger("genbridge.loop")
+HOLD_LIMIT_S = 30.0  # a held loop runs again after this long, whatever the holder does
+
 T = TypeVar("T")
 
 
@@ -81,6 +84,30 @@ class LoopThread:
     def call_soon(self, fn: Callable[..., Any], *args: Any) -> None:
         """Schedule a plain callable on the loop thread (thread-safe, never blocks)."""
         self.loop.call_soon_threadsafe(fn, *args)
+
+    @contextlib.contextmanager
+    def held_still(self, max_wait_s: float = 0.5) -> Iterator[bool]:
+        """Park the loop thread (blocked on a lock, running no Python) for the duration of the block.
+
+        Blender renders on the main thread during a capture, and bpy crashed (4.2 and 4.5) when the loop thread
+        imported or compiled a module at that moment. The caller waits at most `max_wait_s` for the loop to park
+        (between two callbacks); yields whether it did. The loop runs again when the block ends, or after
+        HOLD_LIMIT_S whatever happens. Jobs only pause: their servers keep working meanwhile.
+        """
+        if not self.running or self._loop is None:
+            yield False
+            return
+        parked, release = threading.Event(), threading.Event()
+
+        def park() -> None:
+            parked.set()
+            release.wait(HOLD_LIMIT_S)
+
+        self.call_soon(park)
+        try:
+            yield parked.wait(max_wait_s)
+        finally:
+            release.set()
 
     def run_coroutine(self, coro: Coroutine[Any, Any, T]) -> concurrent.futures.Future[T]:
         """Schedule a coroutine; returns a concurrent future (do not wait on it from Blender's main thread)."""

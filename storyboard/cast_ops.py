@@ -128,15 +128,16 @@ class GENBRIDGE_OT_cast_add_reference(bpy.types.Operator):
         folder = session.job_folder("cast", _slug(member.name))
         param = f"{_slug(member.name)}-{len(member.references) + 1}"
         if self.source == "CAMERA":
-            record = capture.capture_camera(
-                folder,
-                param=param,
-                scene=context.scene,
-                camera=self.camera or None,
-                width=REFERENCE_SIZE,
-                height=REFERENCE_SIZE,
-                engine=self.engine,
-            )
+            with session.runtime.held_still():  # Blender renders here: see Runtime.held_still
+                record = capture.capture_camera(
+                    folder,
+                    param=param,
+                    scene=context.scene,
+                    camera=self.camera or None,
+                    width=REFERENCE_SIZE,
+                    height=REFERENCE_SIZE,
+                    engine=self.engine,
+                )
         else:
             record = capture.capture_image(folder, param=param, scene=context.scene)
         return str(record["path"]), record

@@ -50,3 +50,38 @@ def test_every_configured_backend_is_imported_when_the_job_service_starts(tmp_pa
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "comfyui.client,wan2gp.client,litellm.client"
+
+
+def test_the_loop_thread_runs_no_python_while_held_still_and_runs_again_after():
+    # While Blender renders a capture on the main thread, the loop thread must not run Python (bpy crashed when it
+    # compiled a module at that moment); jobs only pause.
+    import time
+
+    from genbridge.runtime.loop import LoopThread
+
+    loop = LoopThread()
+    loop.start()
+    ticks: list[float] = []
+
+    async def tick() -> None:
+        while True:
+            ticks.append(time.monotonic())
+            await __import__("asyncio").sleep(0.005)
+
+    loop.run_coroutine(tick())
+    time.sleep(0.05)
+    with loop.held_still() as parked:
+        assert parked
+        during = len(ticks)
+        time.sleep(0.1)
+        assert len(ticks) == during
+    time.sleep(0.05)
+    assert len(ticks) > during
+    assert loop.stop(1.0)
+
+
+def test_holding_a_loop_that_never_started_is_a_no_op():
+    from genbridge.runtime.loop import LoopThread
+
+    with LoopThread().held_still() as parked:
+        assert parked is False
