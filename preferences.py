@@ -78,6 +78,10 @@ class GENBRIDGE_AP_preferences(AddonPreferences):
         subtype="DIR_PATH",
         description="Where generated files are saved (empty: the extension's user folder)",
     )
+    template_dirs: StringProperty(
+        name="Template Folders",
+        description="Folders with your own workflow templates (<name>.json + <name>.params.toml), separated by ';'",
+    )
     vram_override_gb: FloatProperty(
         name="VRAM Override (GB)",
         min=0.0,
@@ -163,6 +167,9 @@ def snapshot(data_dir: str = "") -> dict[str, Any]:
         data[service] = endpoint_rows(prefs, service)
     if prefs.output_dir:
         data["output_dir"] = bpy.path.abspath(prefs.output_dir)
+    folders = [part.strip() for part in prefs.template_dirs.split(";") if part.strip()]
+    if folders:
+        data["template_dirs"] = [bpy.path.abspath(folder) for folder in folders]
     if prefs.vram_override_gb > 0:
         data["vram_override_gb"] = prefs.vram_override_gb
     data["wan2gp_profile"] = prefs.wan2gp_profile

@@ -258,6 +258,10 @@ class Session:
         root = Path(output).expanduser() if output else Path(data_dir).expanduser() / "outputs"
         return root / f"{task}-{job_id}"
 
+    def template_dirs(self) -> list[str]:
+        """The user's template folders from the preferences (plain strings; main thread)."""
+        return [str(folder) for folder in self.readers.settings(self.data_dir).get("template_dirs") or []]
+
     def submit_with_captures(self, spec: dict[str, Any], sources: dict[str, dict[str, Any]]) -> str:
         """Capture each image input (`{param: {"source": ..., options}}`), then queue the job (see `with_captures`).
         A CaptureError queues nothing."""

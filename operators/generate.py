@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
 import bpy
+from bpy.props import StringProperty
 
 from .. import blender
 from ..blender.bpytypes import OperatorResult
 from ..blender.choices import GENERATE_FIELDS, TEXT_TASKS, VIDEO_TASKS
 from ..blender.generate_props import with_generate_properties
+from ..blender.template_fields import missing_required, template_inputs, template_rows
 
 
 def target_for(task: str, context: Any, name: str) -> dict[str, Any]:
@@ -93,6 +96,12 @@ class GENBRIDGE_OT_generate(bpy.types.Operator):
     # Only enqueues: nothing in Blender's data changes now, so there is nothing to undo.
     bl_options = {"REGISTER"}
 
+    params: StringProperty(
+        name="Template Parameters",
+        description="The template's parameter values as a JSON object, e.g. {\"steps\": 30}; they win over the panel's",
+        options={"SKIP_SAVE"},
+    )
+
     @classmethod
     def poll(cls, context: Any) -> bool:
         if blender.current() is None:
@@ -112,32 +121,70 @@ class GENBRIDGE_OT_generate(bpy.types.Operator):
             for name in GENERATE_FIELDS
         }
 
+    def template_values(self, context: Any, values: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any], list]:
+        """(inputs, image sources, rows) of the chosen template: the Scene's parameter rows when they describe the
+        template being sent, overlaid by the operator's `params` JSON (scripts, F3). Raises ValueError."""
+        settings = getattr(context.scene, "genbridge", None)
+        rows = template_rows(settings) if settings is not None else []
+        if rows and getattr(settings, "params_template", "") != values["template"].strip():
+            rows = []  # a script sent another template: the panel's rows are not its parameters
+        overrides: dict[str, Any] = {}
+        if self.params.strip():
+            try:
+                overrides = json.loads(self.params)
+            except ValueError as exc:
+                raise ValueError(f"'params' must be a JSON object of parameter values ({exc})") from exc
+            if not isinstance(overrides, dict):
+                raise ValueError("'params' must be a JSON object, e.g. {\"steps\": 30}")
+        inputs, images = template_inputs(rows, overrides)
+        return inputs, images, rows
+
     def execute(self, context: Any) -> OperatorResult:
         values = self.gathered(context)
-        if not values["prompt"].strip():
-            self.report({"ERROR"}, "Write a prompt first: GenBridge has nothing to generate from")
+        try:
+            extra, images, rows = self.template_values(context, values)
+        except ValueError as exc:
+            self.report({"ERROR"}, str(exc))
             return {"CANCELLED"}
         spec = job_spec(values, context)
-        source, param = values["image_source"], values["image_param"] or "image"
-        if source == "FILE":
-            path = bpy.path.abspath(values["image_path"])
-            if not values["image_path"] or not Path(path).is_file():
-                self.report({"ERROR"}, f"Choose an image file for '{param}' (not found: {path or 'none'})")
-                return {"CANCELLED"}
-            spec["inputs"][param] = path
-        elif source != "NONE":
+        spec["inputs"].update(extra)
+        missing = missing_required(rows, extra, images) if rows else []
+        if missing:
+            self.report({"ERROR"}, f"Fill in {', '.join(missing)} first: the template needs them")
+            return {"CANCELLED"}
+        if not rows and not str(spec["inputs"].get("prompt", "")).strip():
+            self.report({"ERROR"}, "Write a prompt first: GenBridge has nothing to generate from")
+            return {"CANCELLED"}
+        sources: dict[str, tuple[str, str, str]] = dict(images)
+        if not rows and values["image_source"] != "NONE":
+            sources[values["image_param"] or "image"] = (
+                values["image_source"],
+                values["image_path"],
+                values["image_name"],
+            )
+        size = {**values, **{k: spec["inputs"][k] for k in ("width", "height") if k in spec["inputs"]}}
+        captures: dict[str, dict[str, Any]] = {}
+        for param, (source, file_path, image_name) in sources.items():
+            if source == "FILE":
+                path = bpy.path.abspath(file_path)
+                if not file_path or not Path(path).is_file():
+                    self.report({"ERROR"}, f"Choose an image file for '{param}' (not found: {path or 'none'})")
+                    return {"CANCELLED"}
+                spec["inputs"][param] = path
+            else:
+                captures[param] = capture_options(source, size, image_name, context)
+        if captures:
             # Captured on the main thread before queuing (a blocking render; see blender/capture.py for why),
             # into the job's own output folder, with its provenance recorded on the job.
             from ..blender.capture import CaptureError
 
             try:
-                job_id = blender.running().submit_with_captures(
-                    spec, {param: capture_options(source, values, values["image_name"], context)}
-                )
+                job_id = blender.running().submit_with_captures(spec, captures)
             except CaptureError as exc:
                 self.report({"ERROR"}, str(exc))
                 return {"CANCELLED"}
-            self.report({"INFO"}, f"GenBridge job {job_id[:8]} queued with the {source.lower()} capture")
+            names = ", ".join(options["source"] for options in captures.values())
+            self.report({"INFO"}, f"GenBridge job {job_id[:8]} queued with the {names} capture")
             return {"FINISHED"}
         job_id = blender.running().submit(spec)
         self.report({"INFO"}, f"GenBridge job {job_id[:8]} queued")

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..blender.choices import TEXT_TASKS, VIDEO_TASKS, task_title
+from ..blender.template_fields import template_rows
 from ..runtime.services import SERVICE_TITLES
 from ..runtime.vocabulary import ACTIVE_STATES, STOPPED_STATES
 from .wrap import DEFAULT_CHARS, draw_wrapped
@@ -164,15 +165,24 @@ def draw_endpoint_status(
 
 
 def draw_generate(layout: Any, settings: Any) -> None:
-    """The generate inputs (only those that matter for the chosen task) and the one Generate button."""
+    """The generate inputs (only those that matter for the chosen task) and the one Generate button.
+
+    With a template chosen, its own parameters replace the generic prompt, size, steps, seed and image fields."""
     col = layout.column(align=False)
     col.prop(settings, "task")
-    col.prop(settings, "prompt")
-    task = getattr(settings, "task", "image")
-    if task not in TEXT_TASKS:
-        col.prop(settings, "negative_prompt", text="Negative")  # the full name is in the tooltip
     col.prop(settings, "template")
-    if task not in TEXT_TASKS:
+    error = getattr(settings, "params_error", "")
+    if error:
+        draw_wrapped(col, error, DEFAULT_CHARS, "ERROR")
+    rows = template_rows(settings)
+    task = getattr(settings, "task", "image")
+    if rows:
+        draw_template_params(col, rows)
+    else:
+        col.prop(settings, "prompt")
+        if task not in TEXT_TASKS:
+            col.prop(settings, "negative_prompt", text="Negative")  # the full name is in the tooltip
+    if task not in TEXT_TASKS and not rows:
         size = col.row(align=True)
         size.prop(settings, "width")
         size.prop(settings, "height")
@@ -186,6 +196,49 @@ def draw_generate(layout: Any, settings: Any) -> None:
     button = layout.row()
     button.scale_y = 1.4
     button.operator("genbridge.generate", text="Generate", icon="PLAY")
+
+
+def param_label(row: Any) -> str:
+    """ "negative_prompt" -> "Negative Prompt" (a required one is marked with *)."""
+    return row.name.replace("_", " ").title() + (" *" if getattr(row, "required", False) else "")
+
+
+def draw_template_params(layout: Any, rows: list[Any]) -> None:
+    """One typed field per template parameter, drawn by kind (values live in the row's field for that kind)."""
+    box = layout.box()
+    for row in rows:
+        label = param_label(row)
+        if row.kind == "prompt":
+            # Blender has no multi-line text field in a panel: a full-width field under its own label, taller.
+            box.label(text=label)
+            field = box.row()
+            field.scale_y = 1.6
+            field.prop(row, "string_value", text="")
+        elif row.kind == "choice":
+            box.prop(row, "choice", text=label)
+        elif row.kind == "int":
+            limits = f" ({row.int_min}..{row.int_max})" if row.has_min and row.has_max else ""
+            box.prop(row, "int_value", text=label + limits)
+        elif row.kind == "seed":
+            line = box.row(align=True)
+            line.prop(row, "int_value", text=label)
+            line.label(text="", icon="QUESTION" if row.int_value < 0 else "LOCKED")  # -1: random per job
+        elif row.kind == "float":
+            box.prop(row, "float_value", text=label)
+        elif row.kind == "image":
+            draw_image_param(box, row, label)
+        else:
+            box.prop(row, "string_value", text=label)
+
+
+def draw_image_param(layout: Any, row: Any, label: str) -> None:
+    """An image parameter's source picker and what the source needs (a file, or an Image Editor image)."""
+    col = layout.column(align=True)
+    col.prop(row, "image_source", text=label)
+    if row.image_source == "FILE":
+        col.prop(row, "image_path", text="File")
+    elif row.image_source == "IMAGE_EDITOR":
+        col.prop(row, "image_name", text="Image", icon="IMAGE_DATA")
 
 
 def draw_image_source(layout: Any, settings: Any) -> None:

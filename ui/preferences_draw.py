@@ -117,6 +117,7 @@ def draw_preferences(
     box = layout.box()
     box.label(text="Output and Resources", icon="FILE_FOLDER")
     box.prop(prefs, "output_dir")
+    box.prop(prefs, "template_dirs")
     box.prop(prefs, "vram_override_gb")
     box.prop(prefs, "wan2gp_profile")
     box.prop(prefs, "text_model")

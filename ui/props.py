@@ -3,16 +3,120 @@ list rows on the WindowManager (session-only; each row names a job in the sessio
 
 from __future__ import annotations
 
+from typing import Any
+
 import bpy
-from bpy.props import CollectionProperty, IntProperty, PointerProperty, StringProperty
+from bpy.props import (
+    BoolProperty,
+    CollectionProperty,
+    EnumProperty,
+    FloatProperty,
+    IntProperty,
+    PointerProperty,
+    StringProperty,
+)
 from bpy.types import PropertyGroup
 
+from ..blender.choices import GENERATE, IMAGE_SOURCES
 from ..blender.generate_props import with_generate_properties
+from ..blender.template_fields import GENERIC_NAMES, clamp_int, fill, remembered
+
+_CHOICE_ITEMS: dict[str, list[tuple[str, str, str, str, int]]] = {}  # Blender needs the item strings kept alive
+
+
+def _choice_items(row: Any, _context: Any) -> list[tuple[str, str, str, str, int]]:
+    key = row.choices
+    if key not in _CHOICE_ITEMS:
+        _CHOICE_ITEMS[key] = [(c, c, "", "", i) for i, c in enumerate(key.split("\n") if key else [])]
+    return _CHOICE_ITEMS[key] or [("", "(no choices)", "", "", 0)]
+
+
+def _choice_get(row: Any) -> int:
+    choices = row.choices.split("\n") if row.choices else []
+    return choices.index(row.string_value) if row.string_value in choices else 0
+
+
+def _choice_set(row: Any, index: int) -> None:
+    choices = row.choices.split("\n") if row.choices else []
+    if 0 <= index < len(choices):
+        row.string_value = choices[index]
+
+
+def _clamp_int(row: Any, _context: Any) -> None:
+    """Keep an int within the sidecar's range (one property serves every row, so its limits are checked here)."""
+    low = -1 if row.kind == "seed" else (row.int_min if row.has_min else None)
+    value = clamp_int(row.int_value, low, row.int_max if row.has_max else None)
+    if value != row.int_value:
+        row.int_value = value
+
+
+def _clamp_float(row: Any, _context: Any) -> None:
+    value = row.float_value
+    if row.has_min and value < row.float_min:
+        row.float_value = row.float_min
+    elif row.has_max and value > row.float_max:
+        row.float_value = row.float_max
+
+
+class GENBRIDGE_PG_param(PropertyGroup):
+    """One parameter of the chosen template (from its sidecar): its kind and one value field per value type."""
+
+    name: StringProperty(name="Parameter")
+    kind: StringProperty(name="Kind")  # workflows.panel_params.KINDS
+    description: StringProperty(name="Description")
+    required: BoolProperty(name="Required")
+    string_value: StringProperty(name="Value")
+    int_value: IntProperty(name="Value", update=_clamp_int)
+    int_min: IntProperty()
+    int_max: IntProperty()
+    float_value: FloatProperty(name="Value", update=_clamp_float)
+    float_min: FloatProperty()
+    float_max: FloatProperty()
+    has_min: BoolProperty()
+    has_max: BoolProperty()
+    choices: StringProperty()  # newline-separated
+    choice: EnumProperty(name="Value", items=_choice_items, get=_choice_get, set=_choice_set)
+    image_source: EnumProperty(name="Source", items=IMAGE_SOURCES, default="NONE")
+    image_path: StringProperty(name="File", subtype="FILE_PATH")
+    image_name: StringProperty(name="Image")
+
+
+def template_changed(settings: Any, _context: Any) -> None:
+    """The template field changed: load its parameters into the rows (keeping same-named values). A user action,
+    so reading the small sidecar here is fine; Panel.draw only reads the rows."""
+    from .. import blender
+    from ..workflows.panel_params import ParamsUnreadable, read_panel_params
+
+    session = blender.current()
+    dirs = session.template_dirs() if session is not None else []
+    name = settings.template.strip()
+    kept = remembered(settings.params)
+    generic = {field: getattr(settings, field) for field in GENERIC_NAMES}
+    try:
+        params = read_panel_params(name, dirs) if name else []
+        settings.params_error = ""
+    except ParamsUnreadable as exc:
+        params = []
+        settings.params_error = str(exc)
+    fill(settings.params, params, kept, generic)
+    settings.params_template = name if params else ""
 
 
 @with_generate_properties  # task, prompts, template, size, frames, steps, seed, service, image input
 class GENBRIDGE_PG_generate(PropertyGroup):
-    """What the Generate button sends (the fields of `blender.choices.GENERATE`), saved with the .blend."""
+    """What the Generate button sends (the fields of `blender.choices.GENERATE`), saved with the .blend, and the
+    chosen template's parameter rows."""
+
+    params: CollectionProperty(type=GENBRIDGE_PG_param)
+    params_template: StringProperty()  # the template the rows describe ("" when none)
+    params_error: StringProperty()  # why the template's parameters could not be read
+
+
+# The Scene's template field loads the template's parameters when it changes (the operator's own field does not).
+_TEMPLATE = next(field for field in GENERATE if field.name == "template")
+GENBRIDGE_PG_generate.__annotations__["template"] = StringProperty(  # type: ignore[func-returns-value]
+    name=_TEMPLATE.label, description=_TEMPLATE.description, update=template_changed
+)
 
 
 class GENBRIDGE_PG_job_row(PropertyGroup):
@@ -21,7 +125,7 @@ class GENBRIDGE_PG_job_row(PropertyGroup):
     job_id: StringProperty(name="Job ID")
 
 
-CLASSES = (GENBRIDGE_PG_generate, GENBRIDGE_PG_job_row)
+CLASSES = (GENBRIDGE_PG_param, GENBRIDGE_PG_generate, GENBRIDGE_PG_job_row)
 
 
 def register() -> None:

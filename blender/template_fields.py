@@ -1,0 +1,156 @@
+"""The chosen template's parameters as panel fields: fill the Scene's field rows, read them back as job inputs.
+
+bpy-free (the rows are duck-typed: a Blender CollectionProperty of `GENBRIDGE_PG_param`, or plain objects in
+tests), stdlib only, so unit tests cover it without Blender. Thread rule: main thread (it edits Blender data).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..workflows.panel_params import PanelParam
+
+# Which value field of a row holds each kind's value (one field per value type, shared by related kinds, so a
+# value survives a template switch that turns a "string" into a "prompt" of the same name).
+VALUE_ATTR = {
+    "string": "string_value",
+    "prompt": "string_value",
+    "choice": "string_value",
+    "int": "int_value",
+    "seed": "int_value",
+    "float": "float_value",
+}
+INT_LIMIT = 2**31 - 1  # Blender's IntProperty is 32-bit; a sidecar's 64-bit seed range is cut to it
+IMAGE_ATTRS = ("image_source", "image_path", "image_name")
+# The generic fields of the Generate section whose values a template's same-named parameter starts from.
+GENERIC_NAMES = ("prompt", "negative_prompt", "width", "height", "steps", "seed", "frames")
+
+
+def template_rows(settings: Any) -> list[Any]:
+    """The chosen template's parameter rows, when they describe the template in the field (else [])."""
+    template = str(getattr(settings, "template", "") or "").strip()
+    rows = getattr(settings, "params", None)
+    if not template or rows is None or getattr(settings, "params_template", "") != template:
+        return []
+    return list(rows)
+
+
+def missing_required(rows: Any, inputs: dict[str, Any], images: dict[str, Any]) -> list[str]:
+    """Names of required parameters left empty (an image with no source, a blank text)."""
+    return [
+        row.name
+        for row in rows
+        if row.required and (row.name not in images if row.kind == "image" else str(inputs.get(row.name, "")) == "")
+    ]
+
+
+def clamp_int(value: float, low: float | None, high: float | None) -> int:
+    """`value` within the sidecar's range (and Blender's 32-bit int)."""
+    low_i = max(int(low), -INT_LIMIT) if low is not None else -INT_LIMIT
+    high_i = min(int(high), INT_LIMIT) if high is not None else INT_LIMIT
+    return min(max(int(value), low_i), high_i)
+
+
+def remembered(rows: Any) -> dict[str, tuple[str, Any]]:
+    """Each row's name -> (kind, value) (an image row's value is its source, path and image), to keep on a switch."""
+    out: dict[str, tuple[str, Any]] = {}
+    for row in rows:
+        if row.kind == "image":
+            out[row.name] = ("image", tuple(getattr(row, attr) for attr in IMAGE_ATTRS))
+        elif row.kind in VALUE_ATTR:
+            out[row.name] = (row.kind, getattr(row, VALUE_ATTR[row.kind]))
+    return out
+
+
+def start_value(param: PanelParam, kept: dict[str, tuple[str, Any]], generic: dict[str, Any]) -> Any:
+    """A new row's value: the same-named value of the previous template if it fits, else the generic field's,
+    else the sidecar's default."""
+    if param.name in kept:
+        kind, value = kept[param.name]
+        if param.kind == "image" and kind == "image":
+            return value
+        if param.kind != "image" and VALUE_ATTR.get(kind) == VALUE_ATTR[param.kind]:
+            if param.kind != "choice" or value in param.choices:
+                return value
+    if param.kind != "image" and param.name in generic:
+        value = generic[param.name]
+        if isinstance(value, type(default_value(param))) or param.kind == "float":
+            return value
+    return default_value(param)
+
+
+def default_value(param: PanelParam) -> Any:
+    if param.kind == "image":
+        return ("NONE", "", "")
+    if param.kind in ("int", "seed"):
+        return int(param.default) if isinstance(param.default, (int, float)) else (-1 if param.kind == "seed" else 0)
+    if param.kind == "float":
+        return float(param.default) if isinstance(param.default, (int, float)) else 0.0
+    if param.kind == "choice":
+        return str(param.default) if param.default is not None else (param.choices[0] if param.choices else "")
+    return "" if param.default is None else str(param.default)
+
+
+def fill(rows: Any, params: list[PanelParam], kept: dict[str, tuple[str, Any]], generic: dict[str, Any]) -> None:
+    """Replace `rows` by one row per parameter, values from `start_value`."""
+    rows.clear()
+    for param in params:
+        row = rows.add()
+        row.name = param.name
+        row.kind = param.kind
+        row.description = param.description
+        row.required = param.required
+        row.choices = "\n".join(param.choices)
+        row.has_min, row.has_max = param.min is not None, param.max is not None
+        value = start_value(param, kept, generic)
+        if param.kind == "image":
+            for attr, item in zip(IMAGE_ATTRS, value, strict=True):
+                setattr(row, attr, item)
+        elif param.kind in ("int", "seed"):
+            row.int_min = clamp_int(param.min if param.min is not None else -INT_LIMIT, None, None)
+            row.int_max = clamp_int(param.max if param.max is not None else INT_LIMIT, None, None)
+            # A seed of -1 means "random" even when the sidecar's range starts at 0.
+            low = -1 if param.kind == "seed" else param.min
+            row.int_value = clamp_int(value, low, param.max)
+        elif param.kind == "float":
+            row.float_min = float(param.min) if param.min is not None else 0.0
+            row.float_max = float(param.max) if param.max is not None else 0.0
+            row.float_value = float(value)
+        else:
+            row.string_value = str(value)
+
+
+def row_value(row: Any) -> Any:
+    """A non-image row's value as the job input (ints clamped to the row's range; seed -1 stays random)."""
+    if row.kind in ("int", "seed"):
+        low = -1 if row.kind == "seed" else (row.int_min if row.has_min else None)
+        return clamp_int(row.int_value, low, row.int_max if row.has_max else None)
+    if row.kind == "float":
+        value = float(row.float_value)
+        if row.has_min:
+            value = max(value, row.float_min)
+        if row.has_max:
+            value = min(value, row.float_max)
+        return value
+    return str(getattr(row, VALUE_ATTR.get(row.kind, "string_value")))
+
+
+def template_inputs(rows: Any, overrides: dict[str, Any] | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(plain inputs, image rows' {name: (source, path, image name)}) from the rows; `overrides` (a script's
+    values) win. An empty optional text is left out so the template's own default applies."""
+    inputs: dict[str, Any] = {}
+    images: dict[str, tuple[str, str, str]] = {}
+    for row in rows:
+        if row.kind == "image":
+            source = (row.image_source, row.image_path, row.image_name)
+            if source[0] != "NONE":
+                images[row.name] = source
+            continue
+        value = row_value(row)
+        if value == "" and not row.required:
+            continue
+        inputs[row.name] = value
+    for name, value in (overrides or {}).items():
+        images.pop(name, None)
+        inputs[name] = value
+    return inputs, images

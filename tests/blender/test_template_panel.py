@@ -1,0 +1,110 @@
+"""The Generate section built from the template, in real bpy: picking a template fills typed parameter rows (also
+from a user template folder), their values go into the queued job's inputs, a switch keeps same-named values, and
+scripts give values through the operator's `params`."""
+
+from __future__ import annotations
+
+import json
+
+import bpy
+import pytest
+
+PKG = "bl_ext.user_default.genbridge"
+
+
+class _Recorded:
+    """The settings (attribute access passes through) and the specs sent."""
+
+    def __init__(self, settings, sent):
+        object.__setattr__(self, "_settings", settings)
+        object.__setattr__(self, "sent", sent)
+
+    def __getattr__(self, name):
+        return getattr(self._settings, name)
+
+    def __setattr__(self, name, value):
+        setattr(self._settings, name, value)
+
+
+@pytest.fixture
+def settings(gb, monkeypatch):
+    """The window scene's generate settings with the session's submit recording specs instead of queuing."""
+    session = gb.blender.running()
+    sent: list[dict] = []
+
+    def submit(spec):
+        sent.append(spec)
+        return f"{len(sent):08d}-recorded"
+
+    monkeypatch.setattr(session, "submit", submit)
+    scene = bpy.context.window_manager.windows[0].scene
+    settings = scene.genbridge
+    yield _Recorded(settings, sent)
+    settings.template = ""
+    settings.params.clear()
+    prefs = bpy.context.preferences.addons[PKG].preferences
+    prefs.template_dirs = ""
+
+
+def test_picked_template_rows_are_typed_and_their_values_reach_the_job(settings, editor, tmp_path):
+    sent = settings.sent
+    settings.template = "sd15_img2img"
+    rows = {row.name: row for row in settings.params}
+    assert settings.params_template == "sd15_img2img"
+    kinds = {name: row.kind for name, row in rows.items()}
+    assert kinds["prompt"] == "prompt" and kinds["image"] == "image" and kinds["sampler"] == "choice"
+    assert kinds["seed"] == "seed" and kinds["steps"] == "int" and kinds["strength"] == "float"
+    rows["steps"].int_value = 999
+    assert rows["steps"].int_value == 150  # the sidecar's range holds in the panel
+    rows["strength"].float_value = 5.0
+    assert rows["strength"].float_value == 1.0
+    rows["sampler"].choice = "heun"
+    assert rows["sampler"].string_value == "heun"
+    rows["prompt"].string_value = "a lighthouse at dusk"
+    rows["steps"].int_value = 12
+    picture = bpy.data.images.new("gb_param_input", 8, 8)
+    picture.filepath_raw = str(tmp_path / "input.png")
+    picture.file_format = "PNG"
+    picture.save()
+    bpy.data.images.remove(picture)
+    rows["image"].image_source = "FILE"
+    rows["image"].image_path = str(tmp_path / "input.png")
+    with editor("VIEW_3D"):
+        assert bpy.ops.genbridge.generate() == {"FINISHED"}
+    (spec,) = sent
+    assert spec["template"] == "sd15_img2img"
+    inputs = spec["inputs"]
+    assert (inputs["prompt"], inputs["steps"], inputs["sampler"]) == ("a lighthouse at dusk", 12, "heun")
+    assert inputs["strength"] == 1.0 and inputs["image"] == str(tmp_path / "input.png")
+
+    # Switching template keeps the values that share a name; a script's params win over the panel's.
+    settings.template = "sd15_depth_controlnet"
+    rows = {row.name: row for row in settings.params}
+    assert rows["steps"].int_value == 12 and rows["prompt"].string_value == "a lighthouse at dusk"
+    assert rows["sampler"].string_value == "heun" and rows["image"].image_source == "FILE"
+    assert "control_strength" in rows
+    with editor("VIEW_3D"):
+        assert bpy.ops.genbridge.generate(params=json.dumps({"steps": 3})) == {"FINISHED"}
+    assert sent[-1]["template"] == "sd15_depth_controlnet" and sent[-1]["inputs"]["steps"] == 3
+
+    # A required parameter left empty is named, nothing queued.
+    rows["prompt"].string_value = ""
+    with editor("VIEW_3D"), pytest.raises(RuntimeError, match="Fill in prompt"):
+        bpy.ops.genbridge.generate()
+    assert len(sent) == 2
+
+
+def test_user_template_folder_from_the_preferences(settings, tmp_path):
+    (tmp_path / "my_look.json").write_text("{}")
+    (tmp_path / "my_look.params.toml").write_text(
+        '[params.look]\ntype = "string"\nchoices = ["noir", "pastel"]\ndefault = "pastel"\n'
+        '[params.grain]\ntype = "float"\nmin = 0.0\nmax = 2.0\ndefault = 0.5\n'
+    )
+    bpy.context.preferences.addons[PKG].preferences.template_dirs = str(tmp_path)
+    settings.template = "my_look"
+    assert [(row.name, row.kind) for row in settings.params] == [("look", "choice"), ("grain", "float")]
+    assert settings.params[0].choice == "pastel"
+    (tmp_path / "my_look.params.toml").write_text("[params\n")
+    settings.template = ""
+    settings.template = "my_look"
+    assert "Cannot read" in settings.params_error and len(settings.params) == 0

@@ -1,0 +1,102 @@
+"""The template's parameters for the panel: the stdlib sidecar reader and the rows it fills (no Blender)."""
+
+from __future__ import annotations
+
+import sys
+from types import SimpleNamespace
+
+import pytest
+from genbridge.blender.template_fields import fill, missing_required, remembered, template_inputs
+from genbridge.workflows.panel_params import ParamsUnreadable, field_kind, read_panel_params
+
+
+class Rows(list):
+    """A stand-in for Blender's CollectionProperty: clear() and add() returning a blank row."""
+
+    def add(self):
+        item = SimpleNamespace(
+            int_min=0, int_max=0, float_min=0.0, float_max=0.0, string_value="", int_value=0, float_value=0.0
+        )
+        self.append(item)
+        return item
+
+
+def test_bundled_sidecar_becomes_typed_fields():
+    params = {p.name: p for p in read_panel_params("sd15_depth_controlnet")}
+    assert params["prompt"].kind == "prompt" and params["prompt"].required
+    assert params["image"].kind == "image"
+    assert params["seed"].kind == "seed"
+    assert params["steps"].kind == "int" and (params["steps"].min, params["steps"].max) == (1, 150)
+    assert params["cfg"].kind == "float"
+    assert params["sampler"].kind == "choice" and "euler" in params["sampler"].choices
+    assert params["checkpoint"].kind == "string"
+
+
+def test_reader_imports_no_pydantic():
+    import subprocess
+
+    code = (
+        "import sys, genbridge.workflows.panel_params, genbridge.blender.template_fields;"
+        "print('pydantic' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+def test_user_folder_template_is_read_and_shadows_a_bundled_one(tmp_path):
+    (tmp_path / "sd15_txt2img.json").write_text("{}")
+    (tmp_path / "sd15_txt2img.params.toml").write_text('[params.style]\ntype = "string"\nchoices = ["a", "b"]\n')
+    (tmp_path / "mine.json").write_text("{}")
+    (tmp_path / "mine.params.toml").write_text('[params.strength]\ntype = "float"\nmin = 0.0\nmax = 1.0\n')
+    assert [p.name for p in read_panel_params("sd15_txt2img", [str(tmp_path)])] == ["style"]
+    assert [(p.name, p.kind) for p in read_panel_params("mine", [str(tmp_path)])] == [("strength", "float")]
+    assert read_panel_params("mine") == []  # not configured: no rows
+
+
+def test_broken_sidecar_names_the_file_and_the_fault(tmp_path):
+    (tmp_path / "bad.json").write_text("{}")
+    (tmp_path / "bad.params.toml").write_text('[params.steps]\ntype = "int"\nmin = "abc"\n')
+    with pytest.raises(ParamsUnreadable, match=r"bad\.params\.toml.*min.*must be a number"):
+        read_panel_params("bad", [str(tmp_path)])
+    (tmp_path / "bad.params.toml").write_text("[params\n")
+    with pytest.raises(ParamsUnreadable, match="Cannot read"):
+        read_panel_params("bad", [str(tmp_path)])
+
+
+def test_field_kinds():
+    assert field_kind("negative_prompt", {"type": "string"}) == "prompt"
+    assert field_kind("noise", {"type": "int", "random": True}) == "seed"
+    assert field_kind("ckpt", {"type": "model"}) == "string"
+
+
+def test_switching_template_keeps_values_that_share_a_name():
+    rows = Rows()
+    generic = {"prompt": "a red cube", "width": 832, "height": 480, "steps": 20, "seed": -1}
+    fill(rows, read_panel_params("sd15_img2img"), {}, generic)
+    by = {r.name: r for r in rows}
+    assert by["prompt"].string_value == "a red cube"  # from the generic field
+    by["steps"].int_value = 33
+    by["prompt"].string_value = "a blue cube"
+    by["image"].image_source = "CAMERA"
+    kept = remembered(rows)
+    fill(rows, read_panel_params("sd15_depth_controlnet"), kept, generic)
+    by = {r.name: r for r in rows}
+    assert by["steps"].int_value == 33 and by["prompt"].string_value == "a blue cube"
+    assert by["image"].image_source == "CAMERA"
+    assert by["control_strength"].float_value == 1.0  # new name: the sidecar's default
+
+
+def test_inputs_from_rows_with_ranges_and_overrides():
+    rows = Rows()
+    fill(rows, read_panel_params("sd15_depth_controlnet"), {}, {"prompt": "hi"})
+    by = {r.name: r for r in rows}
+    by["steps"].int_value = 999  # a script bypassed the update clamp
+    by["image"].image_source, by["image"].image_path, by["image"].image_name = "DEPTH", "", ""
+    inputs, images = template_inputs(rows, {"cfg": 4.5})
+    assert inputs["steps"] == 150 and inputs["cfg"] == 4.5 and inputs["prompt"] == "hi"
+    assert inputs["seed"] == -1  # random stays random although the sidecar's range starts at 0
+    assert images == {"image": ("DEPTH", "", "")}
+    by["image"].image_source = "NONE"
+    by["prompt"].string_value = ""
+    inputs, images = template_inputs(rows)
+    assert missing_required(rows, inputs, images) == ["prompt", "image"]
