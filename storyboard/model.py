@@ -45,6 +45,9 @@ class StoryboardOptions:
     clip_model: str = "i2v_2_2"  # a WanGP image-to-video model type (ComfyUI picks its own i2v template)
     style: str = "cinematic storyboard frame, naturalistic lighting"
     keyframe_template: str | None = None
+    # A shot whose start has a camera bound to a timeline marker gets its keyframe image-to-image from that
+    # camera's render, with this template (it must take an `image` input and serve the keyframe task).
+    camera_keyframe_template: str = "sd15_img2img"
     clip_template: str | None = None
     # A shot with cast references needs the reference model; without it, make the keyframe from text alone
     # (said on the job) only when this is on. Off: pre-flight reports the missing model and its fix.

@@ -26,6 +26,7 @@ from ..runtime.vocabulary import STOPPED_STATES
 from .model import StoryboardOptions, apply_job, pending_job_ids, read_shotlist
 from .plan import layout, plan_storyboard, plan_take, shot_at_frame, shotlist_spec, strip_places
 from .props import read_cast, read_shots, write_cast, write_shots
+from .shot_cameras import marker_cameras, submit_specs
 
 log = logging.getLogger("genbridge.storyboard")
 
@@ -98,12 +99,17 @@ def _start_shots(scene: Any, board: Any, row: dict[str, Any]) -> None:
     added = cast.add_from_shots(shots)  # the shot list's characters join the cast (references come from the user)
     if added:
         write_cast(board, cast)
-    specs = plan_storyboard(shots, group=board.group, scene=scene.name, options=_options(board), cast=cast)
+    specs = plan_storyboard(
+        shots,
+        group=board.group,
+        scene=scene.name,
+        options=_options(board),
+        cast=cast,
+        cameras=marker_cameras(scene),  # a shot with a bound camera: its keyframe from that camera's render
+    )
     write_shots(board, shots)
     board.status = "generating"
-    session = blender.running()
-    for spec in specs:
-        session.submit(spec)
+    submit_specs(blender.running(), scene, specs)
     log.info("storyboard %s: %d shots, %d jobs submitted", board.group, len(shots), len(specs))
 
 
@@ -254,15 +260,14 @@ class _ShotOperator(bpy.types.Operator):
                 options=_options(board),
                 reuse_keyframe=reuse_keyframe,
                 cast=read_cast(board),  # the same references and the characters' seeds as every other take
+                cameras=marker_cameras(scene),
             )
         except ValueError as exc:
             self.report({"ERROR"}, f"GenBridge: {exc}")
             return {"CANCELLED"}
         write_shots(board, shots)
         board.status = "generating"
-        session = blender.running()
-        for spec in specs:
-            session.submit(spec)
+        submit_specs(blender.running(), scene, specs)
         take = len(shots[index].takes)
         self.report({"INFO"}, f"GenBridge: shot {index + 1}, take {take} queued (pick it to show it)")
         return {"FINISHED"}

@@ -10,7 +10,7 @@ Sequencer layout (channels are fixed so a storyboard always reads the same way):
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -39,6 +39,21 @@ from .model import (
     TakeStep,
     shot_prompt,
 )
+
+# A keyframe spec holding this key still needs its camera captured (on the main thread, by the operators) before it
+# is submitted: {"param", "camera", "frame", "width", "height"}. Plain data; removed before submission.
+CAMERA_CAPTURE_KEY = "camera_capture"
+CAMERA_PARAM = "image"
+
+
+def camera_at(bindings: Sequence[tuple[int, str]], frame: int) -> str | None:
+    """The camera bound at `frame`: Blender switches to a marker's camera at the marker's frame and keeps it until
+    the next bound marker, so the latest bound marker at or before `frame` (None before the first one)."""
+    chosen: tuple[int, str] | None = None
+    for marker_frame, camera in sorted(bindings):
+        if marker_frame <= frame:
+            chosen = (marker_frame, camera)
+    return chosen[1] if chosen else None
 
 
 # -- job specs ---------------------------------------------------------------------------------------------------------
@@ -104,8 +119,12 @@ def keyframe_spec(
     options: StoryboardOptions,
     seed: int = -1,
     cast: Cast | None = None,
+    camera: str | None = None,
 ) -> dict[str, Any]:
     """The keyframe image job of one take, landing as an image strip over the whole shot.
+
+    With a `camera` (bound to a marker at the shot's start) and no cast references, it is image-to-image from that
+    camera's render at the shot's first frame: the spec carries CAMERA_CAPTURE_KEY for the main thread to capture.
 
     With cast members who have references, it is a reference job (task `character_image`, a Flux Kontext cast
     template): their first reference images are its image inputs (uploaded by the client), their seed its seed,
@@ -139,7 +158,7 @@ def keyframe_spec(
             "template": options.keyframe_template,
             "drop": params,
         }
-    return {
+    spec: dict[str, Any] = {
         "id": _new_id(),
         "task": task,
         "inputs": inputs,
@@ -147,6 +166,16 @@ def keyframe_spec(
         "target": strip_target("image_strip", strip_name(shot_index, take_number, "keyframe"), scene, channel, rng),
         "group": group,
     }
+    if camera and not members.used:  # cast references win: they are what keeps the characters the same
+        spec["template"] = options.camera_keyframe_template
+        spec[CAMERA_CAPTURE_KEY] = {
+            "param": CAMERA_PARAM,
+            "camera": camera,
+            "frame": rng.start,
+            "width": options.keyframe_width,
+            "height": options.keyframe_height,
+        }
+    return spec
 
 
 def clip_spec(
@@ -212,6 +241,7 @@ def plan_take(
     options: StoryboardOptions | None = None,
     reuse_keyframe: bool = False,
     cast: Cast | None = None,
+    cameras: Sequence[tuple[int, str]] = (),
 ) -> list[dict[str, Any]]:
     """Add a new take to shot `shot_index` and return its job specs (submit them in order).
 
@@ -219,6 +249,8 @@ def plan_take(
     keeps the chosen take's finished keyframe and only makes a new clip from it (Regenerate Clip).
     The first take of a shot is shown at once; later takes land on their own muted channels until picked.
     With a `cast`, the keyframe uses its members' references and seed (`keyframe_spec`): every take the same.
+    `cameras` are the scene's marker bindings (frame, camera name): the camera bound at the shot's first frame
+    makes its keyframe image-to-image (`keyframe_spec`).
     """
     options = options or StoryboardOptions()
     shot = shots[shot_index]
@@ -246,7 +278,16 @@ def plan_take(
         specs.append(clip)
     else:
         key = keyframe_spec(
-            shot, shot_index, number, rng, group=group, scene=scene, channel=key_ch, options=options, cast=cast
+            shot,
+            shot_index,
+            number,
+            rng,
+            group=group,
+            scene=scene,
+            channel=key_ch,
+            options=options,
+            cast=cast,
+            camera=camera_at(cameras, rng.start),
         )
         clip = clip_spec(
             shot,
@@ -272,11 +313,12 @@ def plan_storyboard(
     scene: str = "",
     options: StoryboardOptions | None = None,
     cast: Cast | None = None,
+    cameras: Sequence[tuple[int, str]] = (),
 ) -> list[dict[str, Any]]:
     """The first take of every shot, in shot order: keyframe 1, clip 1 (waits for keyframe 1), keyframe 2, ..."""
     specs: list[dict[str, Any]] = []
     for index in range(len(shots)):
-        specs += plan_take(shots, index, group=group, scene=scene, options=options, cast=cast)
+        specs += plan_take(shots, index, group=group, scene=scene, options=options, cast=cast, cameras=cameras)
     return specs
 
 
