@@ -101,6 +101,7 @@ def fill(rows: Any, params: list[PanelParam], kept: dict[str, tuple[str, Any]], 
         row.description = param.description
         row.required = param.required
         row.choices = "\n".join(param.choices)
+        row.value_type = param.value_type
         row.has_min, row.has_max = param.min is not None, param.max is not None
         value = start_value(param, kept, generic)
         if param.kind == "image":
@@ -132,7 +133,13 @@ def row_value(row: Any) -> Any:
         if row.has_max:
             value = min(value, row.float_max)
         return value
-    return str(getattr(row, VALUE_ATTR.get(row.kind, "string_value")))
+    text = str(getattr(row, VALUE_ATTR.get(row.kind, "string_value")))
+    if row.kind == "choice" and getattr(row, "value_type", "string") in ("int", "float"):
+        try:  # a choice among numbers is sent as the number the template expects
+            return int(text) if row.value_type == "int" else float(text)
+        except ValueError:
+            return text  # the template's own check names it
+    return text
 
 
 def template_inputs(rows: Any, overrides: dict[str, Any] | None = None) -> tuple[dict[str, Any], dict[str, Any]]:

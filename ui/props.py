@@ -75,6 +75,7 @@ class GENBRIDGE_PG_param(PropertyGroup):
     has_min: BoolProperty()
     has_max: BoolProperty()
     choices: StringProperty()  # newline-separated
+    value_type: StringProperty(default="string")  # the sidecar's type (numbers chosen from a list stay numbers)
     choice: EnumProperty(name="Value", items=_choice_items, get=_choice_get, set=_choice_set)
     image_source: EnumProperty(name="Source", items=IMAGE_SOURCES, default="NONE")
     image_path: StringProperty(name="File", subtype="FILE_PATH")

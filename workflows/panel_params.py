@@ -20,6 +20,7 @@ from .sidecar import sidecar_shape_errors
 BUNDLED_DIR = Path(__file__).resolve().parent / "bundled"
 # Field kinds the panel draws; "prompt" is a string drawn as a wide text field, "seed" an int where -1 = random.
 KINDS = ("string", "prompt", "int", "float", "choice", "seed", "image")
+MAX_SIDECAR_BYTES = 1024 * 1024  # a sidecar is a few KB; a larger one is not read on Blender's main thread
 _PROMPT_NAMES = frozenset({"prompt", "negative_prompt", "positive_prompt", "text"})
 
 
@@ -39,6 +40,7 @@ class PanelParam:
     min: float | None = None
     max: float | None = None
     choices: tuple[str, ...] = ()
+    value_type: str = "string"  # the sidecar's `type` (a choice of numbers goes back to the job as a number)
 
 
 def field_kind(name: str, raw: dict[str, Any]) -> str:
@@ -62,6 +64,8 @@ def find_sidecar(template: str, template_dirs: list[str] | tuple[str, ...] = ())
     as_path = Path(template).expanduser()
     if template.endswith(".json") and as_path.is_file():
         folders, stem = [as_path.parent], as_path.stem
+    elif Path(template).name != template or template.startswith(".") or "\\" in template:
+        return None  # a name, not a path: it never reaches out of the template folders
     else:
         folders = [BUNDLED_DIR, *(Path(d).expanduser() for d in template_dirs)]
         stem = template
@@ -83,8 +87,15 @@ def read_panel_params(template: str, template_dirs: list[str] | tuple[str, ...] 
     if path is None:
         return []
     try:
+        if path.stat().st_size > MAX_SIDECAR_BYTES:
+            raise ParamsUnreadable(
+                f"{path} is larger than {MAX_SIDECAR_BYTES // 1024} KB, too large for a parameter file. "
+                "Fix the file or pick another template."
+            )
         text = path.read_text(encoding="utf-8")
         meta = tomllib.loads(text) if path.suffix == ".toml" else json.loads(text)
+    except ParamsUnreadable:
+        raise
     except (OSError, UnicodeDecodeError, ValueError) as exc:
         raise ParamsUnreadable(f"Cannot read {path}: {exc}. Fix the file or pick another template.") from exc
     if not isinstance(meta, dict):
@@ -96,6 +107,11 @@ def read_panel_params(template: str, template_dirs: list[str] | tuple[str, ...] 
     for name, raw in (meta.get("params") or {}).items():
         kind = field_kind(name, raw)
         default = raw.get("default")
+        choices = tuple(str(c) for c in raw.get("choices") or ())
+        if any("\n" in c or not c for c in choices):
+            raise ParamsUnreadable(
+                f'{path}: parameter "{name}": a choice is empty or spans lines. Fix the file or pick another template.'
+            )
         params.append(
             PanelParam(
                 name=str(name),
@@ -105,7 +121,8 @@ def read_panel_params(template: str, template_dirs: list[str] | tuple[str, ...] 
                 default=default,
                 min=raw.get("min"),
                 max=raw.get("max"),
-                choices=tuple(str(c) for c in raw.get("choices") or ()),
+                choices=choices,
+                value_type=str(raw.get("type", "string")),
             )
         )
     return params

@@ -79,6 +79,7 @@ def test_timeouts_output_vram_and_notifications_are_drawn(layout):
     draw_preferences(layout, Prefs(rows={}), online_access=True, env={})
     for name in (
         "output_dir",
+        "template_dirs",
         "vram_override_gb",
         "connect_timeout",
         "request_timeout",
