@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import bpy
-from bpy.props import StringProperty
+from bpy.props import EnumProperty, StringProperty
 
 from .. import blender
 from ..blender.bpytypes import OperatorResult
@@ -191,4 +191,42 @@ class GENBRIDGE_OT_generate(bpy.types.Operator):
         return {"FINISHED"}
 
 
-CLASSES = (GENBRIDGE_OT_generate,)
+_TEMPLATE_ITEMS: list[tuple[str, str, str]] = []  # Blender needs the item strings kept alive while shown
+
+
+def _template_items(_self: Any, _context: Any) -> list[tuple[str, str, str]]:
+    """Every template's name (bundled and the user's folders), listed when the search opens (a user action)."""
+    from ..workflows.panel_params import template_names
+
+    session = blender.current()
+    dirs = session.template_dirs() if session is not None else []
+    _TEMPLATE_ITEMS[:] = [(name, name, f"From {where}") for name, where in template_names(dirs)]
+    return _TEMPLATE_ITEMS
+
+
+class GENBRIDGE_OT_pick_template(bpy.types.Operator):
+    """Search the workflow templates (bundled and your template folders) and use one for Generate"""
+
+    bl_idname = "genbridge.pick_template"
+    bl_label = "Pick Template"
+    bl_property = "template"
+    bl_options = {"REGISTER", "UNDO"}  # it changes the Scene's settings
+
+    template: EnumProperty(name="Template", items=_template_items)
+
+    @classmethod
+    def poll(cls, context: Any) -> bool:
+        return getattr(context.scene, "genbridge", None) is not None
+
+    def invoke(self, context: Any, event: Any) -> OperatorResult:
+        context.window_manager.invoke_search_popup(self)
+        return {"RUNNING_MODAL"}
+
+    def execute(self, context: Any) -> OperatorResult:
+        # Setting the field loads the template's parameters (its update callback), also when it is the same one
+        # again: a way to re-read a sidecar the user just edited.
+        context.scene.genbridge.template = self.template
+        return {"FINISHED"}
+
+
+CLASSES = (GENBRIDGE_OT_generate, GENBRIDGE_OT_pick_template)

@@ -170,7 +170,9 @@ def draw_generate(layout: Any, settings: Any) -> None:
     With a template chosen, its own parameters replace the generic prompt, size, steps, seed and image fields."""
     col = layout.column(align=False)
     col.prop(settings, "task")
-    col.prop(settings, "template")
+    line = col.row(align=True)
+    line.prop(settings, "template")
+    line.operator("genbridge.pick_template", text="", icon="VIEWZOOM")  # bundled and user templates
     error = getattr(settings, "params_error", "")
     if error:
         draw_wrapped(col, error, DEFAULT_CHARS, "ERROR")

@@ -10,6 +10,7 @@ import bpy
 # are not searchable and are not listed; a test checks that every other GenBridge operator is here.
 MENU_OPERATORS = (
     ("genbridge.generate", "PLAY"),
+    ("genbridge.pick_template", "VIEWZOOM"),
     ("genbridge.check_services", "FILE_REFRESH"),
     ("genbridge.cancel_job", "X"),
     ("genbridge.retry_job", "FILE_REFRESH"),

@@ -59,6 +59,19 @@ def field_kind(name: str, raw: dict[str, Any]) -> str:
     return "string"  # "string", "model" and anything else a person types
 
 
+def template_names(template_dirs: list[str] | tuple[str, ...] = ()) -> list[tuple[str, str]]:
+    """(name, "bundled" | folder) of every workflow template in the bundled and user folders, by name; a user
+    template shadows a bundled one of the same name. Lists file names only (no file is read)."""
+    found: dict[str, str] = {}
+    for folder, where in [(BUNDLED_DIR, "bundled"), *((Path(d).expanduser(), str(d)) for d in template_dirs)]:
+        if not folder.is_dir():
+            continue
+        for path in folder.glob("*.json"):
+            if not path.name.endswith(".params.json"):
+                found[path.stem] = where
+    return sorted(found.items())
+
+
 def find_sidecar(template: str, template_dirs: list[str] | tuple[str, ...] = ()) -> Path | None:
     """The sidecar of the template called `template` (or beside a workflow JSON path); the last folder wins."""
     as_path = Path(template).expanduser()

@@ -101,7 +101,9 @@ def test_user_template_folder_from_the_preferences(settings, tmp_path):
         '[params.grain]\ntype = "float"\nmin = 0.0\nmax = 2.0\ndefault = 0.5\n'
     )
     bpy.context.preferences.addons[PKG].preferences.template_dirs = str(tmp_path)
-    settings.template = "my_look"
+    # The search lists the user's templates with the bundled ones; picking one loads its parameters.
+    assert bpy.ops.genbridge.pick_template(template="my_look") == {"FINISHED"}
+    assert settings.template == "my_look"
     assert [(row.name, row.kind) for row in settings.params] == [("look", "choice"), ("grain", "float")]
     assert settings.params[0].choice == "pastel"
     (tmp_path / "my_look.params.toml").write_text("[params\n")

@@ -100,3 +100,14 @@ def test_inputs_from_rows_with_ranges_and_overrides():
     by["prompt"].string_value = ""
     inputs, images = template_inputs(rows)
     assert missing_required(rows, inputs, images) == ["prompt", "image"]
+
+
+def test_template_names_list_bundled_and_user_templates(tmp_path):
+    from genbridge.workflows.panel_params import template_names
+
+    (tmp_path / "mine.json").write_text("{}")
+    (tmp_path / "mine.params.json").write_text("{}")
+    (tmp_path / "sd15_txt2img.json").write_text("{}")
+    names = dict(template_names([str(tmp_path), str(tmp_path / "missing")]))
+    assert names["mine"] == str(tmp_path) and names["sd15_txt2img"] == str(tmp_path)  # the user's shadows
+    assert names["sd15_depth_controlnet"] == "bundled" and "mine.params" not in names

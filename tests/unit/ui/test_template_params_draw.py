@@ -119,3 +119,8 @@ def test_unreadable_sidecar_is_shown_and_generic_fields_stay(layout):
     draw_generate(layout, settings)
     assert "Fix the file or pick another template" in layout.text()
     assert {"prompt", "width", "steps", "seed", "image_source"} <= set(layout.props())
+
+
+def test_the_template_field_has_a_search_of_every_template(layout):
+    draw_generate(layout, settings_with([row("prompt", "prompt")]))
+    assert "genbridge.pick_template" in layout.operators()
