@@ -86,7 +86,7 @@ def template_changed(settings: Any, _context: Any) -> None:
     """The template field changed: load its parameters into the rows (keeping same-named values). A user action,
     so reading the small sidecar here is fine; Panel.draw only reads the rows."""
     from .. import blender
-    from ..workflows.panel_params import ParamsUnreadable, read_panel_params
+    from ..workflows.panel_params import ParamsUnreadable, read_panel_params, template_names
 
     session = blender.current()
     dirs = session.template_dirs() if session is not None else []
@@ -96,6 +96,11 @@ def template_changed(settings: Any, _context: Any) -> None:
     try:
         params = read_panel_params(name, dirs) if name else []
         settings.params_error = ""
+        if name and not params and not name.endswith(".json") and name not in dict(template_names(dirs)):
+            settings.params_error = (
+                f'There is no template called "{name}" in the bundled or your template folders: '
+                "pick one with the search button, or add its folder in the preferences."
+            )
     except ParamsUnreadable as exc:
         params = []
         settings.params_error = str(exc)

@@ -110,3 +110,5 @@ def test_user_template_folder_from_the_preferences(settings, tmp_path):
     settings.template = ""
     settings.template = "my_look"
     assert "Cannot read" in settings.params_error and len(settings.params) == 0
+    settings.template = "no_such_look"
+    assert 'no template called "no_such_look"' in settings.params_error and len(settings.params) == 0
