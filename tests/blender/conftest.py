@@ -7,6 +7,7 @@ The environment is set before the first `import bpy`, so nothing touches the rea
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import time
 from pathlib import Path
@@ -42,6 +43,48 @@ def gb(installed):
 
 def _raise(exc: BaseException) -> None:
     raise exc
+
+
+@pytest.fixture(scope="module")
+def proxy():
+    """A real LiteLLM proxy with mock models (once per test module)."""
+    from genbridge.standins.litellm_proxy import start_litellm_proxy
+
+    with start_litellm_proxy(with_upstream=False) as running:
+        yield running
+
+
+@pytest.fixture
+def storyboard_services(gb, proxy, monkeypatch):
+    """`storyboard_services(node_delay=..., clip_step_delay=...)`: ComfyUI and WanGP stand-ins on their own threads,
+    the add-on's preferences pointed at them and the proxy, and a fresh session; yields (session, comfy, wan)."""
+    from genbridge.standins.comfyui import ComfyUIStandIn, bundled_models
+    from genbridge.standins.wan2gp import Wan2GPStandIn
+
+    @contextlib.contextmanager
+    def services(*, node_delay: float = 0.0, clip_step_delay: float = 0.0):
+        comfy_cm = ComfyUIStandIn(node_delay=node_delay, models=bundled_models()).running_in_thread()
+        wan = Wan2GPStandIn(step_delay=clip_step_delay)
+        with comfy_cm as comfy, wan.run_in_thread() as wan_url:
+            monkeypatch.setenv("GENBRIDGE_LITELLM_KEY", proxy.master_key)
+            prefs = bpy.context.preferences.addons[PKG].preferences
+            for service, url in (("comfyui", comfy.url), ("wan2gp", wan_url), ("litellm", proxy.url)):
+                rows = prefs.endpoints(service)
+                rows.clear()
+                rows.add().url = url
+            prefs.text_model = "storyboard-mock"
+            gb.blender.stop()
+            session = gb.blender.start(PKG, gb.preferences.READERS)
+            try:
+                yield session, comfy, wan
+            finally:
+                gb.blender.stop()
+                for service in ("comfyui", "wan2gp", "litellm"):
+                    prefs.endpoints(service).clear()
+                prefs.text_model = ""
+                gb.blender.start(PKG, gb.preferences.READERS)
+
+    return services
 
 
 @pytest.fixture

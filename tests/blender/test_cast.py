@@ -4,48 +4,13 @@ the shot list's characters join the cast by themselves; Regenerate Keyframe keep
 
 from __future__ import annotations
 
-import contextlib
-import importlib
 from pathlib import Path
 
 import bpy
-import pytest
-from genbridge.standins.comfyui import ComfyUIStandIn, bundled_models
-from genbridge.standins.litellm_proxy import start_litellm_proxy
-from genbridge.standins.wan2gp import Wan2GPStandIn
+from genbridge.runtime.vocabulary import ACTIVE_STATES
 
 PKG = "bl_ext.user_default.genbridge"
-ACTIVE = {"queued", "submitted", "running", "downloading"}
-
-
-@pytest.fixture(scope="module")
-def proxy():
-    with start_litellm_proxy(with_upstream=False) as running:
-        yield running
-
-
-@contextlib.contextmanager
-def services(proxy, monkeypatch):
-    comfy_cm = ComfyUIStandIn(node_delay=0.0, models=bundled_models()).running_in_thread()
-    with comfy_cm as comfy, Wan2GPStandIn(step_delay=0.0).run_in_thread() as wan_url:
-        monkeypatch.setenv("GENBRIDGE_LITELLM_KEY", proxy.master_key)
-        prefs = bpy.context.preferences.addons[PKG].preferences
-        for service, url in (("comfyui", comfy.url), ("wan2gp", wan_url), ("litellm", proxy.url)):
-            rows = prefs.endpoints(service)
-            rows.clear()
-            rows.add().url = url
-        prefs.text_model = "storyboard-mock"
-        gb = importlib.import_module(PKG)
-        gb.blender.stop()
-        session = gb.blender.start(PKG, gb.preferences.READERS)
-        try:
-            yield session, comfy
-        finally:
-            gb.blender.stop()
-            for service in ("comfyui", "wan2gp", "litellm"):
-                prefs.endpoints(service).clear()
-            prefs.text_model = ""
-            gb.blender.start(PKG, gb.preferences.READERS)
+ACTIVE = ACTIVE_STATES
 
 
 def finished(session) -> bool:
@@ -53,13 +18,13 @@ def finished(session) -> bool:
 
 
 def test_a_reference_rendered_from_the_scene_is_uploaded_for_every_shot_with_that_character(
-    gb, proxy, monkeypatch, pump_until
+    gb, storyboard_services, pump_until
 ):
     bpy.ops.wm.read_homefile()  # the default cube is Mara's model, the default camera frames it
     scene = bpy.context.scene
     scene.render.fps, scene.render.fps_base, scene.frame_start = 24, 1.0, 1
     board = scene.genbridge_storyboard
-    with services(proxy, monkeypatch) as (session, comfy):
+    with storyboard_services() as (session, comfy, _):
         assert bpy.ops.genbridge.cast_add(member_name="Mara") == {"FINISHED"}
         board.cast[0].description = "red-haired, green raincoat"
         result = bpy.ops.genbridge.cast_add_reference(index=0, source="CAMERA", engine="WORKBENCH")

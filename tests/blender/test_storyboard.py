@@ -3,51 +3,15 @@ the layout, a regenerated take, and a cancel mid-way."""
 
 from __future__ import annotations
 
-import contextlib
 import importlib
 import time
 
 import bpy
-import pytest
-from genbridge.standins.comfyui import ComfyUIStandIn, bundled_models
-from genbridge.standins.litellm_proxy import start_litellm_proxy
-from genbridge.standins.wan2gp import Wan2GPStandIn
+from genbridge.runtime.vocabulary import ACTIVE_STATES
 
 PKG = "bl_ext.user_default.genbridge"
-ACTIVE = {"queued", "submitted", "running", "downloading"}
+ACTIVE = ACTIVE_STATES
 LOGLINE = "A lighthouse keeper finds a log dated tomorrow."
-
-
-@pytest.fixture(scope="module")
-def proxy():
-    with start_litellm_proxy(with_upstream=False) as running:
-        yield running
-
-
-@contextlib.contextmanager
-def services(proxy, monkeypatch, *, clip_step_delay: float):
-    """Stand-ins on their own threads, the add-on's preferences pointed at them, and a fresh session."""
-    comfy_cm = ComfyUIStandIn(node_delay=0.01, models=bundled_models()).running_in_thread()
-    wan = Wan2GPStandIn(step_delay=clip_step_delay)
-    with comfy_cm as comfy, wan.run_in_thread() as wan_url:
-        monkeypatch.setenv("GENBRIDGE_LITELLM_KEY", proxy.master_key)
-        prefs = bpy.context.preferences.addons[PKG].preferences
-        for service, url in (("comfyui", comfy.url), ("wan2gp", wan_url), ("litellm", proxy.url)):
-            rows = prefs.endpoints(service)
-            rows.clear()
-            rows.add().url = url
-        prefs.text_model = "storyboard-mock"
-        gb = importlib.import_module(PKG)
-        gb.blender.stop()
-        session = gb.blender.start(PKG, gb.preferences.READERS)
-        try:
-            yield session, wan
-        finally:
-            gb.blender.stop()
-            for service in ("comfyui", "wan2gp", "litellm"):
-                prefs.endpoints(service).clear()
-            prefs.text_model = ""
-            gb.blender.start(PKG, gb.preferences.READERS)
 
 
 def strips(scene):
@@ -77,8 +41,8 @@ def start_storyboard(session, pump_until, shots: int = 3):
     return scene, board
 
 
-def test_storyboard_places_one_keyframe_and_one_clip_per_shot_in_order(gb, proxy, monkeypatch, pump_until):
-    with services(proxy, monkeypatch, clip_step_delay=0.01) as (session, _):
+def test_storyboard_places_one_keyframe_and_one_clip_per_shot_in_order(gb, storyboard_services, pump_until):
+    with storyboard_services(node_delay=0.01, clip_step_delay=0.01) as (session, _, _):
         scene, board = start_storyboard(session, pump_until)
         pump_until(session, lambda: board.status.startswith("done"), timeout=90)
         assert board.status == "done"
@@ -98,8 +62,8 @@ def test_storyboard_places_one_keyframe_and_one_clip_per_shot_in_order(gb, proxy
         assert '"shots"' in bpy.data.texts[board.text_name].as_string()  # the shot list streamed into a Text
 
 
-def test_regenerating_a_keyframe_adds_a_take_and_keeps_the_first(gb, proxy, monkeypatch, pump_until):
-    with services(proxy, monkeypatch, clip_step_delay=0.01) as (session, _):
+def test_regenerating_a_keyframe_adds_a_take_and_keeps_the_first(gb, storyboard_services, pump_until):
+    with storyboard_services(node_delay=0.01, clip_step_delay=0.01) as (session, _, _):
         scene, board = start_storyboard(session, pump_until, shots=2)
         pump_until(session, lambda: board.status.startswith("done"), timeout=90)
         first = board.shots[1].takes[0].keyframe_job
@@ -123,8 +87,8 @@ def test_regenerating_a_keyframe_adds_a_take_and_keeps_the_first(gb, proxy, monk
         assert board.shots[1].chosen == 0 and not by_job[first].mute and by_job[first].channel == 1
 
 
-def test_cancelling_midway_keeps_finished_shots_and_leaves_no_running_job(gb, proxy, monkeypatch, pump_until):
-    with services(proxy, monkeypatch, clip_step_delay=0.15) as (session, wan):
+def test_cancelling_midway_keeps_finished_shots_and_leaves_no_running_job(gb, storyboard_services, pump_until):
+    with storyboard_services(node_delay=0.01, clip_step_delay=0.15) as (session, _, wan):
         scene, board = start_storyboard(session, pump_until)
         pump_until(session, lambda: board.shots[0].takes[0].clip_state == "done", timeout=60)
         assert bpy.ops.genbridge.storyboard_cancel() == {"FINISHED"}
