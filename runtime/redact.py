@@ -136,3 +136,66 @@ def install_log_redaction(logger_name: str | None = None) -> None:
         if not any(isinstance(h, _RedactingHandler) for h in logger.handlers):
             # First in the list: handlers run in order, and this one only rewrites the record.
             logger.handlers.insert(0, _RedactingHandler())
+
+
+class StreamRedactor:
+    """Masks keys in text that arrives in pieces (a streamed answer), where a key may be split across pieces.
+
+    `redact()` on each piece alone would let `sk-ab` + `cd...` through: each half is harmless, the screen shows
+    the whole key. So each piece is joined to what was held back from the previous one, and only the
+    *suspicious tail* is held back again: from the start of the longest suffix that is the beginning of some key
+    (at most the longest key's length - 1 characters), or from the start of a whole key that reaches into that
+    suffix (a key inside a longer one: "ab12" in "sk-ab123"). The rest is masked and shown. Ordinary text ends
+    with no such suffix and goes out at once, so a stream's latency only changes at the few characters that could
+    start a key: they wait for the next piece, which either completes the key (masked) or shows they were not
+    one (shown unchanged). `flush()` releases what is held, masked, at the end of the stream, on cancel and on error.
+
+    No text is dropped or reordered: joined, what is released is `redact(whole text)` (for keys that do not
+    overlap one another). No configured key ever crosses the border between two released parts, so none appears
+    in the joined text (unless a key contains the mask `***` itself). The keys are looked up at each piece, so a
+    key configured mid-stream counts from its next piece. URL user info split across pieces is not rejoined (URLs
+    with user info are refused at configuration). One instance per stream; not thread-safe.
+    """
+
+    __slots__ = ("_held", "_secrets")
+
+    def __init__(self, secrets: list[str] | None = None) -> None:
+        self._held = ""  # raw text, never shown as it is
+        self._secrets = secrets  # fixed keys (tests, benches); None: the configured ones, looked up per piece
+
+    def feed(self, piece: str) -> str:
+        """The part of `held + piece` that can be shown now, keys masked; the suspicious tail is kept back."""
+        secrets = known_secrets() if self._secrets is None else self._secrets
+        text = self._held + piece
+        cut = _safe_cut(text, secrets)
+        self._held = text[cut:]
+        return redact(text[:cut], secrets)
+
+    def flush(self) -> str:
+        """Whatever is still held, masked (a key's beginning that the stream never completed); the stream is over."""
+        held, self._held = self._held, ""
+        return redact(held, self._secrets)
+
+    @property
+    def held(self) -> str:
+        return self._held
+
+
+def _safe_cut(text: str, secrets: list[str]) -> int:
+    """Where `text` may be cut: before its longest suffix that is a proper prefix of a key, and before any whole
+    key that would otherwise be cut in two."""
+    cut = len(text)
+    for secret in secrets:
+        # A suffix as long as the key would be the key itself (whole, masked when released): proper prefixes only.
+        for size in range(min(len(secret) - 1, len(text)), len(text) - cut, -1):
+            if text.endswith(secret[:size]):
+                cut = len(text) - size
+                break
+    moved = True
+    while moved:  # moving the cut back can put it inside another key: repeat until no key straddles it
+        moved = False
+        for secret in secrets:
+            start = text.find(secret, max(0, cut - len(secret) + 1))
+            if -1 < start < cut < start + len(secret):
+                cut, moved = start, True
+    return cut

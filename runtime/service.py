@@ -31,7 +31,7 @@ from .events import BackendLog, BackendPreview, BackendProgress, BackendText, Jo
 from .jobs import Job, JobState, PlanStep
 from .reattach import FINISHED_STATES, REATTACH_STATES, REATTACHED, RESUBMITTED, UNREADABLE, Reattaching
 from .rebalance import Rebalancing
-from .redact import redact
+from .redact import StreamRedactor
 from .service_base import client_key
 from .settings import Settings
 
@@ -214,8 +214,11 @@ class JobService(Reattaching, Rebalancing):
             await self._reattach_on(job, step, client)
         else:
             await self._submit_on(job, step, client)
-        async for event in client.events(job):
-            self._apply(job, event)
+        try:
+            async for event in client.events(job):
+                self._apply(job, event)
+        finally:
+            self._release_text(job)  # at the end, on error and on cancel: before the job's final state is shown
         self._move(job, JobState.DOWNLOADING, "Downloading results")
         try:
             paths = await client.fetch_outputs(job, self.output_dir(job))
@@ -274,16 +277,28 @@ class JobService(Reattaching, Rebalancing):
         elif isinstance(event, BackendText):
             if job.state == JobState.SUBMITTED:
                 self._move(job, JobState.RUNNING, "Writing")
-            # A server may stream our key back as the "answer": mask it in what is shown (a key split across two
-            # chunks is still masked in the journaled text, which is redacted whole).
-            text = redact(event.text)
-            job.text += text
-            self.emit(JobEvent(job_id=job.id, kind="text", text=text))
+            # A server may stream our key back as the "answer": mask it in what is shown, also when the key's
+            # characters arrive in two or more chunks (the stream's redactor holds back a possible key start).
+            stream = self._text_streams.get(job.id)
+            if stream is None:
+                stream = self._text_streams[job.id] = StreamRedactor()
+            self._show_text(job, stream.feed(event.text))
         elif isinstance(event, BackendPreview):
             job.preview = event.path
             self.emit(JobEvent(job_id=job.id, kind="preview", path=event.path))
         elif isinstance(event, BackendLog):
             self._log(job, event.message)
+
+    def _show_text(self, job: Job, text: str) -> None:
+        if text:
+            job.text += text
+            self.emit(JobEvent(job_id=job.id, kind="text", text=text))
+
+    def _release_text(self, job: Job) -> None:
+        """Show what the job's stream still holds back (the start of a key that never came whole)."""
+        stream = self._text_streams.pop(job.id, None)
+        if stream is not None:
+            self._show_text(job, stream.flush())
 
     async def _cancel_remote(self, job: Job, step: PlanStep | None) -> None:
         """Cancel on the server within the client's own deadline (`cancel_wait_s`), showing its phase meanwhile."""

@@ -21,7 +21,7 @@ from .errors import GenBridgeError
 from .events import JobEvent
 from .jobs import Job, JobErrorInfo, JobState, PlanStep
 from .journal import Journal
-from .redact import redact, redact_data
+from .redact import StreamRedactor, redact, redact_data
 from .routing_api import JobRouter
 from .settings import Endpoint, Settings
 
@@ -67,6 +67,8 @@ class ServiceBase:
         self._moving: dict[str, str] = {}  # job id -> endpoint URL it was taken back for (see `_take_back`)
         self._side_tasks: set[asyncio.Task[None]] = set()
         self._shutting_down = False
+        # job id -> the redactor of its streamed text (held-back key starts); dropped when the stream ends.
+        self._text_streams: dict[str, StreamRedactor] = {}
 
     def client_for(self, endpoint: Endpoint) -> BackendClient:
         """The client of this endpoint as configured now (URL, key and label)."""
