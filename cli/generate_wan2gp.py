@@ -1,7 +1,7 @@
 """`python -m genbridge generate --service wan2gp --model t2v --prompt "..."`: one WanGP video, headless.
 
 Dispatched from `cli/generate.py`. `--set key=value` pairs fill the job inputs (resolution, frames, steps, seed,
-negative_prompt, start_image, override_profile, width, height); any other key goes to WanGP as a raw setting.
+negative_prompt, start_image, end_image, override_profile, width, height); any other key goes to WanGP as a raw setting.
 Prints the output path(s) on stdout, one per line; progress goes to stderr.
 """
 
@@ -24,6 +24,7 @@ JOB_KEYS = (
     "seed",
     "negative_prompt",
     "start_image",
+    "end_image",
     "override_profile",
     "width",
     "height",
@@ -55,7 +56,7 @@ def build_inputs(args: Any) -> dict[str, Any]:
         if key in JOB_KEYS or key in ("model", "prompt"):
             inputs[key] = (
                 _value(value)
-                if key not in ("resolution", "prompt", "negative_prompt", "start_image", "model")
+                if key not in ("resolution", "prompt", "negative_prompt", "start_image", "end_image", "model")
                 else value
             )
         else:

@@ -51,6 +51,15 @@ class _Candidate:
     overrides: dict[str, Any] | None = None
 
 
+def _wan2gp_can_run(job: Job) -> bool:
+    """False for a template job WanGP has no preset for (it would refuse it): the router leaves WanGP out."""
+    if not job.template:
+        return True
+    from ..workflows.wan2gp_templates import wan2gp_inputs
+
+    return wan2gp_inputs(job.template, job.inputs)[2] is None
+
+
 def _sort_key(c: _Candidate) -> tuple[int, int, float]:
     return (c.tier, c.rank, c.order)
 
@@ -224,7 +233,11 @@ class Router:
         round_robin = policy.pool.selection == "round_robin"
         load = self.load
         candidates: list[_Candidate] = []
+        left_out = ""
         for rank, service in enumerate(order):
+            if service == "wan2gp" and not requested and not _wan2gp_can_run(job):
+                left_out = f'WanGP left out: the template "{job.template}" has no WanGP preset'
+                continue
             option = task.services.get(service)
             estimate = option.vram if option else None
             base_need = estimate.need_gb(complexity) if estimate is not None else None
@@ -256,9 +269,11 @@ class Router:
         if not candidates:
             names = " or ".join(SERVICE_TITLES[s] for s in order) or "matching"
             raise ConfigError(
-                f"No enabled {names} endpoint for {task.title or job.task}.",
+                f"No enabled {names} endpoint for {task.title or job.task}" + (f" ({left_out})." if left_out else "."),
                 "Add one in GenBridge preferences (or genbridge.toml).",
             )
+        if left_out:
+            why = f"{why}; {left_out}" if why else left_out
         note = self._api_v2_rule(candidates, task.title or job.task)
         if note:
             why = f"{why}; {note}" if why else note

@@ -31,6 +31,7 @@ class Wan2GPPreset:
     guidance_scale: float | None = None
     min_vram_gb: float | None = None
     quick_preview: dict[str, Any] = field(default_factory=dict)
+    templates: tuple[str, ...] = ()  # bundled ComfyUI templates WanGP runs with this preset (router may pick WanGP)
 
     def snap_frames(self, frames: int) -> int:
         """The nearest valid frame count at or below `frames`: 1 + k * frames_steps, at least frames_minimum."""
@@ -66,6 +67,7 @@ def load_wan2gp_presets(path: str | Path | None = None) -> dict[str, Wan2GPPrese
         try:
             raw = dict(raw)
             raw["inputs"] = tuple(raw.get("inputs", ("text",)))
+            raw["templates"] = tuple(raw.get("templates", ()))
             presets[name] = Wan2GPPreset(name=name, **raw)
         except TypeError as exc:
             raise ConfigError(f"The WanGP preset [{name}] in {path} is invalid: {exc}.") from None

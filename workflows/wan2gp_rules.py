@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import difflib
 import re
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from ..runtime.backend import Problem
@@ -54,6 +56,7 @@ JOB_SETTINGS = {
     "seed": "a whole number; -1 for random",
     "negative_prompt": "what to avoid",
     "start_image": "path of a start image (image-to-video models only), uploaded by ticket",
+    "end_image": "path of an end image (first-last-frame models, with start_image), uploaded by ticket",
     "override_profile": "WanGP memory profile 1-5 for this job (-1 = the server's)",
 }
 FAMILY_SETTINGS = {
@@ -113,6 +116,7 @@ class ModelLimits:
     steps_minimum: int | None = None
     steps_maximum: int | None = None
     accepts_start_image: bool = False
+    accepts_end_image: bool = False
 
     @property
     def label(self) -> str:
@@ -328,6 +332,67 @@ def _extra_settings(extra: Any, defaults: dict[str, Any], out: Prepared) -> None
             )
         else:
             out.settings[key] = value
+
+
+# The job inputs WanGP takes as uploaded images: (job input, WanGP media setting, `image_prompt_type` flag).
+IMAGE_INPUTS = (("start_image", "image_start", "S"), ("end_image", "image_end", "E"))
+
+
+def image_inputs(
+    inputs: dict[str, Any], limits: ModelLimits, is_file: Callable[[Path], bool] = Path.is_file
+) -> tuple[list[Problem], dict[str, str]]:
+    """(problems, {job input: local file}) for the start and end images of a job, checked against the model.
+
+    The end image is WanGP's first-last-frame mode (`image_prompt_type` "SE"): only models whose schema lists an
+    end image take it, and only together with a start image. A model that does not is refused here, naming it:
+    WanGP itself would drop the image without a word (flags outside the model's allowed ones do not survive).
+    """
+    problems: list[Problem] = []
+    files: dict[str, str] = {}
+    for key, _setting, _flag in IMAGE_INPUTS:
+        value = inputs.get(key)
+        if not value:
+            continue
+        which = "start" if key == "start_image" else "end"
+        accepts = limits.accepts_start_image if which == "start" else limits.accepts_end_image
+        if not is_file(Path(str(value))):
+            problems.append(
+                Problem(
+                    field=key,
+                    message=f"{value} does not exist",
+                    hint=f"Choose an existing image file for the {which} frame.",
+                )
+            )
+        elif not accepts:
+            hint = (
+                "Use an image-to-video model such as i2v_2_2."
+                if which == "start"
+                else "Use a first-last-frame model such as flf2v_720p or i2v_2_2, or leave the end image out."
+            )
+            problems.append(
+                Problem(
+                    field=key,
+                    message=f"{limits.label} ({limits.model_type}) does not take a{'n' if which == 'end' else ''} "
+                    f"{which} image",
+                    hint=hint,
+                )
+            )
+        else:
+            files[key] = str(value)
+    if inputs.get("end_image") and not inputs.get("start_image"):
+        problems.append(
+            Problem(
+                field="end_image",
+                message="an end image needs a start image too (WanGP's first-last-frame mode uses both)",
+                hint="Set start_image as well, or send the image as start_image.",
+            )
+        )
+    return problems, files
+
+
+def image_prompt_type(uploaded: Collection[str]) -> str:
+    """WanGP's `image_prompt_type` for the uploaded job inputs: "S" for a start image, "SE" with an end image."""
+    return "".join(flag for key, _setting, flag in IMAGE_INPUTS if key in uploaded)
 
 
 def unknown_model_problem(model: str, known: list[str]) -> Problem:

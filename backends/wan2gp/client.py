@@ -2,7 +2,7 @@
 
 Flow per job: `validate` (the model exists; `workflows.wan2gp_rules` turns the inputs into settings within the
 model's limits and records every change on the job) -> `submit` (joins this server's client-side line; returns a
-local id) -> `events` (waits its turn, uploads the start image, sends `wangp_generate` without a blocking wait,
+local id) -> `events` (waits its turn, uploads the start and end images, sends `wangp_generate` without a blocking wait,
 polls the job with a small event window and backoff) -> `fetch_outputs` (the server's own file when it shares
 this disk and lies in its declared output folder, else a download ticket). The client only speaks the protocol:
 model rules live in `workflows/`, error mapping in `errors.py`, transport in `mcp_http.py`.
@@ -30,7 +30,7 @@ from ...runtime.errors import (
 from ...runtime.events import BackendEvent, BackendLog, BackendProgress
 from ...runtime.jobs import Job, JobErrorInfo
 from ...runtime.settings import Endpoint, Settings
-from ...workflows import wan2gp_rules
+from ...workflows import wan2gp_rules, wan2gp_templates
 from . import errors, profiles
 from .contract import Contract, detect_contract
 from .errors import ToolError
@@ -167,7 +167,9 @@ class Wan2GPClient:
 
     async def validate(self, job: Job) -> list[Problem]:
         """Check the job against the server's model before anything is sent; every change is recorded on the job."""
-        inputs = job.inputs
+        inputs, template_changes, problem = wan2gp_templates.wan2gp_inputs(job.template, job.inputs, job.chosen)
+        if problem is not None:
+            return [problem]
         model = str(inputs.get("model") or "").strip()
         if not model:
             return [
@@ -183,25 +185,13 @@ class Wan2GPClient:
             return [await self._unknown_model(model)]
         limits = schema.limits()
         prepared = wan2gp_rules.prepare(inputs, limits, await self.model_defaults(model))
-        problems = prepared.problems
-        start_image = inputs.get("start_image")
-        if start_image:
-            if not Path(start_image).is_file():
-                problems.append(Problem(field="start_image", message=f"{start_image} does not exist"))
-            elif not limits.accepts_start_image:
-                problems.append(
-                    Problem(
-                        field="start_image",
-                        message=f"{model} does not take a start image",
-                        hint="Use an image-to-video model such as i2v_2_2.",
-                    )
-                )
+        image_problems, images = wan2gp_rules.image_inputs(inputs, limits)
+        problems = prepared.problems + image_problems
         if not problems:
             job.inputs.update(prepared.input_updates)
-            job.adjustments += [c for c in prepared.changes if c not in job.adjustments]
-            self._runs[job.id] = _Run(
-                job.id, settings=prepared.settings, start_image=start_image, notes=prepared.changes
-            )
+            changes = template_changes + prepared.changes
+            job.adjustments += [c for c in changes if c not in job.adjustments]
+            self._runs[job.id] = _Run(job.id, settings=prepared.settings, images=images, notes=changes)
         return problems
 
     async def submit(self, job: Job) -> str:
@@ -267,12 +257,17 @@ class Wan2GPClient:
     async def _run_on_server(self, job: Job, run: _Run) -> AsyncIterator[BackendEvent]:
         contract = await self.contract()
         snapshot: JobSnapshot | None = run.snapshot if run.server_id else None  # re-attached: already started
-        if run.start_image and snapshot is None:
-            yield BackendProgress(fraction=0.0, phase="Uploading the start image", running=False)
-            receipt = await upload_file(self.rpc, contract, Path(run.start_image))
-            if folder := declared_folder_from_upload(receipt.path):
-                self._declared_folders.add(folder)
-            run.settings.update(image_start=receipt.id, image_prompt_type="S")
+        if run.images and snapshot is None:
+            for key, setting, _flag in wan2gp_rules.IMAGE_INPUTS:
+                if key not in run.images:
+                    continue
+                which = key.removesuffix("_image")
+                yield BackendProgress(fraction=0.0, phase=f"Uploading the {which} image", running=False)
+                receipt = await upload_file(self.rpc, contract, Path(run.images[key]))
+                if folder := declared_folder_from_upload(receipt.path):
+                    self._declared_folders.add(folder)
+                run.settings[setting] = receipt.id
+            run.settings["image_prompt_type"] = wan2gp_rules.image_prompt_type(run.images)
         delay = self.poll_interval[0]
         while snapshot is None:
             if not await server_running_count(self.rpc, contract):

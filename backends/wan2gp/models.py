@@ -144,6 +144,22 @@ class ModelSchema(_Loose):
             return "start" in image
         return "image" in self.inputs
 
+    # v1 model definitions (`wangp_get_model`) name the allowed `image_prompt_type` flags instead.
+    image_prompt_types_allowed: str | None = None
+
+    @property
+    def accepts_end_image(self) -> bool:
+        """An end image (first-last-frame): the schema's image role "end", else "E" among the allowed flags.
+
+        Unknown is no: WanGP drops an end image a model does not take without a word, so GenBridge refuses it.
+        """
+        image = self.media_inputs.get("image")
+        if isinstance(image, dict):
+            return bool(image.get("end"))
+        if isinstance(image, list):
+            return "end" in image
+        return "E" in (self.image_prompt_types_allowed or "")
+
     def limits(self) -> ModelLimits:
         """The plain limits the WanGP model rules (`workflows.wan2gp_rules`) check a job against."""
         return ModelLimits(
@@ -158,6 +174,7 @@ class ModelSchema(_Loose):
             steps_minimum=self.steps_minimum,
             steps_maximum=self.steps_maximum,
             accepts_start_image=self.accepts_start_image,
+            accepts_end_image=self.accepts_end_image,
         )
 
     def frame_rule(self) -> FrameRule:

@@ -25,7 +25,7 @@ class Run:
 
     job_id: str
     settings: dict[str, Any] = field(default_factory=dict)
-    start_image: str | None = None
+    images: dict[str, str] = field(default_factory=dict)  # job input ("start_image", "end_image") -> local file
     notes: list[str] = field(default_factory=list)
     server_id: str | None = None
     snapshot: JobSnapshot | None = None

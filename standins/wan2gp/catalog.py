@@ -34,8 +34,18 @@ class CatalogTools:
             "sliding_window",
         )
         meta = {k: record[k] for k in keys if k in record}
-        meta["media_inputs"] = {"image": {"start": "image" in record.get("inputs", [])}}
+        raw = self._raw_catalog.get(model_type) or {}
+        # The compact records carry each model's media roles (start, end, ...); capture 50 only lists input kinds.
+        meta["media_inputs"] = raw.get("media_inputs") or {"image": {"start": "image" in record.get("inputs", [])}}
         return {"metadata": meta}
+
+    def _image_roles(self, model_type: str) -> set[str]:
+        """The image roles ("start", "end", ...) the model takes, from its schema (empty when unknown)."""
+        schema = self._schema(model_type) or {}
+        image = (schema.get("metadata") or {}).get("media_inputs", {}).get("image")
+        if isinstance(image, dict):
+            return {role for role, on in image.items() if on}
+        return set(image or ())
 
     def _defaults(self, model_type: str) -> dict[str, Any]:
         if model_type in SCHEMA_FIXTURES:

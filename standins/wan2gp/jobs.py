@@ -45,6 +45,10 @@ class JobTools:
                         f"for {key}, or restart with filesystem reads enabled."
                     )
                 raise ToolFailure(f"'Unknown WanGP gallery_id: {value}'")
+        if problem := self._image_problem(settings):
+            # v2 names the setting's location; v1 would take the job and silently drop an end image the model has
+            # no use for (flags outside its allowed ones are removed): refusing it is stricter, never kinder.
+            raise ToolFailure(f"settings.{problem}" if self.contract == "v2" else problem)
         if self.external_busy > 0:
             self.external_busy -= 1
             raise ToolFailure(BUSY)
@@ -66,6 +70,24 @@ class JobTools:
                     raise ToolFailure("WanGP session job timed out") from None
                 return {**job.snapshot(args.get("event_limit")), "status": "timeout", "waiting_timed_out": True}, False
         return job.snapshot(args.get("event_limit", 20 if self.contract != "v2" else 0)), False
+
+    def _image_problem(self, settings: dict[str, Any]) -> str | None:
+        """What is wrong with the start/end images of `settings` for its model (`image_prompt_type` S and E)."""
+        model = str(settings.get("model_type"))
+        roles = self._image_roles(model)
+        flags = settings.get("image_prompt_type")
+        for key, flag, role in (("image_start", "S", "start"), ("image_end", "E", "end")):
+            value = settings.get(key)
+            if value and role not in roles:
+                return f"{key}: model {model} does not support a{'n' if role == 'end' else ''} {role} image"
+            if value and isinstance(flags, str) and flag not in flags:
+                return f"{key}: image_prompt_type {flags!r} has no {flag}, so {key} would be ignored"
+            if not value and role == "end" and isinstance(flags, str) and flag in flags:
+                # (a lone S is the default of image-to-video models, sent with no image by text-only jobs)
+                return f"image_prompt_type: {flag} needs {key}"
+        if settings.get("image_end") and not settings.get("image_start"):
+            return "image_end: an end image needs image_start too"
+        return None
 
     def _job(self, job_id: Any) -> SimJob:
         job = self.jobs.get(str(job_id))

@@ -70,3 +70,83 @@ def test_generate_command_fails_with_what_is_valid_for_an_unknown_model(tmp_path
         assert run_wan2gp(args) == 1
         assert standin.generate_calls() == []
     assert "similar: t2v" in capsys.readouterr().err
+
+
+FLF_INPUTS = {
+    "prompt": "a move between two camera renders",
+    "model": "wan2.1_flf2v_720p_14B_fp8_e4m3fn.safetensors",  # the template's ComfyUI file
+    "cfg": 6.0,
+    "sampler": "uni_pc",
+    "width": 832,
+    "height": 480,
+    "frames": 17,
+    "steps": 2,
+}
+
+
+def _flf_images(tmp_path) -> dict:
+    from genbridge.standins.placeholder import placeholder_png
+
+    out = {}
+    for key in ("start_image", "end_image"):
+        path = tmp_path / f"{key}.png"
+        path.write_bytes(placeholder_png(key, 64, 48))
+        out[key] = str(path)
+    return out
+
+
+@pytest.mark.parametrize("contract", ["v1", "v2"])
+def test_the_router_sends_a_first_last_frame_template_job_to_wangp_with_both_images(contract, tmp_path):
+    standin = Wan2GPStandIn(contract=contract, output_dir=tmp_path / "wan2gp", step_delay=0.01)
+    with standin.run_in_thread() as url:
+        settings = Settings(
+            output_dir=str(tmp_path / "out"),
+            data_dir=str(tmp_path / "data"),
+            comfyui=[],
+            wan2gp=[Endpoint(service="wan2gp", url=url)],
+        )
+        runtime = Runtime(settings=lambda: settings, emit=lambda event: None)
+        spec = {"task": "final_video", "template": "wan21_flf2v", "inputs": {**FLF_INPUTS, **_flf_images(tmp_path)}}
+        final = runtime.submit(spec).done.result(timeout=30)
+        assert final["state"] == "done", final.get("error")
+        assert final["service"] == "wan2gp" and final["plan"][0]["service"] == "wan2gp"
+        (sent,) = standin.generate_calls()
+        settings_sent = sent.get("source", sent.get("settings"))
+        assert settings_sent["model_type"] == "flf2v_720p" and settings_sent["image_prompt_type"] == "SE"
+        assert settings_sent["image_end"] in standin.gallery
+        assert any(a.startswith("model wan2.1_flf2v") for a in final["adjustments"])
+        assert runtime.shutdown(2.0)
+
+
+def test_a_journaled_flf_job_resumed_after_a_restart_still_sends_its_end_image(tmp_path):
+    from genbridge.runtime.jobs import Job
+    from genbridge.runtime.journal import Journal
+
+    standin = Wan2GPStandIn(contract="v1", output_dir=tmp_path / "wan2gp", step_delay=0.01)
+    with standin.run_in_thread() as url:
+        settings = Settings(
+            output_dir=str(tmp_path / "out"),
+            data_dir=str(tmp_path / "data"),
+            comfyui=[],
+            wan2gp=[Endpoint(service="wan2gp", url=url)],
+        )
+        images = _flf_images(tmp_path)
+        # Blender closed while the job waited in line: journaled with its inputs, never sent.
+        job = Job(task="final_video", template="wan21_flf2v", inputs={**FLF_INPUTS, **images}, state="queued")
+        Journal(settings.data_path / "journal.jsonl").append(job.snapshot())
+        done: list = []
+        runtime = Runtime(settings=lambda: settings, emit=lambda e: done.append(e) if e.kind == "state" else None)
+        assert runtime.resume()
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not any(
+            e.state in ("done", "failed") for e in done if e.job_id == job.id
+        ):
+            time.sleep(0.02)
+        finals = [e for e in done if e.job_id == job.id and e.state in ("done", "failed")]
+        assert finals and finals[-1].state == "done", finals[-1].job.get("error") if finals else done
+        (sent,) = standin.generate_calls()
+        settings_sent = sent["source"]
+        assert settings_sent["image_prompt_type"] == "SE"
+        end = standin.gallery[settings_sent["image_end"]]["_path"]
+        assert open(end, "rb").read() == open(images["end_image"], "rb").read()
+        assert runtime.shutdown(2.0)

@@ -89,6 +89,30 @@ def test_scene_presets_name_models_the_captured_wan2gp_catalogue_has() -> None:
         assert (preset.fps, preset.resolution) == (model["fps"], model["default_resolution"])
 
 
+def test_presets_name_bundled_templates_whose_image_roles_the_wangp_model_takes() -> None:
+    """Each bundled video template with a WanGP model has the preset that runs it, and the model takes the
+    template's images: the first-last-frame one an end image too (capture 51's media roles), TI2V only a start."""
+    from genbridge.standins.fixtures import load_fixture
+    from genbridge.workflows.panel_params import read_panel_params
+    from genbridge.workflows.wan2gp_templates import preset_for_template
+
+    roles = {
+        m["model_type"]: {r for r, on in m["media_inputs"]["image"].items() if on}
+        for m in load_fixture("wan2gp", "51_video_models_compact_raw.json")["models"]
+    }
+    expected = {"wan21_flf2v": "flf2v_720p", "wan22_ti2v_i2v": "ti2v_2_2", "wan21_i2v": "i2v", "wan21_t2v": "t2v_1.3B"}
+    for template, model_type in expected.items():
+        preset = preset_for_template(template)
+        assert preset is not None and preset.model_type == model_type, template
+        images = {p.name for p in read_panel_params(template) if p.kind == "image"}
+        needed = {"start"} if images & {"image", "start_image"} else set()
+        needed |= {"end"} if "end_image" in images else set()
+        assert needed <= roles[model_type], (template, needed, roles[model_type])
+    assert "end" not in roles["ti2v_2_2"]  # so an end image is refused for it before sending
+    assert preset_for_template("sd15_img2img") is None
+    assert preset_for_template("/somewhere/wan21_flf2v.json") == preset_for_template("wan21_flf2v")
+
+
 def test_cli_list_show_and_check(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     config = tmp_path / "genbridge.toml"
     config.write_text("")
