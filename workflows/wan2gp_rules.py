@@ -50,7 +50,7 @@ EXTRA_SETTING_KEYS = frozenset(
 
 # What `generate --service wan2gp --help` lists, per model family (job inputs first, then raw WanGP settings).
 JOB_SETTINGS = {
-    "resolution": "WIDTHxHEIGHT, multiples of 16 (e.g. 832x480); the model's default when left out",
+    "resolution": "WIDTHxHEIGHT, multiples of 16, 64 on LTX-2 (e.g. 832x480); the model's default when left out",
     "frames": "clip length in frames on the model's grid (Wan/Hunyuan 4k+1, LTX 8k+1), up to its maximum",
     "steps": "sampling steps (fewer is faster and rougher)",
     "seed": "a whole number; -1 for random",
@@ -117,6 +117,7 @@ class ModelLimits:
     steps_maximum: int | None = None
     accepts_start_image: bool = False
     accepts_end_image: bool = False
+    resolution_multiple: int = RESOLUTION_MULTIPLE  # the model's own grid (WanGP floors to its vae_block_size)
 
     @property
     def label(self) -> str:
@@ -146,6 +147,25 @@ def parse_resolution(value: Any) -> tuple[int, int] | None:
     return (int(match.group(1)), int(match.group(2))) if match else None
 
 
+def resolution_multiple_for(family: str, model_type: str, vae_block_size: int | None = None) -> int:
+    """The multiple a model's width and height must be: its `vae_block_size` when the server says, else 64 for
+    LTX-2 (WanGP notes: coarser than the usual 16) and 16 for the others."""
+    if vae_block_size and vae_block_size > 0:
+        return int(vae_block_size)
+    return 64 if (family or model_type).lower().startswith("ltx2") else RESOLUTION_MULTIPLE
+
+
+def snap_to_grid(width: int, height: int, multiple: int) -> str:
+    """The nearest WxH with both sides multiples of `multiple` (a tie goes down, as WanGP floors; at least one
+    multiple)."""
+
+    def snap(v: int) -> int:
+        low = v // multiple * multiple
+        return max(multiple, low if v - low <= multiple / 2 else low + multiple)
+
+    return f"{snap(width)}x{snap(height)}"
+
+
 def nearest_resolution(width: int, height: int, choices: tuple[str, ...] = ()) -> str:
     """The closest valid WxH: one of `choices` when the model lists them, else both sides multiples of 16."""
     sizes = [s for s in (parse_resolution(c) for c in choices) if s]
@@ -159,8 +179,13 @@ def nearest_resolution(width: int, height: int, choices: tuple[str, ...] = ()) -
     return f"{snap(width)}x{snap(height)}"
 
 
-def prepare(inputs: dict[str, Any], limits: ModelLimits, defaults: dict[str, Any]) -> Prepared:
-    """WanGP settings for a job: the model's defaults overlaid with the job's inputs, every limit checked."""
+def prepare(
+    inputs: dict[str, Any], limits: ModelLimits, defaults: dict[str, Any], chosen: Collection[str] = ()
+) -> Prepared:
+    """WanGP settings for a job: the model's defaults overlaid with the job's inputs, every limit checked.
+
+    `chosen` names the inputs the user set (`Job.chosen`): a size off the model's grid is refused when they chose
+    it, else moved to the nearest valid one and the change recorded."""
     settings: dict[str, Any] = {
         **defaults,
         "model_type": limits.model_type,
@@ -169,7 +194,7 @@ def prepare(inputs: dict[str, Any], limits: ModelLimits, defaults: dict[str, Any
     out = Prepared(settings)
     if not settings["prompt"].strip():
         out.problems.append(Problem(field="prompt", message="the prompt is empty", hint="Describe the video."))
-    _resolution(inputs, limits, defaults, out)
+    _resolution(inputs, limits, defaults, out, chosen)
     _frames(inputs, limits, out)
     _steps(inputs, limits, out)
     if inputs.get("seed") is not None:
@@ -202,20 +227,23 @@ def _profile(inputs: dict[str, Any], out: Prepared) -> None:
     out.settings["override_profile"] = int(value)
 
 
-def _resolution(inputs: dict[str, Any], limits: ModelLimits, defaults: dict[str, Any], out: Prepared) -> None:
+def _resolution(
+    inputs: dict[str, Any], limits: ModelLimits, defaults: dict[str, Any], out: Prepared, chosen: Collection[str]
+) -> None:
     raw = inputs.get("resolution")
     if raw is None and inputs.get("width") is not None and inputs.get("height") is not None:
         raw = f"{inputs['width']}x{inputs['height']}"
-    if raw is None:
-        return
     default = str(defaults.get("resolution") or DEFAULT_RESOLUTION)
+    if raw is None:
+        _model_grid(default, limits, out, given=False, chosen=False, inputs=inputs)
+        return
     size = parse_resolution(raw)
     if size is None or min(size) <= 0:
         out.problems.append(
             Problem(
                 field="resolution",
                 message=f"'{raw}' is not WIDTHxHEIGHT; valid sizes are two "
-                f"multiples of {RESOLUTION_MULTIPLE}, e.g. {default} (this model's default)",
+                f"multiples of {limits.resolution_multiple}, e.g. {default} (this model's default)",
                 fix={"resolution": default},
             )
         )
@@ -244,7 +272,41 @@ def _resolution(inputs: dict[str, Any], limits: ModelLimits, defaults: dict[str,
             )
         )
         return
-    out.settings["resolution"] = f"{width}x{height}"
+    size_chosen = bool({"resolution", "width", "height"} & set(chosen))
+    _model_grid(f"{width}x{height}", limits, out, given=True, chosen=size_chosen, inputs=inputs)
+
+
+def _model_grid(size: str, limits: ModelLimits, out: Prepared, *, given: bool, chosen: bool, inputs: dict) -> None:
+    """A model coarser than 16 px (LTX-2: 64): a chosen size off its grid is refused naming the limit and the
+    nearest valid size; a size left open (or the model's own default) moves there and the change is recorded."""
+    multiple = limits.resolution_multiple
+    parsed = parse_resolution(size)
+    if parsed is None:
+        return
+    width, height = parsed
+    if not (width % multiple or height % multiple):
+        if given:
+            out.settings["resolution"] = size
+        return
+    near = snap_to_grid(width, height, multiple)
+    if chosen:
+        out.problems.append(
+            Problem(
+                field="resolution",
+                message=f"{size} is not valid for {limits.label}: width and height must be multiples of "
+                f"{multiple}; the nearest valid size is {near}",
+                fix={"resolution": near},
+            )
+        )
+        return
+    what = size if given else f"{size} (the model's default)"
+    out.changes.append(f"resolution {what} -> {near}: {limits.label} needs multiples of {multiple}")
+    out.settings["resolution"] = near
+    if given:
+        if "resolution" in inputs:
+            out.input_updates["resolution"] = near
+        else:
+            out.input_updates.update(zip(("width", "height"), (int(v) for v in near.split("x")), strict=True))
 
 
 def _frames(inputs: dict[str, Any], limits: ModelLimits, out: Prepared) -> None:

@@ -184,7 +184,7 @@ class Wan2GPClient:
         if schema is None:
             return [await self._unknown_model(model)]
         limits = schema.limits()
-        prepared = wan2gp_rules.prepare(inputs, limits, await self.model_defaults(model))
+        prepared = wan2gp_rules.prepare(inputs, limits, await self.model_defaults(model), job.chosen)
         image_problems, images = wan2gp_rules.image_inputs(inputs, limits)
         problems = prepared.problems + image_problems
         if not problems:

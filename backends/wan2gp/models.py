@@ -16,6 +16,7 @@ from ...workflows.wan2gp_rules import (
     ModelLimits,
     nearest_resolution,
     parse_resolution,
+    resolution_multiple_for,
 )
 
 
@@ -146,6 +147,7 @@ class ModelSchema(_Loose):
 
     # v1 model definitions (`wangp_get_model`) name the allowed `image_prompt_type` flags instead.
     image_prompt_types_allowed: str | None = None
+    vae_block_size: int | None = None  # the size grid WanGP floors to (model definitions; not in the 12.60 schema)
 
     @property
     def accepts_end_image(self) -> bool:
@@ -175,6 +177,7 @@ class ModelSchema(_Loose):
             steps_maximum=self.steps_maximum,
             accepts_start_image=self.accepts_start_image,
             accepts_end_image=self.accepts_end_image,
+            resolution_multiple=resolution_multiple_for(self.family, self.model_type, self.vae_block_size),
         )
 
     def frame_rule(self) -> FrameRule:
