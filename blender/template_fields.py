@@ -6,6 +6,7 @@ tests), stdlib only, so unit tests cover it without Blender. Thread rule: main t
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from ..workflows.panel_params import PanelParam
@@ -24,6 +25,10 @@ INT_LIMIT = 2**31 - 1  # Blender's IntProperty is 32-bit; a sidecar's 64-bit see
 IMAGE_ATTRS = ("image_source", "image_path", "image_name")
 # The generic fields of the Generate section whose values a template's same-named parameter starts from.
 GENERIC_NAMES = ("prompt", "negative_prompt", "width", "height", "steps", "seed", "frames")
+# The per-name memory of parameter values (the Scene's `params_memory`, JSON) keeps at most this many names, the
+# most recently used last: templates share names, so a few hundred cover every template a user switches between.
+MEMORY_LIMIT = 256
+MEMORY_KINDS = frozenset({*VALUE_ATTR, "image"})
 
 
 def template_rows(settings: Any) -> list[Any]:
@@ -62,16 +67,56 @@ def remembered(rows: Any) -> dict[str, tuple[str, Any]]:
     return out
 
 
-def start_value(param: PanelParam, kept: dict[str, tuple[str, Any]], generic: dict[str, Any]) -> Any:
-    """A new row's value: the same-named value of the previous template if it fits, else the generic field's,
+def load_memory(text: str) -> dict[str, tuple[str, Any]]:
+    """The Scene's per-name memory (JSON `{name: [kind, value]}`); anything damaged or foreign is left out."""
+    try:
+        raw = json.loads(text) if text else {}
+    except ValueError:
+        return {}
+    out: dict[str, tuple[str, Any]] = {}
+    for name, entry in raw.items() if isinstance(raw, dict) else ():
+        if not (isinstance(entry, list) and len(entry) == 2 and entry[0] in MEMORY_KINDS):
+            continue
+        kind, value = entry
+        if kind == "image":
+            if isinstance(value, list) and len(value) == len(IMAGE_ATTRS) and all(isinstance(v, str) for v in value):
+                out[str(name)] = (kind, tuple(value))
+        elif isinstance(value, (str, int, float)) and not isinstance(value, bool):
+            out[str(name)] = (kind, value)
+    return out
+
+
+def remember(memory: dict[str, tuple[str, Any]], values: dict[str, tuple[str, Any]]) -> str:
+    """The memory with `values` (the rows being left) written in, most recent last, as the JSON to store."""
+    merged = {name: entry for name, entry in memory.items() if name not in values}
+    merged.update(values)
+    kept = list(merged.items())[-MEMORY_LIMIT:]
+    return json.dumps({name: [kind, list(value) if kind == "image" else value] for name, (kind, value) in kept})
+
+
+def _fits(param: PanelParam, entry: tuple[str, Any] | None) -> bool:
+    if entry is None:
+        return False
+    kind, value = entry
+    if param.kind == "image" or kind == "image":
+        return param.kind == kind
+    return VALUE_ATTR.get(kind) == VALUE_ATTR[param.kind] and (param.kind != "choice" or value in param.choices)
+
+
+def start_value(
+    param: PanelParam,
+    kept: dict[str, tuple[str, Any]],
+    generic: dict[str, Any],
+    memory: dict[str, tuple[str, Any]] | None = None,
+) -> Any:
+    """A new row's value: the same-named value of the template being left if it fits, else the last value this
+    name had in any earlier template (`memory`: A -> B -> A gives A its values back), else the generic field's,
     else the sidecar's default."""
-    if param.name in kept:
-        kind, value = kept[param.name]
-        if param.kind == "image" and kind == "image":
-            return value
-        if param.kind != "image" and VALUE_ATTR.get(kind) == VALUE_ATTR[param.kind]:
-            if param.kind != "choice" or value in param.choices:
-                return value
+    for source in (kept, memory or {}):
+        entry = source.get(param.name)
+        if _fits(param, entry):
+            assert entry is not None
+            return entry[1]
     if param.kind != "image" and param.name in generic:
         value = generic[param.name]
         if isinstance(value, type(default_value(param))) or param.kind == "float":
@@ -91,7 +136,13 @@ def default_value(param: PanelParam) -> Any:
     return "" if param.default is None else str(param.default)
 
 
-def fill(rows: Any, params: list[PanelParam], kept: dict[str, tuple[str, Any]], generic: dict[str, Any]) -> None:
+def fill(
+    rows: Any,
+    params: list[PanelParam],
+    kept: dict[str, tuple[str, Any]],
+    generic: dict[str, Any],
+    memory: dict[str, tuple[str, Any]] | None = None,
+) -> None:
     """Replace `rows` by one row per parameter, values from `start_value`."""
     rows.clear()
     for param in params:
@@ -103,7 +154,7 @@ def fill(rows: Any, params: list[PanelParam], kept: dict[str, tuple[str, Any]], 
         row.choices = "\n".join(param.choices)
         row.value_type = param.value_type
         row.has_min, row.has_max = param.min is not None, param.max is not None
-        value = start_value(param, kept, generic)
+        value = start_value(param, kept, generic, memory)
         if param.kind == "image":
             for attr, item in zip(IMAGE_ATTRS, value, strict=True):
                 setattr(row, attr, item)

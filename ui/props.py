@@ -19,7 +19,7 @@ from bpy.types import PropertyGroup
 
 from ..blender.choices import GENERATE, IMAGE_SOURCES
 from ..blender.generate_props import with_generate_properties
-from ..blender.template_fields import GENERIC_NAMES, clamp_int, fill, remembered
+from ..blender.template_fields import GENERIC_NAMES, clamp_int, fill, load_memory, remember, remembered
 
 _CHOICE_ITEMS: dict[str, list[tuple[str, str, str, str, int]]] = {}  # Blender needs the item strings kept alive
 
@@ -92,6 +92,11 @@ def template_changed(settings: Any, _context: Any) -> None:
     dirs = session.template_dirs() if session is not None else []
     name = settings.template.strip()
     kept = remembered(settings.params)
+    memory = load_memory(settings.params_memory)
+    if not kept:
+        # Leaving the generic fields (no template): what they show now is newer than any remembered value.
+        memory = {name: entry for name, entry in memory.items() if name not in GENERIC_NAMES}
+    settings.params_memory = remember(memory, kept)  # every name's latest value, for a later switch back
     generic = {field: getattr(settings, field) for field in GENERIC_NAMES}
     try:
         params = read_panel_params(name, dirs) if name else []
@@ -104,7 +109,7 @@ def template_changed(settings: Any, _context: Any) -> None:
     except ParamsUnreadable as exc:
         params = []
         settings.params_error = str(exc)
-    fill(settings.params, params, kept, generic)
+    fill(settings.params, params, kept, generic, memory)
     settings.params_template = name if params else ""
 
 
@@ -116,6 +121,9 @@ class GENBRIDGE_PG_generate(PropertyGroup):
     params: CollectionProperty(type=GENBRIDGE_PG_param)
     params_template: StringProperty()  # the template the rows describe ("" when none)
     params_error: StringProperty()  # why the template's parameters could not be read
+    # Every parameter name's latest value across the templates used (JSON {name: [kind, value]}), so switching
+    # A -> B -> A gives A back the values B did not have. Plain data saved with the .blend; never keys.
+    params_memory: StringProperty(options={"HIDDEN"})
 
 
 # The Scene's template field loads the template's parameters when it changes (the operator's own field does not).

@@ -111,3 +111,56 @@ def test_template_names_list_bundled_and_user_templates(tmp_path):
     names = dict(template_names([str(tmp_path), str(tmp_path / "missing")]))
     assert names["mine"] == str(tmp_path) and names["sd15_txt2img"] == str(tmp_path)  # the user's shadows
     assert names["sd15_depth_controlnet"] == "bundled" and "mine.params" not in names
+
+
+def _switch(rows, memory_text, template, generic=None):
+    """What the Scene's template update does: remember the rows being left, refill from the new template."""
+    from genbridge.blender.template_fields import load_memory, remember
+
+    kept = remembered(rows)
+    memory = load_memory(memory_text)
+    memory_text = remember(memory, kept)
+    fill(rows, read_panel_params(template), kept, generic or {}, memory)
+    return memory_text
+
+
+def test_switching_a_to_b_to_a_gives_a_back_the_values_b_lacks():
+    rows, memory = Rows(), ""
+    memory = _switch(rows, memory, "sd15_img2img")
+    by_name = {r.name: r for r in rows}
+    by_name["strength"].float_value = 0.35  # img2img only
+    by_name["steps"].int_value = 12  # shared
+    by_name["image"].image_source, by_name["image"].image_path = "FILE", "/tmp/in.png"
+    memory = _switch(rows, memory, "sd15_txt2img")  # no strength, no image
+    by_name = {r.name: r for r in rows}
+    assert "strength" not in by_name and by_name["steps"].int_value == 12
+    by_name["steps"].int_value = 40  # changed in B: the newer value carries back
+    memory = _switch(rows, memory, "sd15_img2img")
+    by_name = {r.name: r for r in rows}
+    assert by_name["strength"].float_value == 0.35, "A's own value came back"
+    assert by_name["steps"].int_value == 40, "the shared value is B's, the latest"
+    assert (by_name["image"].image_source, by_name["image"].image_path) == ("FILE", "/tmp/in.png")
+
+
+def test_the_memory_is_plain_json_bounded_and_damage_is_ignored():
+    from genbridge.blender.template_fields import MEMORY_LIMIT, load_memory, remember
+
+    text = remember({}, {f"p{i}": ("int", i) for i in range(MEMORY_LIMIT + 10)})
+    memory = load_memory(text)
+    assert len(memory) == MEMORY_LIMIT and "p0" not in memory and memory[f"p{MEMORY_LIMIT + 9}"] == ("int", 265)
+    assert load_memory("{not json") == {} and load_memory("[1, 2]") == {}
+    damaged = '{"a": ["int", 3], "b": ["evil", 1], "c": ["image", ["FILE", 1, ""]], "d": "x", "e": ["string", {}]}'
+    assert load_memory(damaged) == {"a": ("int", 3)}
+    assert load_memory(remember({}, {"img": ("image", ("CAMERA", "", ""))})) == {"img": ("image", ("CAMERA", "", ""))}
+
+
+def test_a_remembered_value_of_another_kind_or_an_invalid_choice_is_not_used():
+    from genbridge.blender.template_fields import start_value
+    from genbridge.workflows.panel_params import PanelParam
+
+    choice = PanelParam(name="sampler", kind="choice", choices=("euler", "heun"), default="euler")
+    assert start_value(choice, {}, {}, {"sampler": ("choice", "dpm")}) == "euler"
+    assert start_value(choice, {}, {}, {"sampler": ("string", "heun")}) == "heun"
+    steps = PanelParam(name="steps", kind="int", default=20)
+    assert start_value(steps, {}, {}, {"steps": ("float", 3.5)}) == 20
+    assert start_value(steps, {"steps": ("int", 9)}, {}, {"steps": ("int", 30)}) == 9, "the template being left wins"
