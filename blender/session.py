@@ -22,7 +22,9 @@ import bpy
 
 from ..runtime import Runtime
 from ..runtime.dispatcher import MainThreadDispatcher
+from ..runtime.endpoint_rows import row_problem
 from ..runtime.handoff import MainEvent
+from ..runtime.netpolicy import redact_url
 from ..runtime.services import DEFAULT_URLS, SERVICES
 from ..runtime.vocabulary import STOPPED_STATES
 from .choices import task_title
@@ -54,9 +56,12 @@ def configured_endpoints(snapshot: dict[str, Any]) -> dict[str, dict[str, Any]]:
     As in `Settings`: a service missing from the snapshot has its default local URL; an empty list turns it off."""
     rows: dict[str, dict[str, Any]] = {}
     for service in SERVICES:
-        for row in snapshot.get(service, [{"url": DEFAULT_URLS[service]}]):
+        for number, row in enumerate(snapshot.get(service, [{"url": DEFAULT_URLS[service]}]), 1):
             if row.get("enabled", True) and str(row.get("url", "")).strip():
-                url = str(row["url"]).strip().rstrip("/")
+                # A row the runtime leaves out (user info in its URL, a too-short key) shows why on its status row,
+                # worded as the runtime words it; the password of such a URL is never kept in this cache.
+                problem = row_problem(service, row, number)
+                url = redact_url(str(row["url"]).strip().rstrip("/"))
                 rows[endpoint_key(service, url)] = {
                     "service": service,
                     "url": url,
@@ -65,6 +70,7 @@ def configured_endpoints(snapshot: dict[str, Any]) -> dict[str, dict[str, Any]]:
                     # Only a fingerprint: enough to forget a check made with another key, and no secret in a cache
                     # that panels read.
                     "key": hashlib.sha256(str(row.get("key") or "").encode()).hexdigest()[:16],
+                    **({"problem": problem.to_dict()} if problem else {}),
                 }
     return rows
 

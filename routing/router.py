@@ -268,6 +268,13 @@ class Router:
                 candidates.append(cand)
         if not candidates:
             names = " or ".join(SERVICE_TITLES[s] for s in order) or "matching"
+            # Rows left out for a problem (a URL with a password, a too-short key): say why, not just "none".
+            left_out = [p for p in self.settings.endpoint_problems if p["service"] in order]
+            if left_out:
+                raise ConfigError(
+                    f"No usable {names} endpoint for {task.title or job.task}: {left_out[0]['message']}",
+                    left_out[0]["hint"],
+                )
             raise ConfigError(
                 f"No enabled {names} endpoint for {task.title or job.task}" + (f" ({left_out})." if left_out else "."),
                 "Add one in GenBridge preferences (or genbridge.toml).",

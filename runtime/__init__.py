@@ -143,7 +143,9 @@ class Runtime:
         if isinstance(value, settings_cls):
             return value
         if isinstance(value, Mapping):
-            return settings_cls.from_mapping(value, source="GenBridge preferences")
+            # A preferences row that cannot be used (user info in its URL, a too-short key) turns off only that
+            # row: its message is in `endpoint_problems` and on its status row, the other endpoints keep working.
+            return settings_cls.from_mapping(value, source="GenBridge preferences", skip_bad_endpoints=True)
         raise TypeError(f"settings source returned {type(value).__name__}")
 
     async def _before_stop(self) -> None:
@@ -242,7 +244,7 @@ class Runtime:
                 value = (
                     from_source
                     if isinstance(from_source, Settings)
-                    else Settings.from_mapping(from_source, source="GenBridge preferences")
+                    else Settings.from_mapping(from_source, source="GenBridge preferences", skip_bad_endpoints=True)
                 )
                 self._job_service.update_settings(value)
 

@@ -26,8 +26,8 @@ from typing import Any
 from .services import SERVICES, key_env_var
 
 MASK = "***"
-# Shorter values are not treated as secrets: masking every "ab" in every message would garble it, and a key that
-# short protects nothing anyway.
+# Shorter values are not treated as secrets: masking every "ab" in every message would garble it. So keys that short
+# are refused where they are configured (runtime.endpoint_rows); this floor only guards anything that slips past.
 MIN_SECRET_LENGTH = 4
 
 # The key variables read at redaction time: one per service, plus the Comfy.org partner-node key (Comfy API v2).

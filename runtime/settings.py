@@ -20,6 +20,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    PrivateAttr,
     SecretStr,
     ValidationError,
     ValidationInfo,
@@ -27,8 +28,9 @@ from pydantic import (
     model_validator,
 )
 
+from .endpoint_rows import COMFY_ORG_KEY_ENV, RowProblem, row_problem, short_key, short_key_sentence
 from .errors import ConfigError
-from .netpolicy import CREDENTIALS_HINT, host_of
+from .netpolicy import CREDENTIALS_HINT, host_of, redact_url
 from .paths import default_data_dir
 from .redact import register_secrets
 from .services import DEFAULT_URLS, SERVICE_TITLES, SERVICES, key_env_var
@@ -53,8 +55,6 @@ EndpointKind = Literal["native", "api_v2"]
 # Preset for kind = "api_v2": Comfy Cloud's base URL (the client adds /api/v2/...). Remote and paid: it needs online
 # access, a key, and the routing policy's `api_v2_use` decides when jobs go there.
 COMFY_CLOUD_URL = "https://cloud.comfy.org"
-# The Comfy.org API key partner nodes authenticate with (sent as extra_data.api_key_comfy_org, never journaled).
-COMFY_ORG_KEY_ENV = "GENBRIDGE_COMFY_ORG_KEY"
 
 
 class Endpoint(BaseModel):
@@ -86,6 +86,16 @@ class Endpoint(BaseModel):
 
     @model_validator(mode="after")
     def _remember_key(self) -> Endpoint:
+        # A 1-3 character key could not be masked without garbling every message, so it is refused here, where
+        # it is configured (see runtime.endpoint_rows), instead of being used unprotected.
+        keys = [("The key", self.key), ("The partner_key (Comfy.org key)", self.partner_key)]
+        envs = [key_env_var(self.service)] + ([COMFY_ORG_KEY_ENV] if self.kind == "api_v2" else [])
+        found: list[tuple[str, str | None]] = [(what, v.get_secret_value()) for what, v in keys if v is not None]
+        found += [(f"The key in the environment variable {var}", os.environ.get(var)) for var in envs]
+        for what, value in found:
+            size = short_key(value)
+            if size:
+                raise ValueError(f"{short_key_sentence(what, size)}. Use the whole key, or leave it empty")
         # From here on this key is masked in every message, log line and journal record (runtime.redact).
         if self.key is not None:
             register_secrets([self.key.get_secret_value()])
@@ -177,6 +187,7 @@ class Settings(BaseModel):
     policy_file: str = ""
     template_dirs: list[str] = Field(default_factory=list)
     timeouts: Timeouts = Field(default_factory=Timeouts)
+    _endpoint_problems: list[dict[str, Any]] = PrivateAttr(default_factory=list)
 
     def endpoints(self, service: str, *, enabled_only: bool = True) -> list[Endpoint]:
         eps: list[Endpoint] = getattr(self, service)
@@ -193,15 +204,32 @@ class Settings(BaseModel):
     def output_path(self) -> Path:
         return Path(self.output_dir).expanduser() if self.output_dir else self.data_path / "outputs"
 
+    @property
+    def endpoint_problems(self) -> list[dict[str, Any]]:
+        """Endpoint rows left out because they cannot be used (`from_mapping(..., skip_bad_endpoints=True)`):
+        service, number (1-based), url (no user info), message, hint."""
+        return list(self._endpoint_problems)
+
     @classmethod
-    def from_mapping(cls, data: Mapping[str, Any], *, source: str = "settings") -> Settings:
-        """Validate plain data (TOML, a Blender preferences snapshot); errors name the field and the source."""
+    def from_mapping(
+        cls, data: Mapping[str, Any], *, source: str = "settings", skip_bad_endpoints: bool = False
+    ) -> Settings:
+        """Validate plain data (TOML, a Blender preferences snapshot); errors name the field and the source.
+
+        With `skip_bad_endpoints` (Blender's preferences, where every row shows its own status) an endpoint row
+        that cannot be used is left out and listed in `endpoint_problems` instead of stopping everything: the
+        other endpoints keep working and jobs route around it. Headless sources stop with the message."""
         data = dict(data)
+        problems: list[dict[str, Any]] = []
         for service in SERVICES:
             if service in data:
                 data[service] = _endpoint_rows(service, data[service], source)
+                if skip_bad_endpoints:
+                    data[service] = _usable_rows(service, data[service], problems)
         try:
-            return cls.model_validate(data)
+            settings = cls.model_validate(data)
+            settings._endpoint_problems = problems
+            return settings
         except ValidationError as exc:
             raise ConfigError(f"Invalid GenBridge settings in {source}: {validation_problems(exc)}.") from None
         except RecursionError:
@@ -273,7 +301,7 @@ def read_toml(
 def validation_problems(exc: ValidationError) -> str:
     """A pydantic error as "field: problem; ..." without the rejected values (they may hold a password)."""
     return "; ".join(
-        f"{'.'.join(str(p) for p in err['loc'])}: {_plain(err['msg'])}"
+        f"{'.'.join(str(p) for p in err['loc'])}: {_plain(err['msg'])}" if err["loc"] else _plain(err["msg"])
         for err in exc.errors(include_url=False, include_input=False)
     )
 
@@ -303,6 +331,24 @@ def _endpoint_rows(service: str, value: Any, source: str) -> list[dict[str, Any]
             )
         rows.append({**item, "service": service})
     return rows
+
+
+def _usable_rows(service: str, rows: list[dict[str, Any]], problems: list[dict[str, Any]]) -> list[Any]:
+    """The rows of `service` that make valid endpoints; each other row becomes an entry in `problems`."""
+    usable: list[Any] = []
+    for number, row in enumerate(rows, 1):
+        problem = row_problem(service, row, number)
+        if problem is None:
+            try:
+                usable.append(Endpoint.model_validate(row))
+                continue
+            except ValidationError as exc:
+                where = f"{SERVICE_TITLES.get(service, service)} endpoint {number}"
+                problem = RowProblem(f"{where}: {validation_problems(exc)}.", "Fix it in GenBridge's preferences.")
+        url = redact_url(str(row.get("url") or ""))
+        problems.append({"service": service, "number": number, "url": url, **problem.to_dict()})
+        log.warning("%s %s", problem.message, problem.hint)
+    return usable
 
 
 def unknown_keys(data: Mapping[str, Any], model: type[BaseModel] | None = None, where: str = "") -> list[str]:

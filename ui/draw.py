@@ -148,6 +148,12 @@ def draw_endpoint_status(
     name = endpoint.get("label") or endpoint.get("url", "")
     col = layout.column(align=True)
     title = f"{SERVICE_TITLES.get(service, service)}  {name}"
+    problem = endpoint.get("problem")
+    if problem:  # left out of the runtime until fixed: say why and how, whatever an older check said
+        draw_wrapped(col, title, state.chars, "ERROR")
+        draw_wrapped(col, problem.get("message", ""), state.chars, "BLANK1")
+        draw_wrapped(col, problem.get("hint", ""), state.chars, "INFO")
+        return
     if result is None:
         draw_wrapped(col, title, state.chars, "SORTTIME" if state.checking else "QUESTION")
         col.label(text="checking..." if state.checking else "not checked yet", icon="BLANK1")

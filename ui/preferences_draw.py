@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..blender.probes import endpoint_key
+from ..runtime.endpoint_rows import row_problem
 from ..runtime.errors import ConfigError
 from ..runtime.netpolicy import is_loopback
 from ..runtime.services import DEFAULT_URLS, SERVICE_TITLES, SERVICES, key_env_var
@@ -26,6 +27,16 @@ def url_problem(url: str, online_access: bool) -> str:
     if remote and not online_access:
         return "Refused: this server is on another computer and Online Access is off."
     return ""
+
+
+def endpoint_row(ep: Any) -> dict[str, Any]:
+    """The fields of a preferences row that decide whether it can be used (keys only to measure them)."""
+    return {
+        "url": ep.url,
+        "key": ep.key,
+        "partner_key": getattr(ep, "partner_key", ""),
+        "kind": getattr(ep, "kind", "native"),
+    }
 
 
 def draw_test_result(layout: Any, result: dict[str, Any] | None, chars: int = DEFAULT_CHARS) -> None:
@@ -87,7 +98,11 @@ def draw_endpoints(
             if ep.kind == "api_v2":
                 kind_row.prop(ep, "partner_key", text="Comfy.org Key")
         problem = url_problem(ep.url, online_access) if ep.url.strip() else "Enter the server's URL."
-        if problem:
+        unusable = row_problem(service, endpoint_row(ep), index + 1, env) if ep.url.strip() else None
+        if unusable is not None:  # the same words as the status box: what, where, how to fix
+            draw_wrapped(col, unusable.message, chars, "ERROR")
+            draw_wrapped(col, unusable.hint, chars, "INFO")
+        elif problem:
             draw_wrapped(col, problem, chars, "ERROR")
         draw_test_result(col, tests.get(endpoint_key(service, ep.url)), chars)
     if key_from_env:

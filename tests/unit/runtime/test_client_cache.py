@@ -70,7 +70,7 @@ def test_a_client_still_running_a_job_is_kept_when_its_endpoint_changes(tmp_path
     try:
         running = rt.submit({"task": "image", "requested_service": "comfyui"})
         wait_for(lambda: made and rt.service is not None and rt.service.jobs[running.job_id].state == "submitted")
-        prefs["comfyui"] = [{"url": "http://h:1", "key": "k2"}]
+        prefs["comfyui"] = [{"url": "http://h:1", "key": "key-2"}]
         rt.update_settings()
         nxt = rt.submit({"task": "image", "requested_service": "comfyui"})
         assert nxt.done.result(5)["state"] == "done"
