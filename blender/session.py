@@ -62,7 +62,10 @@ def configured_endpoints(snapshot: dict[str, Any]) -> dict[str, dict[str, Any]]:
                 # worded as the runtime words it; the password of such a URL is never kept in this cache.
                 problem = row_problem(service, row, number)
                 url = redact_url(str(row["url"]).strip().rstrip("/"))
-                rows[endpoint_key(service, url)] = {
+                key = endpoint_key(service, url)
+                if problem:  # its own status row, even beside a good row for the same server (a fix half done)
+                    key = f"{key}#{number}"
+                rows[key] = {
                     "service": service,
                     "url": url,
                     "label": row.get("label") or "",

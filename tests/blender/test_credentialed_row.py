@@ -47,7 +47,7 @@ def test_a_credentialed_row_is_skipped_and_jobs_run_on_the_other_endpoint(
         pump_until(session, lambda: not session.services_checking, timeout=30)
 
         # The status box: the bad row says what is wrong and how to fix it; the good row was checked.
-        bad_row = session.endpoints[f"comfyui|{refused.url}"]
+        bad_row = session.endpoints[f"comfyui|{refused.url}#1"]  # numbered: a bad row never shares a status row
         assert "ComfyUI endpoint 1" in bad_row["problem"]["message"]
         assert "holds a user name or password" in bad_row["problem"]["message"]
         assert "Key field" in bad_row["problem"]["hint"]

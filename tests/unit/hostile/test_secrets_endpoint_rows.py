@@ -148,7 +148,7 @@ def test_the_status_box_shows_the_row_problem_and_never_the_password(tmp_path, m
         readers = session_module.PreferenceReaders(settings=lambda _d: prefs, notify=lambda: (True, False))
         session = session_module.Session("genbridge", readers)
         session.sync_settings()
-        assert list(session.endpoints) == ["litellm|http://127.0.0.1:4000", "litellm|http://127.0.0.1:4001"]
+        assert list(session.endpoints) == ["litellm|http://127.0.0.1:4000#1", "litellm|http://127.0.0.1:4001"]
         bad, good = session.endpoints.values()
         assert "holds a user name or password" in bad["problem"]["message"] and "problem" not in good
         assert PASSWORD not in repr((session.endpoints, session.services, session.notice))
@@ -157,6 +157,10 @@ def test_the_status_box_shows_the_row_problem_and_never_the_password(tmp_path, m
         text = drawn.text()
         assert "LiteLLM endpoint 1 (http://127.0.0.1:4000) holds a user name or password" in text
         assert "put the password (or token) in its Key field" in text and PASSWORD not in text
+        # Fixing it by adding a good row for the same server first: both rows keep their own status.
+        prefs["litellm"] = [{"url": credentialed("http://127.0.0.1:4000")}, {"url": "http://127.0.0.1:4000"}]
+        session.sync_settings()
+        assert list(session.endpoints) == ["litellm|http://127.0.0.1:4000#1", "litellm|http://127.0.0.1:4000"]
     finally:
         sys.modules.pop("genbridge.blender.session", None)
 
