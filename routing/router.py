@@ -269,11 +269,11 @@ class Router:
         if not candidates:
             names = " or ".join(SERVICE_TITLES[s] for s in order) or "matching"
             # Rows left out for a problem (a URL with a password, a too-short key): say why, not just "none".
-            left_out = [p for p in self.settings.endpoint_problems if p["service"] in order]
-            if left_out:
+            unusable = [p for p in self.settings.endpoint_problems if p["service"] in order]
+            if unusable:
                 raise ConfigError(
-                    f"No usable {names} endpoint for {task.title or job.task}: {left_out[0]['message']}",
-                    left_out[0]["hint"],
+                    f"No usable {names} endpoint for {task.title or job.task}: {unusable[0]['message']}",
+                    unusable[0]["hint"],
                 )
             raise ConfigError(
                 f"No enabled {names} endpoint for {task.title or job.task}" + (f" ({left_out})." if left_out else "."),

@@ -186,11 +186,15 @@ def _safe_cut(text: str, secrets: list[str]) -> int:
     key that would otherwise be cut in two."""
     cut = len(text)
     for secret in secrets:
-        # A suffix as long as the key would be the key itself (whole, masked when released): proper prefixes only.
-        for size in range(min(len(secret) - 1, len(text)), len(text) - cut, -1):
-            if text.endswith(secret[:size]):
-                cut = len(text) - size
+        # Candidates start where the key's first character occurs in the last len(key) - 1 characters (a suffix
+        # as long as the key would be the key itself, masked when released); the leftmost match is the longest.
+        # Searching for that character, not trying every length, keeps a chunk of prose at a few microseconds.
+        at = text.find(secret[0], max(0, len(text) - len(secret) + 1))
+        while -1 < at < cut:
+            if secret.startswith(text[at:]):
+                cut = at
                 break
+            at = text.find(secret[0], at + 1)
     moved = True
     while moved:  # moving the cut back can put it inside another key: repeat until no key straddles it
         moved = False
