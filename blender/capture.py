@@ -8,7 +8,8 @@ How the passes are made (decided for robustness on 4.2-5.0 and on machines witho
 changed in 5.0 and render-result pixels cannot be read in background mode, so a pass is a one-sample Cycles (CPU)
 render with a view-layer material override that emits the raw value (camera-space depth, distance, normal, or the
 object index set on the selected objects), saved as float EXR to a temporary file, read back and normalised with
-numpy, then written as an 8- or 16-bit PNG by a small PNG writer (no colour management in the way):
+numpy (in plain Python where Blender has no numpy: `plain_pixels`), then written as an 8- or 16-bit PNG by a small
+PNG writer (no colour management in the way):
 
 - depth: near = white, far = dark (linear between the nearest and farthest visible surface, 0.05..1), background
   black, as ControlNet depth preprocessors (MiDaS / Depth Anything) produce;

@@ -79,6 +79,37 @@ def _read_exr(path: Path) -> Any:
     return buf.reshape(h, w, 4)[::-1]
 
 
+def _has_numpy() -> bool:
+    try:
+        import numpy  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def _write_pass(path: Path, kind: str, exr: Path, scene: Any, bit_depth: int) -> None:
+    """The raw pass (a float EXR) normalised into an 8/16-bit PNG: with numpy when Blender has it, else in plain
+    Python (`plain_pixels`: distribution builds such as Debian's ship Blender without numpy)."""
+    if _has_numpy():
+        write_png(path, _normalise(kind, _read_exr(exr), scene), bit_depth)
+        return
+    from array import array
+
+    from . import plain_pixels
+
+    img: Any = bpy.data.images.load(str(exr), check_existing=False)
+    try:
+        width, height = img.size
+        buf = array("f", bytes(4 * width * height * 4))
+        img.pixels.foreach_get(buf)
+    finally:
+        bpy.data.images.remove(img)
+    mist = scene.world.mist_settings if scene.world else None
+    settings = (mist.start, mist.depth, mist.falloff) if mist else (5.0, 25.0, "QUADRATIC")
+    channels, values = plain_pixels.normalise(kind, buf, width, height, settings)
+    Path(path).write_bytes(plain_pixels.png_bytes(values, width, height, channels, bit_depth))
+
+
 def _normalise(kind: str, raw: Any, scene: Any) -> Any:
     import numpy as np
 
@@ -171,7 +202,7 @@ def capture_pass(
             size = (render.resolution_x, render.resolution_y)
             result = render_scene(scene, layer)
             save_result(result, scene, tmp, "OPEN_EXR", "32")
-        write_png(path, _normalise(kind, _read_exr(tmp), scene), bit_depth)
+        _write_pass(path, kind, tmp, scene, bit_depth)
     finally:
         tmp.unlink(missing_ok=True)
         bpy.data.materials.remove(mat)

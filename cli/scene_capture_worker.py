@@ -2,7 +2,7 @@
 
 Started by `cli/scene_inputs.py` as `<bpy python> scene_capture_worker.py '<json request>'`; the last stdout line is
 `GENBRIDGE_CAPTURE <json>` (the provenance) or `GENBRIDGE_CAPTURE_ERROR <message>`. It loads `blender/capture*.py`
-by path (they import only bpy, numpy and the standard library), so no add-on needs installing.
+by path (they import only bpy, numpy if present and the standard library), so no add-on needs installing.
 """
 
 from __future__ import annotations

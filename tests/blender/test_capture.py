@@ -120,6 +120,23 @@ def test_object_mask_is_white_only_where_the_selected_object_is_seen(scene, tmp_
     assert all(o.pass_index == 0 for o in scene.objects)  # the indices used for the mask were put back
 
 
+@pytest.mark.parametrize(("kind", "bit_depth"), [("depth", 8), ("depth", 16), ("normal", 8), ("mist", 8), ("mask", 8)])
+def test_without_numpy_each_pass_is_the_same_png(scene, tmp_path, monkeypatch, kind, bit_depth):
+    """A Blender without numpy (Debian's 4.3.2) normalises and writes the pass in plain Python: the same values."""
+    passes = importlib.import_module(f"{PKG}.blender.capture_passes")
+    options = {"scene": scene, "width": SIZE[0], "height": SIZE[1], "bit_depth": bit_depth, "objects": ["Near"]}
+    if kind != "mask":
+        options.pop("objects")
+    with_numpy = pixels(passes.capture_pass(kind, tmp_path / "numpy", **options)["path"])
+    monkeypatch.setattr(passes, "_has_numpy", lambda: False)
+    plain_path = passes.capture_pass(kind, tmp_path / "plain", **options)["path"]
+    plain = pixels(plain_path)
+    assert plain.shape == with_numpy.shape
+    one_level = 1 / (65535 if bit_depth == 16 else 255)
+    assert float(np.abs(plain - with_numpy).max()) <= one_level + 1e-6  # float32 vs float64 rounding at most
+    assert Path(plain_path).read_bytes()[24] == bit_depth
+
+
 def test_image_editor_image_is_sent_with_its_own_pixels(scene, tmp_path):
     image = bpy.data.images.new("Painted", 16, 8)
     image.generated_color = (1.0, 0.0, 0.0, 1.0)
