@@ -406,7 +406,11 @@ class Session:
         outputs = row.setdefault("outputs", [])
         if event.path not in outputs:
             outputs.append(event.path)
-        land_output(row, event.path)
+        landed = land_output(row, event.path)
+        if landed is not None and (row.get("target") or {}).get("kind", "none") in ("image", "none"):
+            # The job's details offer "Use as Texture" and "Camera Background" for exactly this image (the one
+            # the Image Editor shows may be another).
+            row["image_name"] = landed.name
 
     def _on_services(self, event: MainEvent) -> None:
         if event.key == CHECK_DONE or event.error:

@@ -367,6 +367,13 @@ def draw_job_detail(layout: Any, job: dict[str, Any], chars: int = DEFAULT_CHARS
         actions.operator("genbridge.retry_job", text="Retry", icon="FILE_REFRESH").job_id = job["id"]
     if job.get("outputs"):
         actions.operator("genbridge.open_output", text="Open Output", icon="FILE_FOLDER").job_id = job["id"]
+    if state == "done" and job.get("image_name"):
+        # The landed image back into the scene: on the selected objects, or behind the camera.
+        scene_row = box.row(align=True)
+        scene_row.operator("genbridge.use_as_texture", text="Use as Texture", icon="TEXTURE").image = job["image_name"]
+        scene_row.operator(
+            "genbridge.camera_background", text="Camera Background", icon="IMAGE_BACKGROUND"
+        ).image = job["image_name"]
     if job.get("preview_icon"):
         box.template_icon(icon_value=job["preview_icon"], scale=6.0)
 

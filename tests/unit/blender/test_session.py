@@ -220,3 +220,16 @@ def pump(session, until, timeout=10.0):
         assert time.monotonic() < deadline, f"not reached; jobs: {session.jobs}"
         session.dispatcher.timer_callback()
         time.sleep(0.005)
+
+
+def test_a_landed_image_is_named_on_its_job_for_the_scene_buttons(make_session, bpy, tmp_path):
+    """The job's details offer "Use as Texture" for the image it landed, not whatever the Image Editor shows."""
+    session = make_session()
+    target = {"kind": "image", "name": "Cottage", "scene": "Scene"}
+    session.dispatcher.post(state_event("img", "running", created_at=1.0, target=target))
+    session.dispatcher.post(MainEvent(kind="output", job_id="img", path=str(tmp_path / "out.png")))
+    session.dispatcher.post(state_event("txt", "running", created_at=2.0, target={"kind": "text", "name": "T"}))
+    session.dispatcher.post(MainEvent(kind="output", job_id="txt", path=str(tmp_path / "out.txt")))
+    session.dispatcher.timer_callback()
+    assert session.jobs["img"]["image_name"] == "Cottage" and "Cottage" in bpy.data.images
+    assert "image_name" not in session.jobs["txt"], "a text result is no image to put on objects"

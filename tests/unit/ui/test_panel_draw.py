@@ -176,3 +176,15 @@ def test_job_detail_names_where_each_captured_input_came_from(layout):
     draw_job_detail(layout, job("running", captures=captures), chars=200)
     assert "image: depth pass of Shot Cam, frame 7, 512x512" in layout.labels()
     assert "end_image: Sequencer frame of Edit, frame 40" in layout.labels()
+
+
+def test_a_done_image_job_offers_its_image_as_texture_and_camera_background(layout):
+    from genbridge.ui.draw import draw_job_detail
+
+    draw_job_detail(layout, job("done", image_name="Cottage.001", outputs=["/o/x.png"]), chars=200)
+    assert [p.image for p in layout.operator_props("genbridge.use_as_texture")] == ["Cottage.001"]
+    assert [p.image for p in layout.operator_props("genbridge.camera_background")] == ["Cottage.001"]
+    for unfinished in (job("running", image_name="Cottage.001"), job("done")):
+        other = type(layout)()
+        draw_job_detail(other, unfinished, chars=200)
+        assert "genbridge.use_as_texture" not in other.operators()
