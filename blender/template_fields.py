@@ -10,6 +10,7 @@ import json
 from typing import Any
 
 from ..workflows.panel_params import PanelParam
+from .choices import IMAGE_SOURCES
 
 # Which value field of a row holds each kind's value (one field per value type, shared by related kinds, so a
 # value survives a template switch that turns a "string" into a "prompt" of the same name).
@@ -212,3 +213,68 @@ def template_inputs(rows: Any, overrides: dict[str, Any] | None = None) -> tuple
         images.pop(name, None)
         inputs[name] = value
     return inputs, images
+
+
+SOURCE_IDS = tuple(key for key, _title, _description in IMAGE_SOURCES)
+_SOURCE_KEYS = {"source", "path", "image"}
+
+
+def parse_sources(text: str) -> dict[str, tuple[str, str, str]]:
+    """The operator's `sources` JSON (scripts, F3's redo panel) as {param: (source, file path, image name)}.
+
+    Each value is a source id (`{"image": "DEPTH"}`, any case) or an object with it and what it needs
+    (`{"start_image": {"source": "FILE", "path": "//first.png"}}`, `{"image": {"source": "IMAGE_EDITOR",
+    "image": "Render Result"}}`); "NONE" takes a panel's source away. Raises ValueError saying what to write."""
+    if not text.strip():
+        return {}
+    example = '{"image": "DEPTH"}'
+    try:
+        raw = json.loads(text)
+    except ValueError as exc:
+        raise ValueError(f"'sources' must be a JSON object of image sources, e.g. {example} ({exc})") from exc
+    if not isinstance(raw, dict):
+        raise ValueError(f"'sources' must be a JSON object of image sources, e.g. {example}")
+    chosen: dict[str, tuple[str, str, str]] = {}
+    for param, value in raw.items():
+        spec = value if isinstance(value, dict) else {"source": value}
+        unknown = sorted(set(spec) - _SOURCE_KEYS)
+        if unknown:
+            raise ValueError(
+                f"'sources' for '{param}': unknown key {', '.join(unknown)} (use source, and path for File or "
+                "image for Image Editor)"
+            )
+        source = str(spec.get("source", "")).upper()
+        if source not in SOURCE_IDS:
+            raise ValueError(
+                f"'sources' for '{param}': {spec.get('source')!r} is no image source; use one of "
+                f"{', '.join(SOURCE_IDS)}"
+            )
+        if source == "FILE" and not str(spec.get("path") or "").strip():
+            raise ValueError(
+                f"'sources' for '{param}': a File source needs its path, e.g. {{\"source\": \"FILE\", "
+                f'"path": "//input.png"}}'
+            )
+        chosen[str(param)] = (source, str(spec.get("path") or ""), str(spec.get("image") or ""))
+    return chosen
+
+
+def apply_sources(
+    images: dict[str, tuple[str, str, str]], chosen: dict[str, tuple[str, str, str]], rows: Any = ()
+) -> dict[str, tuple[str, str, str]]:
+    """The panel's image sources with the explicitly chosen ones winning ("NONE" removes one). With the template's
+    rows known, a name that is not one of its image parameters is refused (ValueError naming them)."""
+    image_params = [row.name for row in rows if row.kind == "image"]
+    if rows:
+        strangers = sorted(name for name in chosen if name not in image_params)
+        if strangers:
+            have = ", ".join(image_params) or "none"
+            raise ValueError(
+                f"The template has no image parameter {', '.join(strangers)} (its image parameters: {have})"
+            )
+    merged = dict(images)
+    for name, source in chosen.items():
+        if source[0] == "NONE":
+            merged.pop(name, None)
+        else:
+            merged[name] = source
+    return merged

@@ -13,7 +13,7 @@ from .. import blender
 from ..blender.bpytypes import OperatorResult
 from ..blender.choices import GENERATE_FIELDS, TEXT_TASKS, VIDEO_TASKS
 from ..blender.generate_props import with_generate_properties
-from ..blender.template_fields import missing_required, template_inputs, template_rows
+from ..blender.template_fields import apply_sources, missing_required, parse_sources, template_inputs, template_rows
 
 
 def target_for(task: str, context: Any, name: str) -> dict[str, Any]:
@@ -101,6 +101,14 @@ class GENBRIDGE_OT_generate(bpy.types.Operator):
         description="The template's parameter values as a JSON object, e.g. {\"steps\": 30}; they win over the panel's",
         options={"SKIP_SAVE"},
     )
+    sources: StringProperty(
+        name="Image Sources",
+        description=(
+            'Where the template\'s image parameters come from, as a JSON object, e.g. {"image": "DEPTH"} or '
+            '{"start_image": {"source": "FILE", "path": "//a.png"}}; they win over the panel\'s'
+        ),
+        options={"SKIP_SAVE"},
+    )
 
     @classmethod
     def poll(cls, context: Any) -> bool:
@@ -123,7 +131,8 @@ class GENBRIDGE_OT_generate(bpy.types.Operator):
 
     def template_values(self, context: Any, values: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any], list]:
         """(inputs, image sources, rows) of the chosen template: the Scene's parameter rows when they describe the
-        template being sent, overlaid by the operator's `params` JSON (scripts, F3). Raises ValueError."""
+        template being sent, overlaid by the operator's `params` and `sources` JSON and an explicitly given
+        `image_source` (scripts, F3's redo panel). Raises ValueError."""
         settings = getattr(context.scene, "genbridge", None)
         rows = template_rows(settings) if settings is not None else []
         if rows and getattr(settings, "params_template", "") != values["template"].strip():
@@ -137,7 +146,18 @@ class GENBRIDGE_OT_generate(bpy.types.Operator):
             if not isinstance(overrides, dict):
                 raise ValueError("'params' must be a JSON object, e.g. {\"steps\": 30}")
         inputs, images = template_inputs(rows, overrides)
-        return inputs, images, rows
+        chosen = parse_sources(self.sources)
+        generic = (values["image_source"], values["image_path"], values["image_name"])
+        # The single-image fields feed a template with no rows in the panel; given explicitly (scripts, F3's redo
+        # panel) they win over the panel's rows too. `sources` and `params` win over both.
+        param = values["image_param"] or "image"
+        given = self.properties.is_property_set("image_source")
+        if param not in overrides and ((not rows and generic[0] != "NONE") or (rows and given)):
+            chosen.setdefault(param, generic)
+        clash = sorted(set(chosen) & set(overrides))
+        if clash:
+            raise ValueError(f"Give {', '.join(clash)} in 'params' or in 'sources', not in both")
+        return inputs, apply_sources(images, chosen, rows), rows
 
     def execute(self, context: Any) -> OperatorResult:
         values = self.gathered(context)
@@ -156,12 +176,6 @@ class GENBRIDGE_OT_generate(bpy.types.Operator):
             self.report({"ERROR"}, "Write a prompt first: GenBridge has nothing to generate from")
             return {"CANCELLED"}
         sources: dict[str, tuple[str, str, str]] = dict(images)
-        if not rows and values["image_source"] != "NONE":
-            sources[values["image_param"] or "image"] = (
-                values["image_source"],
-                values["image_path"],
-                values["image_name"],
-            )
         size = {**values, **{k: spec["inputs"][k] for k in ("width", "height") if k in spec["inputs"]}}
         captures: dict[str, dict[str, Any]] = {}
         for param, (source, file_path, image_name) in sources.items():

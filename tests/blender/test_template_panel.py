@@ -112,3 +112,67 @@ def test_user_template_folder_from_the_preferences(settings, tmp_path):
     assert "Cannot read" in settings.params_error and len(settings.params) == 0
     settings.template = "no_such_look"
     assert 'no template called "no_such_look"' in settings.params_error and len(settings.params) == 0
+
+
+@pytest.fixture
+def captured(gb, monkeypatch):
+    """The capture requests the operator makes ({param: options}), recorded instead of rendered (the captures
+    themselves are tested in test_capture.py); the spec then goes to the recording submit."""
+    session = gb.blender.running()
+    asked: list[dict] = []
+
+    def with_captures(spec, sources):
+        asked.append({param: dict(options) for param, options in sources.items()})
+        return {**spec, "inputs": {**spec["inputs"], **{p: f"/captured/{p}.png" for p in sources}}}
+
+    monkeypatch.setattr(session, "with_captures", with_captures)
+    return asked
+
+
+def test_scripts_and_f3_choose_image_sources_through_the_operators_properties(settings, captured, editor, tmp_path):
+    """`sources` (JSON) names each image parameter's source; an explicit `image_source` wins over the panel's row."""
+    sent = settings.sent
+    settings.template = "sd15_depth_controlnet"
+    rows = {row.name: row for row in settings.params}
+    rows["prompt"].string_value = "a cottage"
+    rows["image"].image_source = "CAMERA"
+    with editor("VIEW_3D"):
+        assert bpy.ops.genbridge.generate(sources='{"image": "depth"}') == {"FINISHED"}
+        assert bpy.ops.genbridge.generate(image_source="MIST") == {"FINISHED"}
+        assert bpy.ops.genbridge.generate() == {"FINISHED"}  # the panel's own source again
+    assert [asked["image"]["source"] for asked in captured] == ["depth", "mist", "camera"]
+    assert sent[0]["inputs"]["image"] == "/captured/image.png" and sent[0]["template"] == "sd15_depth_controlnet"
+    with editor("VIEW_3D"), pytest.raises(RuntimeError, match="no image parameter prompt"):
+        bpy.ops.genbridge.generate(sources='{"prompt": "DEPTH"}')
+    with editor("VIEW_3D"), pytest.raises(RuntimeError, match="'DEPHT' is no image source"):
+        bpy.ops.genbridge.generate(sources='{"image": "DEPHT"}')
+    with editor("VIEW_3D"), pytest.raises(RuntimeError, match="Fill in image"):
+        bpy.ops.genbridge.generate(sources='{"image": "NONE"}')
+    assert len(sent) == 3 and len(captured) == 3, "a refused call queues and captures nothing"
+
+    # A template the panel does not show (a script's): two image parameters, each from its own source.
+    settings.template = ""
+    first = tmp_path / "first.png"
+    picture = bpy.data.images.new("gb_first_frame", 8, 8)
+    picture.filepath_raw, picture.file_format = str(first), "PNG"
+    picture.save()
+    bpy.data.images.remove(picture)
+    sources = {"start_image": {"source": "FILE", "path": str(first)}, "end_image": "PREVIEW"}
+    with editor("VIEW_3D"):
+        result = bpy.ops.genbridge.generate(
+            task="final_video",
+            template="wan21_flf2v",
+            prompt="the door opens",
+            sources=json.dumps(sources),
+            width=320,
+            height=192,
+        )
+    assert result == {"FINISHED"}
+    assert captured[-1] == {"end_image": {"source": "camera", "engine": "WORKBENCH", "width": 320, "height": 192}}
+    spec = sent[-1]
+    assert spec["template"] == "wan21_flf2v"
+    assert (spec["inputs"]["start_image"], spec["inputs"]["end_image"]) == (str(first), "/captured/end_image.png")
+    with editor("VIEW_3D"), pytest.raises(RuntimeError, match="in 'params' or in 'sources', not in both"):
+        bpy.ops.genbridge.generate(
+            template="wan21_flf2v", prompt="x", sources='{"start_image": "DEPTH"}', params='{"start_image": "/a.png"}'
+        )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 from types import SimpleNamespace
 
@@ -164,3 +165,49 @@ def test_a_remembered_value_of_another_kind_or_an_invalid_choice_is_not_used():
     steps = PanelParam(name="steps", kind="int", default=20)
     assert start_value(steps, {}, {}, {"steps": ("float", 3.5)}) == 20
     assert start_value(steps, {"steps": ("int", 9)}, {}, {"steps": ("int", 30)}) == 9, "the template being left wins"
+
+
+def test_the_operators_sources_json_names_each_image_parameters_source():
+    from genbridge.blender.template_fields import parse_sources
+
+    assert parse_sources("") == {}
+    chosen = parse_sources(
+        '{"image": "depth", "start_image": {"source": "FILE", "path": "//a.png"},'
+        ' "end_image": {"source": "IMAGE_EDITOR", "image": "Render Result"}, "mask": "NONE"}'
+    )
+    assert chosen == {
+        "image": ("DEPTH", "", ""),
+        "start_image": ("FILE", "//a.png", ""),
+        "end_image": ("IMAGE_EDITOR", "", "Render Result"),
+        "mask": ("NONE", "", ""),
+    }
+
+
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        ("DEPTH", "must be a JSON object"),
+        ('["DEPTH"]', "must be a JSON object"),
+        ('{"image": "DEPHT"}', "'DEPHT' is no image source; use one of NONE, FILE, CAMERA"),
+        ('{"image": {"source": "FILE"}}', "a File source needs its path"),
+        ('{"image": {"source": "DEPTH", "camera": "Cam"}}', "unknown key camera"),
+    ],
+)
+def test_a_wrong_sources_json_says_what_to_write(text, says):
+    from genbridge.blender.template_fields import parse_sources
+
+    with pytest.raises(ValueError, match=re.escape(says)):
+        parse_sources(text)
+
+
+def test_chosen_sources_win_over_the_panels_and_must_be_image_parameters():
+    from genbridge.blender.template_fields import apply_sources
+
+    rows = [SimpleNamespace(name="image", kind="image"), SimpleNamespace(name="prompt", kind="prompt")]
+    panel = {"image": ("CAMERA", "", "")}
+    assert apply_sources(panel, {"image": ("DEPTH", "", "")}, rows) == {"image": ("DEPTH", "", "")}
+    assert apply_sources(panel, {"image": ("NONE", "", "")}, rows) == {}
+    assert panel == {"image": ("CAMERA", "", "")}, "the panel's sources are not changed"
+    with pytest.raises(ValueError, match=r"no image parameter prompt \(its image parameters: image\)"):
+        apply_sources(panel, {"prompt": ("DEPTH", "", "")}, rows)
+    assert apply_sources({}, {"any_image": ("MIST", "", "")}) == {"any_image": ("MIST", "", "")}, "no rows: unchecked"
