@@ -217,6 +217,7 @@ def template_inputs(rows: Any, overrides: dict[str, Any] | None = None) -> tuple
 
 SOURCE_IDS = tuple(key for key, _title, _description in IMAGE_SOURCES)
 _SOURCE_KEYS = {"source", "path", "image"}
+MAX_SOURCES_CHARS = 64 * 1024  # a few sources with paths; more is not a hand-written value
 
 
 def parse_sources(text: str) -> dict[str, tuple[str, str, str]]:
@@ -228,9 +229,11 @@ def parse_sources(text: str) -> dict[str, tuple[str, str, str]]:
     if not text.strip():
         return {}
     example = '{"image": "DEPTH"}'
+    if len(text) > MAX_SOURCES_CHARS:
+        raise ValueError(f"'sources' is {len(text)} characters long; name a few image sources, e.g. {example}")
     try:
         raw = json.loads(text)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:  # a deeply nested text ends in RecursionError
         raise ValueError(f"'sources' must be a JSON object of image sources, e.g. {example} ({exc})") from exc
     if not isinstance(raw, dict):
         raise ValueError(f"'sources' must be a JSON object of image sources, e.g. {example}")
@@ -240,18 +243,19 @@ def parse_sources(text: str) -> dict[str, tuple[str, str, str]]:
         unknown = sorted(set(spec) - _SOURCE_KEYS)
         if unknown:
             raise ValueError(
-                f"'sources' for '{param}': unknown key {', '.join(unknown)} (use source, and path for File or "
+                f"'sources' for '{param[:40]}': unknown key {', '.join(unknown)} (use source, and path for File or "
                 "image for Image Editor)"
             )
-        source = str(spec.get("source", "")).upper()
+        given = spec.get("source")
+        source = given.upper() if isinstance(given, str) else ""
         if source not in SOURCE_IDS:
             raise ValueError(
-                f"'sources' for '{param}': {spec.get('source')!r} is no image source; use one of "
+                f"'sources' for '{param[:40]}': {str(given)[:40]!r} is no image source; use one of "
                 f"{', '.join(SOURCE_IDS)}"
             )
         if source == "FILE" and not str(spec.get("path") or "").strip():
             raise ValueError(
-                f"'sources' for '{param}': a File source needs its path, e.g. {{\"source\": \"FILE\", "
+                f"'sources' for '{param[:40]}': a File source needs its path, e.g. {{\"source\": \"FILE\", "
                 f'"path": "//input.png"}}'
             )
         chosen[str(param)] = (source, str(spec.get("path") or ""), str(spec.get("image") or ""))

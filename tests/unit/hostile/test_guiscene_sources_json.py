@@ -1,0 +1,30 @@
+"""Hostile `sources` JSON given to Generate (scripts, F3's redo panel; parsed on Blender's main thread): each is a
+short message saying what to write, in bounded time, and nothing is written."""
+
+from __future__ import annotations
+
+import pytest
+from genbridge.blender.template_fields import MAX_SOURCES_CHARS, parse_sources
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[" * 100_000 + "]" * 100_000, "is 200000 characters long"),
+        ('{"a": ' * 5000 + "1" + "}" * 5000, "must be a JSON object"),  # nests deeper than json allows
+        ('{"image": "' + "D" * 60_000 + '"}', "is no image source"),
+        ('{"image": 7}', "'7' is no image source"),
+        ('{"image": null}', "'None' is no image source"),
+        ('{"image": ["DEPTH"]}', "is no image source"),
+        ('{"image": {"source": "FILE", "path": null}}', "a File source needs its path"),
+        ('{"' + "p" * 5000 + '": {"source": "DEPTH", "camera": "x"}}', "unknown key camera"),
+        ("\udc80", "must be a JSON object"),
+    ],
+)
+def test_a_hostile_sources_value_is_a_short_message(tmp_path, text, message):
+    before = sorted(tmp_path.iterdir())
+    with pytest.raises(ValueError, match=message) as caught:
+        parse_sources(text)
+    assert len(str(caught.value)) < 400, "the message never echoes the whole input"
+    assert sorted(tmp_path.iterdir()) == before
+    assert MAX_SOURCES_CHARS >= 4096
