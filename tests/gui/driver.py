@@ -610,6 +610,10 @@ def steps():
         picture,
     )
 
+    # 3b. The scene as the source (issue 16): the depth ControlNet template with its Depth source, from the sidebar
+    #     and through F3 and a script; the image lands and "Use as Texture" puts it on the cube.
+    yield from scene_depth_steps()
+
     # 4. A changed ComfyUI URL replaces its row: exactly the configured endpoints are listed.
     set_endpoint("comfyui", EP["comfy_b"]["url"], EP["comfy_b"]["label"])
     yield 0.3
@@ -740,6 +744,402 @@ def _draw_counts() -> dict:
         key = f"{f['panel']}@{f['area']}"
         counts[key] = counts.get(key, 0) + 1
     return counts
+
+
+# -- the scene as the source (issue 16) ------------------------------------------------------------------------------
+# A user's scene (cube, camera, light), the SD 1.5 depth ControlNet template with its image fed by the camera's depth
+# pass, Generate from the 3D Viewport's sidebar, then through F3 (Blender's menu search, typed) and a script's
+# operator properties; each result lands and "Use as Texture" (the job's own button) puts it on the cube.
+DEPTH_TEMPLATE = "sd15_depth_controlnet"
+DEPTH_STEPS = 10  # the stand-in takes 0.2 s a step: the progress bar moves for about 2 s
+SCENE_SIZE = 512  # the template's own size (SD 1.5)
+
+
+def invoke_op(op_path: str, area_kind: str, region_kind: str = "UI", **props):
+    """Run an operator as a button or menu item does: INVOKE_DEFAULT (its invoke, modal or not) in that region."""
+    area = area_of(area_kind)
+    with bpy.context.temp_override(window=window(), area=area, region=region_of(area, region_kind)):
+        module, name = op_path.split(".")
+        return getattr(getattr(bpy.ops, module), name)("INVOKE_DEFAULT", **props)
+
+
+def materials_of_meshes(scene) -> dict[str, list]:
+    return {o.name: [m.name if m else None for m in o.data.materials] for o in scene.objects if o.type == "MESH"}
+
+
+def scene_setup():
+    """The startup file's cube, camera and light (made like the startup file's if missing); the cube selected and
+    active, the camera the scene's. Returns (cube, camera)."""
+    import bmesh
+
+    scene = bpy.context.scene
+    cube = bpy.data.objects.get("Cube")
+    if cube is None or cube.type != "MESH":
+        mesh = bpy.data.meshes.new("Cube")
+        bm = bmesh.new()
+        bmesh.ops.create_cube(bm, size=2.0)
+        bm.to_mesh(mesh)
+        bm.free()
+        cube = bpy.data.objects.new("Cube", mesh)
+    camera = bpy.data.objects.get("Camera")
+    if camera is None or camera.type != "CAMERA":
+        camera = bpy.data.objects.new("Camera", bpy.data.cameras.new("Camera"))
+        camera.location, camera.rotation_euler = (7.36, -6.93, 4.96), (1.109, 0.0, 0.815)
+    light = bpy.data.objects.get("Light")
+    if light is None or light.type != "LIGHT":
+        light = bpy.data.objects.new("Light", bpy.data.lights.new("Light", "POINT"))
+        light.location = (4.08, 1.0, 5.9)
+    for obj in (cube, camera, light):
+        if obj.name not in scene.objects:
+            scene.collection.objects.link(obj)
+    for obj in scene.objects:
+        obj.select_set(False)
+    cube.select_set(True)
+    bpy.context.view_layer.objects.active = cube
+    scene.camera = camera
+    return cube, camera
+
+
+def select_job(job_id: str) -> None:
+    """What a click on the job's row does: make it the list's active row (its details are drawn below the list)."""
+    wm = bpy.context.window_manager
+    ids = [r.job_id for r in wm.genbridge_jobs]
+    if job_id in ids and wm.genbridge_job_index != ids.index(job_id):
+        wm.genbridge_job_index = ids.index(job_id)
+
+
+def menu_search(text: str):
+    """F3 over the 3D Viewport, type `text`, Enter: Blender's menu search runs its first match, as a user does.
+    Returns the screenshot of the search popup with the text typed."""
+    win = window()
+    view = region_of(area_of("VIEW_3D"), "WINDOW")
+    x, y = view.x + view.width // 2, view.y + view.height // 2
+
+    def key(kind: str, unicode: str | None = None) -> None:
+        win.event_simulate(type=kind, value="PRESS", unicode=unicode, x=x, y=y)
+        win.event_simulate(type=kind, value="RELEASE", x=x, y=y)
+
+    win.event_simulate(type="MOUSEMOVE", value="NOTHING", x=x, y=y)
+    yield 0.3
+    key("F3")
+    yield 0.8
+    for char in text:
+        key("F24", unicode=char)  # a key bound to nothing, carrying the character (as Blender's own UI tests do)
+        yield 0.03
+    yield 0.8
+    picture = shot("scene-f3-search")
+    yield from wait_until(lambda: not (SHOTS / f"{picture}.req").exists(), 10, poll=0.1)
+    key("RET")
+    yield 0.3
+    return picture
+
+
+def png_size(path: Path) -> tuple[int, int]:
+    import struct
+
+    head = path.read_bytes()[:24]
+    if head[:8] != b"\x89PNG\r\n\x1a\n":
+        return (0, 0)
+    return struct.unpack(">II", head[16:24])
+
+
+def depth_brightness(path: Path) -> tuple[float, float]:
+    """(centre, corner) grey of a depth PNG: the cube fills the centre of the default camera's view, the corner
+    sees the far background (near = white)."""
+    from array import array  # Debian's Blender has no numpy
+
+    image = bpy.data.images.load(str(path), check_existing=False)
+    try:
+        w, h = image.size
+        px = array("f", bytes(4 * w * h * 4))
+        image.pixels.foreach_get(px)
+        return float(px[((h // 2) * w + w // 2) * 4]), float(px[(2 * w + 2) * 4])
+    finally:
+        bpy.data.images.remove(image)
+
+
+def uploaded_to_comfyui(row: dict, local: Path) -> tuple[bool, str]:
+    """The prompt the job sent (ComfyUI's /history) loads an uploaded input whose bytes (ComfyUI's /view of the
+    input folder) are the captured PNG's."""
+    import hashlib
+    import re
+    import urllib.parse
+    import urllib.request
+
+    want = hashlib.sha256(local.read_bytes()).hexdigest()
+    for url, prompt_id in (row.get("remote_ids") or {}).items():
+        if not prompt_id:
+            continue
+        base = url.rstrip("/")
+        with urllib.request.urlopen(f"{base}/history/{prompt_id}", timeout=5) as reply:
+            entry = json.loads(reply.read()).get(prompt_id) or {}
+        graph = (entry.get("prompt") or [None, None, {}])[2]
+        names = [n["inputs"].get("image") for n in graph.values() if n.get("class_type") == "LoadImage"]
+        for name in names:
+            plain = re.sub(r" \[(input|output|temp)\]$", "", str(name))
+            sub, _, fname = plain.rpartition("/")
+            query = urllib.parse.urlencode({"filename": fname, "subfolder": sub, "type": "input"})
+            with urllib.request.urlopen(f"{base}/view?{query}", timeout=5) as reply:
+                got = hashlib.sha256(reply.read()).hexdigest()
+            same = "the same bytes as" if got == want else "OTHER bytes than"
+            return got == want, f"prompt {prompt_id[:8]} on {base} loads input {plain!r}: {same} {local.name}"
+    return False, f"no prompt of this job found on the stand-in (remote ids {row.get('remote_ids')})"
+
+
+def texture_on(obj, image) -> tuple[bool, str]:
+    """The object's active material has an Image Texture of `image` feeding the Principled BSDF's Base Color."""
+    mat = obj.active_material
+    if mat is None or mat.node_tree is None:
+        return False, f"{obj.name} has no node material ({mat.name if mat else None})"
+    tex = [n for n in mat.node_tree.nodes if n.type == "TEX_IMAGE" and n.image == image]
+    fed = [
+        link
+        for link in mat.node_tree.links
+        if link.from_node in tex and link.to_node.type == "BSDF_PRINCIPLED" and link.to_socket.name == "Base Color"
+    ]
+    shown = [n.image.name if n.image else None for n in mat.node_tree.nodes if n.type == "TEX_IMAGE"]
+    return bool(fed), f"{obj.name}'s material {mat.name!r}: image textures {shown}, Base Color fed: {bool(fed)}"
+
+
+def run_depth_job(t: float, label: str):
+    """Wait for the job a Generate started at `t` (after its capture, whichever way the operator runs it), select
+    it as a user clicks its row, and wait until it finished. Returns its row ({} if none appeared)."""
+    appeared = yield from wait_until(lambda: _latest_job(t, "image") is not None, 30, poll=0.05)
+    if not appeared:
+        log(f"{label}: no job appeared")
+        return {}
+    job_id = _latest_job(t, "image")["id"]
+    select_job(job_id)
+    yield from wait_until(lambda: jobs().get(job_id, {}).get("state") in FINISHED, 120, poll=0.1)
+    yield 1.0  # its landing and the redraw that shows it
+    select_job(job_id)
+    yield 0.5
+    return jobs().get(job_id, {})
+
+
+def judge_depth_job(name: str, t: float, row: dict, result_name: str, picture: str, *, live: bool) -> str | None:
+    """The checks every depth job gets: its capture (provenance drawn, PNG in the job's folder, uploaded), its
+    image landed; with `live`, its row drawn in the 3D Viewport's sidebar with the progress moving. Returns the
+    landed image's name or None."""
+    job_id = row.get("id", "")
+    state = f"job {job_id[:8]} {row.get('state')} {(row.get('error') or {}).get('message', '')}"
+    if live:
+        drawn = [f for f in frames_since(t, area="VIEW_3D") if job_id and f.get("job_id") == job_id]
+        progress = sorted(
+            {round(i["factor"], 3) for f in drawn for i in f["items"] if i["kind"] == "progress"} - {0.0, 1.0}
+        )
+        check(
+            f"{name}_sidebar_live",
+            bool(drawn) and len(progress) >= 2,
+            f"{state}: {len(drawn)} draws of its row in the 3D Viewport's job list; distinct progress values "
+            f"drawn while it ran: {progress[:12]}",
+            picture,
+        )
+    details = [
+        " ".join(texts(f))
+        for f in frames_since(t, "GENBRIDGE_PT_view3d_jobs", "VIEW_3D")
+        if result_name in " ".join(texts(f))
+    ]
+    provenance = [d for d in details if "depth pass of Camera" in d]
+    check(
+        f"{name}_capture_provenance_shown",
+        bool(provenance),
+        f"{len(details)} detail-box draws of {result_name}; with the capture's provenance: "
+        f"{provenance[-1][provenance[-1].find('image:') :][:80] if provenance else None!r}",
+        picture,
+    )
+    record = next((c for c in row.get("captures") or () if c.get("source") == "depth"), {})
+    path = Path(record.get("path") or "/nonexistent")
+    size = png_size(path) if path.is_file() else (0, 0)
+    centre, corner = depth_brightness(path) if size[0] else (0.0, 0.0)
+    check(
+        f"{name}_depth_png_in_job_folder",
+        path.is_file()
+        and job_id in path.parent.name
+        and size == (SCENE_SIZE, SCENE_SIZE)
+        and record.get("camera") == "Camera"
+        and centre > corner + 0.2,
+        f"{state}: capture {path} (in the job's folder: {job_id in path.parent.name}), PNG {size}, camera "
+        f"{record.get('camera')!r}, frame {record.get('frame')}; grey at the centre (cube) {centre:.2f}, "
+        f"in the corner (far) {corner:.2f}",
+        picture,
+    )
+    try:
+        sent, how = uploaded_to_comfyui(row, path) if path.is_file() else (False, "no capture file")
+    except OSError as exc:
+        sent, how = False, f"asking the stand-in failed: {exc!r}"
+    check(f"{name}_input_uploaded_to_comfyui", sent, how, picture)
+    image_name = row.get("image_name") or ""
+    image = bpy.data.images.get(image_name) if image_name else None
+    landed_from = image.get("genbridge_template") if image is not None else None
+    check(
+        f"{name}_image_lands",
+        row.get("state") == "done" and image is not None and landed_from == DEPTH_TEMPLATE,
+        f"{state}: image {image_name!r} in bpy.data: {image is not None}, made with template {landed_from!r}, "
+        f"file {image.filepath if image else None}",
+        picture,
+    )
+    return image_name if image is not None else None
+
+
+def use_as_texture_from_details(name: str, t: float, image_name: str, cube, before: dict, **invoke):
+    """Press the job's own "Use as Texture" (drawn in its details) with the cube selected: the cube's material
+    shows the image, and nothing else changed."""
+    for obj in bpy.context.scene.objects:
+        obj.select_set(obj == cube)
+    bpy.context.view_layer.objects.active = cube
+    buttons = [
+        f
+        for f in frames_since(t, "GENBRIDGE_PT_view3d_jobs", "VIEW_3D")
+        if any(i["kind"] == "operator" and i["op"] == "genbridge.use_as_texture" for i in f["items"])
+    ]
+    try:
+        result = invoke_op(
+            "genbridge.use_as_texture", invoke.get("area", "VIEW_3D"), invoke.get("region", "UI"), image=image_name
+        )
+    except RuntimeError as exc:
+        result = f"error: {exc}"
+    yield 1.0
+    shading = area_of("VIEW_3D").spaces.active.shading
+    shading.type, shading.color_type = "SOLID", "TEXTURE"  # the viewport shows the texture (no EEVEE needed)
+    yield 1.0
+    picture = shot(f"{name}-texture")
+    on_cube, how = texture_on(cube, bpy.data.images.get(image_name))
+    after = materials_of_meshes(bpy.context.scene)
+    changed = sorted(n for n in after if after[n] != before.get(n))
+    need_button = invoke.get("region", "UI") == "UI"
+    check(
+        f"{name}_use_as_texture_puts_it_on_the_cube",
+        result == {"FINISHED"} and on_cube and changed == [cube.name] and (bool(buttons) or not need_button),
+        f"operator {result}; {how}; objects whose materials changed: {changed}; the job's details drew "
+        f"'Use as Texture' {len(buttons)} times",
+        picture,
+    )
+    return after
+
+
+def scene_depth_steps():
+    scene = bpy.context.scene
+    settings = scene.genbridge
+    saved = {k: getattr(settings, k) for k in ("template", "service", "result_name")}
+    cube, _camera = scene_setup()
+    yield 0.5
+    log(
+        f"scene: {[o.name for o in scene.objects]}, selected {[o.name for o in bpy.context.selected_objects]}, "
+        f"camera {scene.camera.name if scene.camera else None}"
+    )
+
+    # The template as its search sets it, its image from the Depth source, a prompt, few steps, its size.
+    t = now()
+    picked = call_op("genbridge.pick_template", "VIEW_3D", template=DEPTH_TEMPLATE)
+    rows = {r.name: r for r in settings.params}
+    if "image" in rows:
+        rows["image"].image_source = "DEPTH"
+        rows["prompt"].string_value = "a stone cottage on a hill, golden hour"
+        rows["steps"].int_value = DEPTH_STEPS
+        rows["width"].int_value = rows["height"].int_value = SCENE_SIZE
+    settings.service, settings.result_name = "comfyui", "GuiDepth"
+    yield 1.5
+    picture = shot("scene-depth-template")
+    drawn = frames_since(t, "GENBRIDGE_PT_view3d_generate", "VIEW_3D")
+    last = drawn[-1]["items"] if drawn else []
+    props = {i.get("prop") for i in last if i["kind"] == "prop"}
+    picker = [i for i in last if i.get("prop") == "image_source"]
+    typed = {"string_value", "int_value", "float_value", "choice", "image_source"}
+    check(
+        "scene_template_fields_drawn",
+        picked == {"FINISHED"}
+        and typed <= props
+        and "prompt" not in props
+        and [i.get("text") for i in picker] == ["Image *"]
+        and "Prompt *" in [i.get("text") for i in last if i["kind"] == "label"]
+        and settings.params_template == DEPTH_TEMPLATE
+        and rows.get("image") is not None
+        and rows["image"].image_source == "DEPTH",
+        f"pick_template {picked}; rows {[(r.name, r.kind) for r in settings.params][:8]}...; the Generate panel "
+        f"drew {len(drawn)} times, last with fields {sorted(p for p in props if p)} and the source picker "
+        f"{[i.get('text') for i in picker]}; image source {rows['image'].image_source if 'image' in rows else None}",
+        picture,
+    )
+
+    # Generate from the 3D Viewport's sidebar, as its button does.
+    before = materials_of_meshes(scene)
+    t = now()
+    try:
+        pressed = invoke_op("genbridge.generate", "VIEW_3D", "UI")
+    except RuntimeError as exc:
+        pressed = f"error: {exc}"
+    log(f"Generate (sidebar): {pressed}")
+    row = yield from run_depth_job(t, "sidebar")
+    picture = shot("scene-depth-landed")
+    image_name = judge_depth_job("scene_sidebar", t, row, "GuiDepth", picture, live=True)
+    if image_name:
+        before = yield from use_as_texture_from_details("scene_sidebar", t, image_name, cube, before)
+
+    # The same through F3: Blender's menu search over the 3D Viewport (no GenBridge sidebar there), typed.
+    settings.result_name = "GuiDepthF3"
+    if "prompt" in rows:
+        rows["prompt"].string_value = "the same cottage in winter"
+    t = now()
+    searched = yield from menu_search("genbridge generate")
+    row = yield from run_depth_job(t, "F3")
+    if not row:
+        for _ in range(2):  # leave no popup open for the steps after this one
+            window().event_simulate(type="ESC", value="PRESS")
+            window().event_simulate(type="ESC", value="RELEASE")
+        yield 0.5
+    target = (row.get("target") or {}).get("name")
+    check(
+        "scene_f3_menu_search_runs_generate",
+        bool(row) and target == "GuiDepthF3",
+        f"after F3, 'genbridge generate' and Enter: job {row.get('id', '')[:8]} {row.get('state')} named {target!r}",
+        searched,
+    )
+    picture = shot("scene-f3-landed")
+    image_name = judge_depth_job("scene_f3", t, row, "GuiDepthF3", picture, live=False) if row else None
+    if image_name:
+        before = yield from use_as_texture_from_details("scene_f3", t, image_name, cube, before)
+
+    # A script (or F3's redo panel) through the operator's properties only: the panel's template cleared, the
+    # template, its Depth source and its values given to the operator, invoked in the viewport (no sidebar).
+    settings.template = ""
+    t = now()
+    try:
+        called = invoke_op(
+            "genbridge.generate",
+            "VIEW_3D",
+            "WINDOW",
+            template=DEPTH_TEMPLATE,
+            sources=json.dumps({"image": "DEPTH"}),
+            params=json.dumps({"prompt": "the cottage at night", "steps": DEPTH_STEPS}),
+            width=SCENE_SIZE,
+            height=SCENE_SIZE,
+            service="comfyui",
+            result_name="GuiDepthScript",
+        )
+    except (RuntimeError, TypeError) as exc:
+        called = f"error: {exc}"
+    log(f"Generate (operator properties): {called}")
+    row = yield from run_depth_job(t, "script")
+    picture = shot("scene-script-landed")
+    inputs = row.get("inputs") or {}
+    check(
+        "scene_script_properties_reach_the_job",
+        row.get("template") == DEPTH_TEMPLATE
+        and inputs.get("prompt") == "the cottage at night"
+        and inputs.get("steps") == DEPTH_STEPS,
+        f"operator {called}; job {row.get('id', '')[:8]} template {row.get('template')!r}, prompt "
+        f"{inputs.get('prompt')!r}, steps {inputs.get('steps')!r}",
+        picture,
+    )
+    image_name = judge_depth_job("scene_script", t, row, "GuiDepthScript", picture, live=False) if row else None
+    if image_name:
+        yield from use_as_texture_from_details(
+            "scene_script", t, image_name, cube, before, area="VIEW_3D", region="WINDOW"
+        )
+    for key, value in saved.items():  # the later steps send their own settings
+        setattr(settings, key, value)
+    yield 0.5
 
 
 # -- timer plumbing --------------------------------------------------------------------------------------------------

@@ -92,3 +92,35 @@ def test_main_thread_gaps_during_6_jobs_and_while_idle_loading_are_measured(gui_
     assert gaps.get("jobs_landed") == 6, f"the 6 probe jobs did not all land: {gaps}"
     for phase in ("jobs", "idle_loading_same_size"):
         assert gaps.get(phase, {}).get("n", 0) >= 3, f"the probe hardly ran in {phase}: {gaps}"
+
+
+# The scene as the source (issue 16): see `scene_depth_steps` in driver.py.
+def _depth_job_checks(gui_run: dict, stage: str, *, live: bool) -> None:
+    if live:
+        _check(gui_run, f"{stage}_sidebar_live")
+    for name in ("capture_provenance_shown", "depth_png_in_job_folder", "input_uploaded_to_comfyui", "image_lands"):
+        _check(gui_run, f"{stage}_{name}")
+
+
+def test_the_depth_controlnet_template_draws_its_typed_fields_and_source_picker(gui_run):
+    _check(gui_run, "scene_template_fields_drawn")
+
+
+def test_generate_from_the_sidebar_captures_depth_runs_with_the_sidebar_live_and_lands(gui_run):
+    _depth_job_checks(gui_run, "scene_sidebar", live=True)
+
+
+def test_use_as_texture_from_the_jobs_details_puts_the_image_on_the_cube(gui_run):
+    _check(gui_run, "scene_sidebar_use_as_texture_puts_it_on_the_cube")
+
+
+def test_the_same_through_f3_menu_search(gui_run):
+    _check(gui_run, "scene_f3_menu_search_runs_generate")
+    _depth_job_checks(gui_run, "scene_f3", live=False)
+    _check(gui_run, "scene_f3_use_as_texture_puts_it_on_the_cube")
+
+
+def test_the_same_through_the_operators_properties_from_the_viewport(gui_run):
+    _check(gui_run, "scene_script_properties_reach_the_job")
+    _depth_job_checks(gui_run, "scene_script", live=False)
+    _check(gui_run, "scene_script_use_as_texture_puts_it_on_the_cube")
