@@ -7,6 +7,7 @@ tests), stdlib only, so unit tests cover it without Blender. Thread rule: main t
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 from ..workflows.panel_params import PanelParam
@@ -57,15 +58,48 @@ def clamp_int(value: float, low: float | None, high: float | None) -> int:
     return min(max(int(value), low_i), high_i)
 
 
+def same_value(a: Any, b: Any) -> bool:
+    """Equal as the panel shows them: Blender stores floats in 32 bits (0.6 reads back as 0.6000000238)."""
+    if isinstance(a, float) or isinstance(b, float):
+        try:
+            return math.isclose(float(a), float(b), rel_tol=1e-6, abs_tol=1e-6)
+        except (TypeError, ValueError):
+            return False
+    return bool(a == b)
+
+
+def row_changed(row: Any) -> bool | None:
+    """Whether the user changed a row from the sidecar's default (an image row: any source but None); None when
+    unknown (a row filled before defaults were kept on it)."""
+    if row.kind == "image":
+        return bool(row.image_source != "NONE")
+    stored = getattr(row, "default_json", "")
+    if not stored:
+        return None
+    try:
+        default = json.loads(stored)
+    except ValueError:
+        return None
+    return not same_value(row_value(row), default)
+
+
 def remembered(rows: Any) -> dict[str, tuple[str, Any]]:
-    """Each row's name -> (kind, value) (an image row's value is its source, path and image), to keep on a switch."""
+    """Each row's name -> (kind, value) (an image row's value is its source, path and image), to keep on a switch:
+    only values the user set (a row still at its sidecar's default says nothing the next template should take)."""
     out: dict[str, tuple[str, Any]] = {}
     for row in rows:
+        if row_changed(row) is False:
+            continue
         if row.kind == "image":
             out[row.name] = ("image", tuple(getattr(row, attr) for attr in IMAGE_ATTRS))
         elif row.kind in VALUE_ATTR:
             out[row.name] = (row.kind, getattr(row, VALUE_ATTR[row.kind]))
     return out
+
+
+def at_default(rows: Any) -> set[str]:
+    """Names of the rows the user left at (or put back to) the sidecar's default: their older memory is dropped."""
+    return {row.name for row in rows if row_changed(row) is False}
 
 
 def load_memory(text: str) -> dict[str, tuple[str, Any]]:
@@ -137,6 +171,25 @@ def default_value(param: PanelParam) -> Any:
     return "" if param.default is None else str(param.default)
 
 
+def row_default(param: PanelParam) -> Any:
+    """The sidecar's default as the row would send it (within the row's range); None for an image."""
+    value = default_value(param)
+    if param.kind == "image":
+        return None
+    if param.kind in ("int", "seed"):
+        return clamp_int(value, -1 if param.kind == "seed" else param.min, param.max)
+    if param.kind == "float":
+        low = param.min if param.min is not None else -math.inf
+        high = param.max if param.max is not None else math.inf
+        return min(max(float(value), low), high)
+    if param.kind == "choice" and param.value_type in ("int", "float"):
+        try:  # sent as the number (see `row_value`), so compared as one
+            return int(value) if param.value_type == "int" else float(value)
+        except ValueError:
+            return value
+    return value
+
+
 def fill(
     rows: Any,
     params: list[PanelParam],
@@ -156,6 +209,7 @@ def fill(
         row.value_type = param.value_type
         row.has_min, row.has_max = param.min is not None, param.max is not None
         value = start_value(param, kept, generic, memory)
+        row.default_json = json.dumps(row_default(param))  # what "unchanged" means for `blender.chosen`
         if param.kind == "image":
             for attr, item in zip(IMAGE_ATTRS, value, strict=True):
                 setattr(row, attr, item)

@@ -12,6 +12,7 @@ from bpy.props import EnumProperty, StringProperty
 from .. import blender
 from ..blender.bpytypes import OperatorResult
 from ..blender.choices import GENERATE_FIELDS, TEXT_TASKS, VIDEO_TASKS
+from ..blender.chosen import chosen_for_operator
 from ..blender.generate_props import with_generate_properties
 from ..blender.template_fields import apply_sources, missing_required, parse_sources, template_inputs, template_rows
 
@@ -168,6 +169,7 @@ class GENBRIDGE_OT_generate(bpy.types.Operator):
             return {"CANCELLED"}
         spec = job_spec(values, context)
         spec["inputs"].update(extra)
+        spec["chosen"] = chosen_for_operator(self, context, rows, extra, {**spec["inputs"], **images})
         missing = missing_required(rows, extra, images) if rows else []
         if missing:
             self.report({"ERROR"}, f"Fill in {', '.join(missing)} first: the template needs them")

@@ -126,6 +126,7 @@ def retry_spec(job: dict[str, Any]) -> dict[str, Any]:
         "inputs": dict(job.get("inputs") or {}),
         "template": job.get("template"),
         "requested_service": job.get("requested_service"),
+        "chosen": list(job.get("chosen") or []),  # what the user set stays theirs on the retry too
         "group": job.get("group"),
         "target": target,
     }

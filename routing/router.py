@@ -21,7 +21,7 @@ from ..runtime.errors import ConfigError, GenBridgeError, IncompatibleServer, Ou
 from ..runtime.jobs import Job, PlanStep
 from ..runtime.settings import SERVICE_TITLES, SERVICES, Settings
 from .breaker import USABLE_STATES, BreakerState
-from .degrade import degrade_to_fit
+from .degrade import STEP_KEYS, degrade_to_fit
 from .health import HealthMonitor, ProbeAll
 from .load import LoadTracker
 from .policy import Complexity, Policy, TaskPolicy, VramEstimate, load_policy
@@ -49,6 +49,7 @@ class _Candidate:
     ahead: int  # jobs queued or running on it (ours and the server's others)
     changes: tuple[str, ...] = ()
     overrides: dict[str, Any] | None = None
+    kept: tuple[str, ...] = ()  # inputs the user chose that a lighter variant would have changed
 
 
 def _wan2gp_can_run(job: Job) -> bool:
@@ -342,6 +343,10 @@ class Router:
         )
         if degraded is None:
             cand.tier = TOO_BIG
+            if not self.policy.degrade_chosen:
+                steps = {step.kind for step in task.degrade if step.service in (None, cand.inst.service)}
+                keys = set().union(*(STEP_KEYS.get(kind, frozenset()) for kind in steps))
+                cand.kept = tuple(sorted(keys & set(job.chosen)))
         else:
             cand.tier, cand.need, cand.changes, cand.overrides = (
                 DEGRADED,
@@ -380,6 +385,11 @@ class Router:
             parts.append("recovering: one trial after recent failures")
         elif tier == DEGRADED:
             parts.append("made lighter: " + ", ".join(c.changes))
+        elif tier == TOO_BIG and c.kept:
+            parts.append(
+                f"may run out of memory; not made lighter, you chose {', '.join(c.kept)} "
+                "(degrade_chosen = true in the routing policy allows it)"
+            )
         elif tier == TOO_BIG:
             parts.append("may run out of memory; nothing lighter is configured")
         elif tier == DOWN:

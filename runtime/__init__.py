@@ -188,7 +188,11 @@ class Runtime:
             err = exc if isinstance(exc, GenBridgeError) else error_from_exception(exc)
             failed: dict[str, Any] = {
                 # What was asked stays on the record (Retry reads it): the main thread keeps no copy of requests.
-                **{k: spec[k] for k in ("inputs", "target", "template", "requested_service", "group") if k in spec},
+                **{
+                    k: spec[k]
+                    for k in ("inputs", "target", "template", "requested_service", "group", "chosen")
+                    if k in spec
+                },
                 "id": spec["id"],
                 "task": spec.get("task", "?"),
                 "state": "failed",

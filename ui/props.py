@@ -18,8 +18,9 @@ from bpy.props import (
 from bpy.types import PropertyGroup
 
 from ..blender.choices import GENERATE, IMAGE_SOURCES
+from ..blender.chosen import changed_scene_fields
 from ..blender.generate_props import with_generate_properties
-from ..blender.template_fields import GENERIC_NAMES, clamp_int, fill, load_memory, remember, remembered
+from ..blender.template_fields import GENERIC_NAMES, at_default, clamp_int, fill, load_memory, remember, remembered
 
 _CHOICE_ITEMS: dict[str, list[tuple[str, str, str, str, int]]] = {}  # Blender needs the item strings kept alive
 
@@ -80,6 +81,7 @@ class GENBRIDGE_PG_param(PropertyGroup):
     image_source: EnumProperty(name="Source", items=IMAGE_SOURCES, default="NONE")
     image_path: StringProperty(name="File", subtype="FILE_PATH")
     image_name: StringProperty(name="Image")
+    default_json: StringProperty()  # the sidecar's default as JSON: a value that differs was chosen by the user
 
 
 def template_changed(settings: Any, _context: Any) -> None:
@@ -92,12 +94,14 @@ def template_changed(settings: Any, _context: Any) -> None:
     dirs = session.template_dirs() if session is not None else []
     name = settings.template.strip()
     kept = remembered(settings.params)
-    memory = load_memory(settings.params_memory)
-    if not kept:
+    dropped = at_default(settings.params)  # put back to the default: an older value must not come back
+    # Only generic fields the user changed (a template's own default beats the panel's untouched 832 or 20).
+    generic = {field: getattr(settings, field) for field in changed_scene_fields(settings, GENERIC_NAMES)}
+    if not settings.params:
         # Leaving the generic fields (no template): what they show now is newer than any remembered value.
-        memory = {name: entry for name, entry in memory.items() if name not in GENERIC_NAMES}
+        dropped |= set(GENERIC_NAMES)
+    memory = {name: entry for name, entry in load_memory(settings.params_memory).items() if name not in dropped}
     settings.params_memory = remember(memory, kept)  # every name's latest value, for a later switch back
-    generic = {field: getattr(settings, field) for field in GENERIC_NAMES}
     try:
         params = read_panel_params(name, dirs) if name else []
         settings.params_error = ""

@@ -116,10 +116,10 @@ def test_template_names_list_bundled_and_user_templates(tmp_path):
 
 def _switch(rows, memory_text, template, generic=None):
     """What the Scene's template update does: remember the rows being left, refill from the new template."""
-    from genbridge.blender.template_fields import load_memory, remember
+    from genbridge.blender.template_fields import at_default, load_memory, remember
 
-    kept = remembered(rows)
-    memory = load_memory(memory_text)
+    kept, dropped = remembered(rows), at_default(rows)
+    memory = {name: entry for name, entry in load_memory(memory_text).items() if name not in dropped}
     memory_text = remember(memory, kept)
     fill(rows, read_panel_params(template), kept, generic or {}, memory)
     return memory_text
@@ -211,3 +211,18 @@ def test_chosen_sources_win_over_the_panels_and_must_be_image_parameters():
     with pytest.raises(ValueError, match=r"no image parameter prompt \(its image parameters: image\)"):
         apply_sources(panel, {"prompt": ("DEPTH", "", "")}, rows)
     assert apply_sources({}, {"any_image": ("MIST", "", "")}) == {"any_image": ("MIST", "", "")}, "no rows: unchecked"
+
+
+def test_values_left_at_a_templates_default_do_not_carry_to_the_next_one():
+    rows = Rows()
+    memory = _switch(rows, "", "sd15_txt2img")
+    by_name = {r.name: r for r in rows}
+    assert (by_name["width"].int_value, by_name["scheduler"].string_value) == (512, "normal")
+    by_name["height"].int_value = 768  # set by the user: carries over
+    memory = _switch(rows, memory, "flux_txt2img")
+    by_name = {r.name: r for r in rows}
+    assert by_name["width"].int_value == 1024, "sd15's untouched 512 must not replace flux's own default"
+    assert by_name["scheduler"].string_value == "simple" and by_name["height"].int_value == 768
+    by_name["height"].int_value = 1024  # put back to flux's default: the older 768 must not come back later
+    memory = _switch(rows, memory, "sd15_txt2img")
+    assert {r.name: r for r in rows}["height"].int_value == 512

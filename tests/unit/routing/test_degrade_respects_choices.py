@@ -42,3 +42,12 @@ def test_only_the_open_values_are_degraded_when_some_are_chosen(h):
     step = _router(h).plan(job)[0]
     assert "model" not in step.inputs_override and "frames" not in step.inputs_override
     assert all(not c.startswith(("model", "frames")) for c in step.changes)
+
+
+def test_a_plan_left_heavy_because_of_choices_names_them(h):
+    job = Job(task="video", inputs=dict(ASKED), chosen=["model", "resolution", "frames", "steps"])
+    step = _router(h).plan(job)[0]
+    assert "not made lighter, you chose frames, model, resolution, steps" in step.reason
+    assert "degrade_chosen = true" in step.reason
+    open_job = Job(task="video", inputs={**ASKED, "frames": 5, "resolution": "64x64"}, chosen=[])
+    assert "you chose" not in _router(h).plan(open_job)[0].reason

@@ -150,3 +150,28 @@ def test_a_journaled_flf_job_resumed_after_a_restart_still_sends_its_end_image(t
         end = standin.gallery[settings_sent["image_end"]]["_path"]
         assert open(end, "rb").read() == open(images["end_image"], "rb").read()
         assert runtime.shutdown(2.0)
+
+
+def test_a_chosen_size_is_kept_on_the_record_and_refused_while_an_open_one_is_moved(tmp_path):
+    standin = Wan2GPStandIn(contract="v2", output_dir=tmp_path / "wan2gp", step_delay=0.01)
+    with standin.run_in_thread() as url:
+        settings = Settings(
+            output_dir=str(tmp_path / "out"),
+            data_dir=str(tmp_path / "data"),
+            comfyui=[],
+            wan2gp=[Endpoint(service="wan2gp", url=url)],
+        )
+        runtime = Runtime(settings=lambda: settings, emit=lambda event: None)
+        inputs = {"model": "ltx2_22B_distilled", "prompt": "a fox", "width": 832, "height": 480, "steps": 1}
+        chosen = runtime.submit({"task": "video", "inputs": inputs, "chosen": ["height", "width"]})
+        left_open = runtime.submit({"task": "video", "inputs": inputs, "chosen": ["steps"]})
+        refused, moved = chosen.done.result(timeout=30), left_open.done.result(timeout=30)
+        assert refused["state"] == "failed" and refused["chosen"] == ["height", "width"]
+        assert "multiples of 64; the nearest valid size is 832x448" in refused["error"]["message"]
+        assert moved["state"] == "done" and moved["chosen"] == ["steps"]
+        assert (
+            "resolution 832x480 -> 832x448: LTX-2 2.3 Distilled 1.0 22B needs multiples of 64" in moved["adjustments"]
+        )
+        (sent,) = standin.generate_calls()
+        assert sent["settings"]["resolution"] == "832x448"
+        assert runtime.shutdown(2.0)
