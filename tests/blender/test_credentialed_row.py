@@ -58,6 +58,12 @@ def test_a_credentialed_row_is_skipped_and_jobs_run_on_the_other_endpoint(
         )
         shown = " ".join(layout.labels())
         assert "holds a user name or password" in shown and "put the password (or token) in its Key field" in shown
+        # ... and the preferences, under that row.
+        layout = fake_layout()
+        preferences_draw = importlib.import_module(f"{PKG}.ui.preferences_draw")
+        preferences_draw.draw_preferences(layout, prefs, online_access=False, env={})
+        shown = " ".join(layout.labels())
+        assert "ComfyUI endpoint 1 (" in shown and "holds a user name or password" in shown and PASSWORD not in shown
 
         # A job still runs, on the other endpoint.
         with editor("VIEW_3D"):
