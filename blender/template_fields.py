@@ -275,7 +275,7 @@ MAX_SOURCES_CHARS = 64 * 1024  # a few sources with paths; more is not a hand-wr
 
 
 def parse_sources(text: str) -> dict[str, tuple[str, str, str]]:
-    """The operator's `sources` JSON (scripts, F3's redo panel) as {param: (source, file path, image name)}.
+    """The operator's `sources` JSON (scripts, keymaps, add-ons) as {param: (source, file path, image name)}.
 
     Each value is a source id (`{"image": "DEPTH"}`, any case) or an object with it and what it needs
     (`{"start_image": {"source": "FILE", "path": "//first.png"}}`, `{"image": {"source": "IMAGE_EDITOR",

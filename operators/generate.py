@@ -133,7 +133,7 @@ class GENBRIDGE_OT_generate(bpy.types.Operator):
     def template_values(self, context: Any, values: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any], list]:
         """(inputs, image sources, rows) of the chosen template: the Scene's parameter rows when they describe the
         template being sent, overlaid by the operator's `params` and `sources` JSON and an explicitly given
-        `image_source` (scripts, F3's redo panel). Raises ValueError."""
+        `image_source` (scripts, keymaps; F3 sends the panel's settings). Raises ValueError."""
         settings = getattr(context.scene, "genbridge", None)
         rows = template_rows(settings) if settings is not None else []
         if rows and getattr(settings, "params_template", "") != values["template"].strip():
@@ -149,8 +149,8 @@ class GENBRIDGE_OT_generate(bpy.types.Operator):
         inputs, images = template_inputs(rows, overrides)
         chosen = parse_sources(self.sources)
         generic = (values["image_source"], values["image_path"], values["image_name"])
-        # The single-image fields feed a template with no rows in the panel; given explicitly (scripts, F3's redo
-        # panel) they win over the panel's rows too. `sources` and `params` win over both.
+        # The single-image fields feed a template with no rows in the panel; given explicitly (scripts, keymaps)
+        # they win over the panel's rows too. `sources` and `params` win over both.
         param = values["image_param"] or "image"
         given = self.properties.is_property_set("image_source")
         if param not in overrides and ((not rows and generic[0] != "NONE") or (rows and given)):

@@ -1,4 +1,4 @@
-"""Hostile `sources` JSON given to Generate (scripts, F3's redo panel; parsed on Blender's main thread): each is a
+"""Hostile `sources` JSON given to Generate (scripts, keymaps; parsed on Blender's main thread): each is a
 short message saying what to write, in bounded time, and nothing is written."""
 
 from __future__ import annotations
