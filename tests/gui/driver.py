@@ -1063,14 +1063,24 @@ def scene_depth_steps():
     )
 
     # Generate from the 3D Viewport's sidebar, as its button does.
+    # Figures, not a verdict: the 60 Hz probe's gaps from the press until the job finished (the capture's share
+    # is the operator call when it captures synchronously).
     before = materials_of_meshes(scene)
+    probe = GapProbe()
+    probe.start()
     t = now()
+    started = time.perf_counter()
     try:
         pressed = invoke_op("genbridge.generate", "VIEW_3D", "UI")
     except RuntimeError as exc:
         pressed = f"error: {exc}"
-    log(f"Generate (sidebar): {pressed}")
+    call_ms = round((time.perf_counter() - started) * 1000, 1)
+    log(f"Generate (sidebar): {pressed} after {call_ms} ms")
     row = yield from run_depth_job(t, "sidebar")
+    RESULT["gaps"]["scene_depth_capture_and_job"] = probe.stop() | {
+        "operator_call_ms": call_ms,
+        "genbridge_draws": len(frames_since(t)),
+    }
     picture = shot("scene-depth-landed")
     image_name = judge_depth_job("scene_sidebar", t, row, "GuiDepth", picture, live=True)
     if image_name:
