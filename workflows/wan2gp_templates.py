@@ -111,3 +111,20 @@ def wan2gp_inputs(
     if dropped:
         changes.append(f"{', '.join(dropped)} not used: ComfyUI-only parameters of {template}, WanGP has none")
     return out, changes, None
+
+
+def task_default_inputs(task: str, inputs: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """A video job with neither template nor model (Blender's generic Generate): WanGP runs it with the preset of
+    the task's default template (text to video, or image to video when it has an image), and says so."""
+    from .api import VIDEO_TASKS, default_template_name
+
+    if task not in VIDEO_TASKS or inputs.get("model"):
+        return inputs, []
+    preset = preset_for_template(default_template_name(task, inputs))
+    if preset is None:
+        return inputs, []
+    out = {**inputs, "model": preset.model_type}
+    for name, key in INPUT_ALIASES.items():
+        if inputs.get(name) and not inputs.get(key):
+            out[key] = inputs[name]
+    return out, [f"model {preset.model_type}: no model was given; WanGP's preset {preset.name} for a {task} job"]

@@ -170,6 +170,8 @@ class Wan2GPClient:
         inputs, template_changes, problem = wan2gp_templates.wan2gp_inputs(job.template, job.inputs, job.chosen)
         if problem is not None:
             return [problem]
+        if not job.template:
+            inputs, template_changes = wan2gp_templates.task_default_inputs(job.task, inputs)
         model = str(inputs.get("model") or "").strip()
         if not model:
             return [

@@ -196,3 +196,28 @@ def test_the_cli_takes_end_image_as_a_job_input_not_a_raw_setting():
     args = argparse.Namespace(model="flf2v_720p", prompt="p", sets=["start_image=a.png", "end_image=b.png"])
     inputs = build_inputs(args)
     assert inputs["end_image"] == "b.png" and "settings" not in inputs
+
+
+@pytest.mark.parametrize(
+    ("task", "with_image", "model"),
+    [("final_video", False, "t2v_1.3B"), ("quick_preview", True, "i2v"), ("video", False, "t2v_1.3B")],
+)
+async def test_a_video_job_without_model_or_template_uses_the_tasks_default_preset(
+    server, client, tmp_path, task, with_image, model
+):
+    first, _ = images(tmp_path)
+    inputs = {"prompt": "a boat", "width": 832, "height": 480, "frames": 17, "steps": 1}
+    if with_image:
+        inputs["image"] = first  # Blender's generic image input
+    job = Job(task=task, inputs=inputs)
+    await run_job(client, job, tmp_path / "dest")
+    settings = sent_settings(server)
+    assert settings["model_type"] == model
+    assert job.adjustments[0].startswith(f"model {model}: no model was given")
+    assert ("image_start" in settings) == with_image
+    assert "model" not in job.inputs, "the journaled inputs stay as asked"
+
+
+async def test_a_non_video_job_without_model_is_still_refused(server, client):
+    (problem,) = await client.validate(Job(task="image", inputs={"prompt": "p"}))
+    assert problem.field == "model" and problem.message == "no WanGP model type was given"
