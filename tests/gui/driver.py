@@ -753,6 +753,7 @@ def _draw_counts() -> dict:
 DEPTH_TEMPLATE = "sd15_depth_controlnet"
 DEPTH_STEPS = 10  # the stand-in takes 0.2 s a step: the progress bar moves for about 2 s
 SCENE_SIZE = 512  # the template's own size (SD 1.5)
+SDXL_TEMPLATE, SDXL_SIZE = "sdxl_depth_controlnet", 1024  # the script's job: the other bundled depth template
 
 
 def invoke_op(op_path: str, area_kind: str, region_kind: str = "UI", **props):
@@ -917,7 +918,17 @@ def run_depth_job(t: float, label: str):
     return jobs().get(job_id, {})
 
 
-def judge_depth_job(name: str, t: float, row: dict, result_name: str, picture: str, *, live: bool) -> str | None:
+def judge_depth_job(
+    name: str,
+    t: float,
+    row: dict,
+    result_name: str,
+    picture: str,
+    *,
+    live: bool,
+    template: str = DEPTH_TEMPLATE,
+    side: int = SCENE_SIZE,
+) -> str | None:
     """The checks every depth job gets: its capture (provenance drawn, PNG in the job's folder, uploaded), its
     image landed; with `live`, its row drawn in the 3D Viewport's sidebar with the progress moving. Returns the
     landed image's name or None."""
@@ -956,7 +967,7 @@ def judge_depth_job(name: str, t: float, row: dict, result_name: str, picture: s
         f"{name}_depth_png_in_job_folder",
         path.is_file()
         and job_id in path.parent.name
-        and size == (SCENE_SIZE, SCENE_SIZE)
+        and size == (side, side)
         and record.get("camera") == "Camera"
         and centre > corner + 0.2,
         f"{state}: capture {path} (in the job's folder: {job_id in path.parent.name}), PNG {size}, camera "
@@ -974,7 +985,7 @@ def judge_depth_job(name: str, t: float, row: dict, result_name: str, picture: s
     landed_from = image.get("genbridge_template") if image is not None else None
     check(
         f"{name}_image_lands",
-        row.get("state") == "done" and image is not None and landed_from == DEPTH_TEMPLATE,
+        row.get("state") == "done" and image is not None and landed_from == template,
         f"{state}: image {image_name!r} in bpy.data: {image is not None}, made with template {landed_from!r}, "
         f"file {image.filepath if image else None}",
         picture,
@@ -1110,8 +1121,9 @@ def scene_depth_steps():
     if image_name:
         before = yield from use_as_texture_from_details("scene_f3", t, image_name, cube, before)
 
-    # A script (or F3's redo panel) through the operator's properties only: the panel's template cleared, the
-    # template, its Depth source and its values given to the operator, invoked in the viewport (no sidebar).
+    # A script through the operator's properties only: the panel's template cleared, the other bundled depth
+    # template (SDXL, at its 1024x1024), its Depth source and values given to the operator, invoked in the viewport
+    # (no sidebar there).
     settings.template = ""
     t = now()
     try:
@@ -1119,11 +1131,11 @@ def scene_depth_steps():
             "genbridge.generate",
             "VIEW_3D",
             "WINDOW",
-            template=DEPTH_TEMPLATE,
+            template=SDXL_TEMPLATE,
             sources=json.dumps({"image": "DEPTH"}),
             params=json.dumps({"prompt": "the cottage at night", "steps": DEPTH_STEPS}),
-            width=SCENE_SIZE,
-            height=SCENE_SIZE,
+            width=SDXL_SIZE,
+            height=SDXL_SIZE,
             service="comfyui",
             result_name="GuiDepthScript",
         )
@@ -1135,14 +1147,18 @@ def scene_depth_steps():
     inputs = row.get("inputs") or {}
     check(
         "scene_script_properties_reach_the_job",
-        row.get("template") == DEPTH_TEMPLATE
+        row.get("template") == SDXL_TEMPLATE
         and inputs.get("prompt") == "the cottage at night"
         and inputs.get("steps") == DEPTH_STEPS,
         f"operator {called}; job {row.get('id', '')[:8]} template {row.get('template')!r}, prompt "
         f"{inputs.get('prompt')!r}, steps {inputs.get('steps')!r}",
         picture,
     )
-    image_name = judge_depth_job("scene_script", t, row, "GuiDepthScript", picture, live=False) if row else None
+    image_name = None
+    if row:
+        image_name = judge_depth_job(
+            "scene_script", t, row, "GuiDepthScript", picture, live=False, template=SDXL_TEMPLATE, side=SDXL_SIZE
+        )
     if image_name:
         yield from use_as_texture_from_details(
             "scene_script", t, image_name, cube, before, area="VIEW_3D", region="WINDOW"

@@ -120,7 +120,7 @@ def test_the_same_through_f3_menu_search(gui_run):
     _check(gui_run, "scene_f3_use_as_texture_puts_it_on_the_cube")
 
 
-def test_the_same_through_the_operators_properties_from_the_viewport(gui_run):
+def test_the_same_through_the_operators_properties_from_the_viewport_with_the_sdxl_template(gui_run):
     _check(gui_run, "scene_script_properties_reach_the_job")
     _depth_job_checks(gui_run, "scene_script", live=False)
     _check(gui_run, "scene_script_use_as_texture_puts_it_on_the_cube")
