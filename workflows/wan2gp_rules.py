@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Callable, Collection
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -396,13 +396,20 @@ def _extra_settings(extra: Any, defaults: dict[str, Any], out: Prepared) -> None
             out.settings[key] = value
 
 
+MAX_SHOWN_PATH = 200  # a path quoted in a message is cut here (a hostile value must not flood the job list)
 # The job inputs WanGP takes as uploaded images: (job input, WanGP media setting, `image_prompt_type` flag).
 IMAGE_INPUTS = (("start_image", "image_start", "S"), ("end_image", "image_end", "E"))
 
 
-def image_inputs(
-    inputs: dict[str, Any], limits: ModelLimits, is_file: Callable[[Path], bool] = Path.is_file
-) -> tuple[list[Problem], dict[str, str]]:
+def _path_kind(path: Path) -> str:
+    """"file", "folder" or "missing"; a path the system cannot even look up (too long, NUL) counts as missing."""
+    try:
+        return "file" if path.is_file() else "folder" if path.is_dir() else "missing"
+    except (OSError, ValueError):
+        return "missing"
+
+
+def image_inputs(inputs: dict[str, Any], limits: ModelLimits) -> tuple[list[Problem], dict[str, str]]:
     """(problems, {job input: local file}) for the start and end images of a job, checked against the model.
 
     The end image is WanGP's first-last-frame mode (`image_prompt_type` "SE"): only models whose schema lists an
@@ -417,11 +424,13 @@ def image_inputs(
             continue
         which = "start" if key == "start_image" else "end"
         accepts = limits.accepts_start_image if which == "start" else limits.accepts_end_image
-        if not is_file(Path(str(value))):
+        kind = _path_kind(Path(str(value)))
+        if kind != "file":
+            shown = str(value) if len(str(value)) <= MAX_SHOWN_PATH else str(value)[:MAX_SHOWN_PATH] + "..."
             problems.append(
                 Problem(
                     field=key,
-                    message=f"{value} does not exist",
+                    message=f"{shown} {'is a folder, not an image file' if kind == 'folder' else 'does not exist'}",
                     hint=f"Choose an existing image file for the {which} frame.",
                 )
             )

@@ -10,6 +10,7 @@ Thread rule: any thread (the loop thread calls it in the WanGP client's pre-flig
 
 from __future__ import annotations
 
+import math
 from collections.abc import Collection
 from functools import lru_cache
 from pathlib import PurePath
@@ -101,8 +102,9 @@ def wan2gp_inputs(
             value = inputs.get(name)
             if value is None or key in extra:
                 continue
-            if key == "force_fps":  # WanGP takes fps as a string ("16")
-                value = str(int(value)) if float(value).is_integer() else str(value)
+            if key == "force_fps":  # WanGP takes fps as a string ("16"); anything else goes as given, WanGP checks it
+                number = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+                value = str(int(value)) if number and float(value).is_integer() else str(value)
             extra[key] = value
         if extra:
             out["settings"] = extra
