@@ -36,26 +36,28 @@ import bpy
 from .capture_common import (
     PREVIEW_ENGINES,
     CaptureError,
+    Prepared,
     eevee_id,
     find_camera,
     find_view_layer,
     out_path,
+    prepared,
     provenance,
-    render_scene,
     save_result,
     saved,
     write_png,
 )
-from .capture_passes import PASSES, capture_pass
+from .capture_passes import PASSES, capture_pass, prepare_pass
+from .capture_viewport import capture_viewport
 
-SOURCES = ("camera", *PASSES, "image_editor", "sequencer")
-__all__ = ["PASSES", "SOURCES", "CaptureError", "active_editor_image", "capture", "capture_camera", "capture_image"]
-__all__ += ["capture_pass", "capture_sequencer", "write_png"]
+SOURCES = ("camera", *PASSES, "image_editor", "sequencer", "viewport")
+__all__ = ["PASSES", "SOURCES", "CaptureError", "Prepared", "active_editor_image", "capture", "capture_camera"]
+__all__ += ["capture_image", "capture_pass", "capture_sequencer", "capture_viewport", "prepare", "write_png"]
 
 # ------------------------------------------------------------------------------------------------ camera render
 
 
-def capture_camera(
+def prepare_camera(
     folder: str | Path,
     *,
     param: str = "image",
@@ -65,9 +67,9 @@ def capture_camera(
     height: int | None = None,
     engine: str = "SCENE",
     view_layer: str | None = None,
-) -> dict[str, Any]:
-    """Render the (active or named) camera at `width` x `height` with the scene's engine or a preview engine
-    (`WORKBENCH`, `EEVEE`, `CYCLES`) and write `<folder>/capture-<param>-camera.png`; returns the provenance."""
+) -> Prepared:
+    """Set the scene up to render the (active or named) camera at `width` x `height` with the scene's engine or a
+    preview engine (`WORKBENCH`, `EEVEE`, `CYCLES`); finishing writes `<folder>/capture-<param>-camera.png`."""
     scene = scene or bpy.context.scene
     cam = find_camera(scene, camera)
     layer = find_view_layer(scene, view_layer) if view_layer else None
@@ -75,16 +77,8 @@ def capture_camera(
         raise CaptureError(f'Unknown preview engine "{engine}": use one of {", ".join(PREVIEW_ENGINES)}.')
     render = scene.render
     path = out_path(folder, f"capture-{param}-camera.png")
-    with saved(
-        (scene, "camera"),
-        (render, "engine"),
-        (render, "resolution_x"),
-        (render, "resolution_y"),
-        (render, "resolution_percentage"),
-        (render, "use_sequencer"),
-        (render, "use_compositing"),
-        (scene.display, "render_aa"),
-    ):
+
+    def apply() -> Any:
         scene.camera = cam
         chosen = PREVIEW_ENGINES[engine]
         if chosen:
@@ -94,23 +88,42 @@ def capture_camera(
         render.resolution_x, render.resolution_y = width or render.resolution_x, height or render.resolution_y
         render.resolution_percentage = 100
         render.use_sequencer = False  # the camera, not the edit
-        size = (render.resolution_x, render.resolution_y)
-        used_engine = render.engine
-        result = render_scene(scene, layer)
-        save_result(result, scene, path, "PNG", "8")
-    return provenance(
-        param,
-        "camera",
-        path,
-        scene,
-        camera=cam.name,
-        frame=scene.frame_current,
-        view_layer=layer.name if layer else "",
-        engine=used_engine,
-        width=size[0],
-        height=size[1],
-        bit_depth=8,
-    )
+        size, used_engine = (render.resolution_x, render.resolution_y), render.engine
+
+        def finish(result: Any) -> dict[str, Any]:
+            save_result(result, scene, path, "PNG", "8")
+            return provenance(
+                param,
+                "camera",
+                path,
+                scene,
+                camera=cam.name,
+                frame=scene.frame_current,
+                view_layer=layer.name if layer else "",
+                engine=used_engine,
+                width=size[0],
+                height=size[1],
+                bit_depth=8,
+            )
+
+        return finish
+
+    restore = [
+        (scene, "camera"),
+        (render, "engine"),
+        (render, "resolution_x"),
+        (render, "resolution_y"),
+        (render, "resolution_percentage"),
+        (render, "use_sequencer"),
+        (render, "use_compositing"),
+        (scene.display, "render_aa"),
+    ]
+    return prepared("camera", param, scene, layer, restore, apply)
+
+
+def capture_camera(folder: str | Path, **options: Any) -> dict[str, Any]:
+    """Render the camera in place (see `prepare_camera`) and write the PNG; returns the provenance."""
+    return prepare_camera(folder, **options).run()
 
 
 # ------------------------------------------------------------------------------------------------ images
@@ -160,7 +173,7 @@ def capture_image(folder: str | Path, *, param: str = "image", image: Any = None
     )
 
 
-def capture_sequencer(
+def prepare_sequencer(
     folder: str | Path,
     *,
     param: str = "image",
@@ -168,21 +181,16 @@ def capture_sequencer(
     frame: int | None = None,
     width: int | None = None,
     height: int | None = None,
-) -> dict[str, Any]:
-    """The Sequencer's composited frame under the playhead (or `frame`) as `<folder>/capture-<param>-sequencer.png`;
-    returns the provenance."""
+) -> Prepared:
+    """Set the scene up to render the Sequencer's composited frame under the playhead (or `frame`); finishing writes
+    `<folder>/capture-<param>-sequencer.png`."""
     scene = scene or bpy.context.scene
     if scene.sequence_editor is None or not _strips(scene):
         raise CaptureError(f'The scene "{scene.name}" has no Sequencer strips to capture.')
     render = scene.render
     path = out_path(folder, f"capture-{param}-sequencer.png")
-    with saved(
-        (scene, "frame_current"),
-        (render, "use_sequencer"),
-        (render, "resolution_x"),
-        (render, "resolution_y"),
-        (render, "resolution_percentage"),
-    ):
+
+    def apply() -> Any:
         if frame is not None:
             scene.frame_set(frame)
         shown = scene.frame_current
@@ -190,9 +198,28 @@ def capture_sequencer(
         render.resolution_x, render.resolution_y = width or render.resolution_x, height or render.resolution_y
         render.resolution_percentage = 100
         size = (render.resolution_x, render.resolution_y)
-        result = render_scene(scene, None)
-        save_result(result, scene, path, "PNG", "8")
-    return provenance(param, "sequencer", path, scene, frame=shown, width=size[0], height=size[1], image=scene.name)
+
+        def finish(result: Any) -> dict[str, Any]:
+            save_result(result, scene, path, "PNG", "8")
+            return provenance(
+                param, "sequencer", path, scene, frame=shown, width=size[0], height=size[1], image=scene.name
+            )
+
+        return finish
+
+    restore = [
+        (scene, "frame_current"),
+        (render, "use_sequencer"),
+        (render, "resolution_x"),
+        (render, "resolution_y"),
+        (render, "resolution_percentage"),
+    ]
+    return prepared("sequencer", param, scene, None, restore, apply)
+
+
+def capture_sequencer(folder: str | Path, **options: Any) -> dict[str, Any]:
+    """Render the Sequencer frame in place (see `prepare_sequencer`) and write the PNG; returns the provenance."""
+    return prepare_sequencer(folder, **options).run()
 
 
 def _strips(scene: Any) -> Any:
@@ -200,14 +227,27 @@ def _strips(scene: Any) -> Any:
     return getattr(editor, "strips_all", None) or getattr(editor, "sequences_all", ())
 
 
-def capture(source: str, folder: str | Path, **options: Any) -> dict[str, Any]:
-    """One entry point for the UI, the operator and the headless runner: `source` is one of SOURCES."""
+def prepare(source: str, folder: str | Path, **options: Any) -> Prepared | None:
+    """The render step of a capture set up (see `Prepared`), or None for a source that renders nothing slow (the
+    Image Editor's image, the viewport): `capture` makes those at once."""
     if source == "camera":
-        return capture_camera(folder, **options)
+        return prepare_camera(folder, **options)
     if source in PASSES:
-        return capture_pass(source, folder, **options)
+        return prepare_pass(source, folder, **options)
+    if source == "sequencer":
+        return prepare_sequencer(folder, **options)
+    if source in ("image_editor", "viewport"):
+        return None
+    raise CaptureError(f'Unknown image source "{source}": use one of {", ".join(SOURCES)}.')
+
+
+def capture(source: str, folder: str | Path, **options: Any) -> dict[str, Any]:
+    """One entry point for the UI, the operator and the headless runner: `source` is one of SOURCES. Blocking: the
+    render (if any) is made in place."""
     if source == "image_editor":
         return capture_image(folder, **options)
-    if source == "sequencer":
-        return capture_sequencer(folder, **options)
-    raise CaptureError(f'Unknown image source "{source}": use one of {", ".join(SOURCES)}.')
+    if source == "viewport":
+        return capture_viewport(folder, **options)
+    prep = prepare(source, folder, **options)
+    assert prep is not None  # every other source renders
+    return prep.run()

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import struct
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,10 @@ PREVIEW_ENGINES = {"SCENE": "", "WORKBENCH": "BLENDER_WORKBENCH", "EEVEE": "EEVE
 
 class CaptureError(Exception):
     """A capture that cannot be made; the message says what to do (shown to the user as is)."""
+
+
+class CaptureCancelled(CaptureError):
+    """The user stopped the capture (Esc, or cancelled its render): nothing is queued."""
 
 
 def write_png(path: str | Path, pixels: Any, bit_depth: int = 8) -> None:
@@ -71,18 +76,84 @@ def find_view_layer(scene: Any, name: str | None) -> Any:
     return layer
 
 
-@contextmanager
-def saved(*pairs: tuple[Any, str]) -> Iterator[None]:
-    """Restore the given (owner, attribute) values afterwards: a capture never changes the user's scene."""
-    before = [(owner, attr, getattr(owner, attr)) for owner, attr in pairs]
-    try:
-        yield
-    finally:
+class Saved:
+    """The given (owner, attribute) values as they are now, put back by `restore()` (once; later calls do nothing):
+    a capture never changes the user's scene, also when its render job ends much later, fails or is cancelled."""
+
+    def __init__(self, *pairs: tuple[Any, str]) -> None:
+        self.before = [(owner, attr, getattr(owner, attr)) for owner, attr in pairs]
+
+    def restore(self) -> None:
+        before, self.before = self.before, []
         for owner, attr, value in reversed(before):
             try:
                 setattr(owner, attr, value)
-            except (AttributeError, TypeError, ValueError):  # e.g. an object removed meanwhile
+            except (AttributeError, TypeError, ValueError, ReferenceError):  # e.g. an object removed meanwhile
                 pass
+
+
+@contextmanager
+def saved(*pairs: tuple[Any, str]) -> Iterator[None]:
+    """Restore the given (owner, attribute) values afterwards (see `Saved`)."""
+    values = Saved(*pairs)
+    try:
+        yield
+    finally:
+        values.restore()
+
+
+@dataclass
+class Prepared:
+    """A render capture with the scene set up for it: render `scene` (with `layer`, if any) by any means, then
+    `finish(render_result)` writes the file and returns the provenance; `close()` always runs last (restores the
+    settings, removes temporary data). Splitting it so lets the GUI render with Blender's own render job while the
+    scripts' path renders in place (`run`)."""
+
+    source: str
+    param: str
+    scene: Any
+    layer: Any | None
+    settings: Saved
+    finish: Callable[[Any], dict[str, Any]]
+    cleanup: list[Callable[[], None]] = field(default_factory=list)
+
+    def close(self) -> None:
+        try:
+            self.settings.restore()
+        finally:
+            for step in self.cleanup:
+                try:
+                    step()
+                except (OSError, RuntimeError, ReferenceError):  # best effort: a temp file or material gone already
+                    pass
+            self.cleanup = []
+
+    def run(self) -> dict[str, Any]:
+        """Render in place (blocking) and finish: the path of scripts, the bpy module and the headless worker."""
+        try:
+            return self.finish(render_scene(self.scene, self.layer))
+        finally:
+            self.close()
+
+
+def prepared(
+    source: str,
+    param: str,
+    scene: Any,
+    layer: Any | None,
+    restore: tuple[tuple[Any, str], ...] | list[tuple[Any, str]],
+    apply: Callable[[], Callable[[Any], dict[str, Any]]],
+    cleanup: list[Callable[[], None]] | None = None,
+) -> Prepared:
+    """Remember `restore`, then `apply()` the capture's settings (it returns the finish step); if applying fails, the
+    settings are put back and the cleanup runs before the error goes on."""
+    prep = Prepared(source, param, scene, layer, Saved(*restore), lambda _result: {}, list(cleanup or []))
+    try:
+        prep.finish = apply()
+    except BaseException:
+        prep.close()
+        raise
+    return prep
 
 
 def render_scene(scene: Any, view_layer: Any | None) -> Any:

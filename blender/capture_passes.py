@@ -12,13 +12,13 @@ import bpy
 
 from .capture_common import (
     CaptureError,
+    Prepared,
     find_camera,
     find_view_layer,
     out_path,
+    prepared,
     provenance,
-    render_scene,
     save_result,
-    saved,
     write_png,
 )
 
@@ -135,7 +135,7 @@ def _normalise(kind: str, raw: Any, scene: Any) -> Any:
     return np.where(alpha & (raw[:, :, 0] > 0.5), 1.0, 0.0)  # mask
 
 
-def capture_pass(
+def prepare_pass(
     kind: str,
     folder: str | Path,
     *,
@@ -147,9 +147,9 @@ def capture_pass(
     view_layer: str | None = None,
     bit_depth: int = 8,
     objects: list[str] | None = None,
-) -> dict[str, Any]:
-    """A depth / normal / mist pass or a mask of `objects` (default: the selected ones) of the camera view, as a
-    normalised 8- or 16-bit PNG `<folder>/capture-<param>-<kind>.png`; returns the provenance."""
+) -> Prepared:
+    """Set the scene up to render a depth / normal / mist pass or a mask of `objects` (default: the selected ones) of
+    the camera view; finishing writes the normalised 8- or 16-bit PNG `<folder>/capture-<param>-<kind>.png`."""
     if kind not in PASSES:
         raise CaptureError(f'Unknown pass "{kind}": use one of {", ".join(PASSES)}.')
     if bit_depth not in (8, 16):
@@ -166,7 +166,6 @@ def capture_pass(
     render = scene.render
     path = out_path(folder, f"capture-{param}-{kind}.png")
     cycles = _cycles_settings(scene)
-    mat = _pass_material(kind)
     restore = [
         (scene, "camera"),
         (render, "engine"),
@@ -183,43 +182,53 @@ def capture_pass(
         (cycles, "use_adaptive_sampling"),
         *((o, "pass_index") for o in bpy.data.objects if kind == "mask"),
     ]
+    mat = _pass_material(kind)
     fd, tmp_name = tempfile.mkstemp(suffix=".exr", prefix="genbridge-pass-")
     os.close(fd)
     tmp = Path(tmp_name)
-    try:
-        with saved(*restore):
-            scene.camera = cam
-            render.engine = "CYCLES"
-            render.resolution_x, render.resolution_y = width or render.resolution_x, height or render.resolution_y
-            render.resolution_percentage = 100
-            render.film_transparent = True  # background alpha 0: told apart from the farthest surface
-            render.use_sequencer = render.use_compositing = False
-            layer.material_override = mat
-            cycles.samples, cycles.use_denoising, cycles.device = 1, False, "CPU"
-            cycles.use_adaptive_sampling = False
-            for obj in bpy.data.objects if kind == "mask" else ():
-                obj.pass_index = 1 if obj in masked else 0
-            size = (render.resolution_x, render.resolution_y)
-            result = render_scene(scene, layer)
-            save_result(result, scene, tmp, "OPEN_EXR", "32")
-        _write_pass(path, kind, tmp, scene, bit_depth)
-    finally:
-        tmp.unlink(missing_ok=True)
+
+    def drop_material() -> None:
         bpy.data.materials.remove(mat)
-    extra: dict[str, Any] = {}
-    if kind == "mask":
-        extra["image"] = ", ".join(o.name for o in masked)
-    return provenance(
-        param,
-        kind,
-        path,
-        scene,
-        camera=cam.name,
-        frame=scene.frame_current,
-        view_layer=layer.name,
-        engine="CYCLES",
-        width=size[0],
-        height=size[1],
-        bit_depth=bit_depth,
-        **extra,
-    )
+
+    def apply() -> Any:
+        scene.camera = cam
+        render.engine = "CYCLES"
+        render.resolution_x, render.resolution_y = width or render.resolution_x, height or render.resolution_y
+        render.resolution_percentage = 100
+        render.film_transparent = True  # background alpha 0: told apart from the farthest surface
+        render.use_sequencer = render.use_compositing = False
+        layer.material_override = mat
+        cycles.samples, cycles.use_denoising, cycles.device = 1, False, "CPU"
+        cycles.use_adaptive_sampling = False
+        for obj in bpy.data.objects if kind == "mask" else ():
+            obj.pass_index = 1 if obj in masked else 0
+        size = (render.resolution_x, render.resolution_y)
+
+        def finish(result: Any) -> dict[str, Any]:
+            save_result(result, scene, tmp, "OPEN_EXR", "32")
+            _write_pass(path, kind, tmp, scene, bit_depth)
+            extra: dict[str, Any] = {"image": ", ".join(o.name for o in masked)} if kind == "mask" else {}
+            return provenance(
+                param,
+                kind,
+                path,
+                scene,
+                camera=cam.name,
+                frame=scene.frame_current,
+                view_layer=layer.name,
+                engine="CYCLES",
+                width=size[0],
+                height=size[1],
+                bit_depth=bit_depth,
+                **extra,
+            )
+
+        return finish
+
+    # The settings are restored before the material goes: the view layer must not point at a removed material.
+    return prepared(kind, param, scene, layer, restore, apply, [lambda: tmp.unlink(missing_ok=True), drop_material])
+
+
+def capture_pass(kind: str, folder: str | Path, **options: Any) -> dict[str, Any]:
+    """Render a pass in place (see `prepare_pass`) and write its PNG; returns the provenance."""
+    return prepare_pass(kind, folder, **options).run()

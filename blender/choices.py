@@ -33,6 +33,8 @@ IMAGE_SOURCES = [
     ("MASK", "Object Mask", "White where the selected objects are seen from the camera (for inpainting)"),
     ("IMAGE_EDITOR", "Image Editor", "The image shown in the Image Editor (Render Result and painted textures too)"),
     ("SEQUENCER", "Sequencer Frame", "The Sequencer's composited frame under the playhead"),
+    # Last: an enum's saved value is its position, so a new source never shifts the ones in saved .blend files.
+    ("VIEWPORT", "Viewport", "The 3D View you are looking at, as you see it (its shading and view, no overlays)"),
 ]
 
 

@@ -14,6 +14,7 @@ from ..blender.bpytypes import OperatorResult
 from ..blender.choices import GENERATE_FIELDS, TEXT_TASKS, VIDEO_TASKS
 from ..blender.chosen import chosen_for_operator
 from ..blender.generate_props import with_generate_properties
+from ..blender.redraw import tag_genbridge_regions
 from ..blender.template_fields import apply_sources, missing_required, parse_sources, template_inputs, template_rows
 
 
@@ -69,6 +70,9 @@ def job_spec(values: dict[str, Any], context: Any) -> dict[str, Any]:
         "requested_service": None if values["service"] == "AUTO" else values["service"],
         "target": target_for(task, context, values["result_name"]),
     }
+
+
+CAPTURE_TICK_S = 0.05  # the capture modal's timer: one step per tick, so Blender redraws between steps
 
 
 def capture_options(source: str, values: dict[str, Any], image_name: str, context: Any) -> dict[str, Any]:
@@ -160,23 +164,25 @@ class GENBRIDGE_OT_generate(bpy.types.Operator):
             raise ValueError(f"Give {', '.join(clash)} in 'params' or in 'sources', not in both")
         return inputs, apply_sources(images, chosen, rows), rows
 
-    def execute(self, context: Any) -> OperatorResult:
+    def request(self, context: Any) -> tuple[dict[str, Any], dict[str, dict[str, Any]]] | None:
+        """(job spec, captures to make `{param: {"source": ..., options}}`) from the settings, or None after
+        reporting what to fix."""
         values = self.gathered(context)
         try:
             extra, images, rows = self.template_values(context, values)
         except ValueError as exc:
             self.report({"ERROR"}, str(exc))
-            return {"CANCELLED"}
+            return None
         spec = job_spec(values, context)
         spec["inputs"].update(extra)
         spec["chosen"] = chosen_for_operator(self, context, rows, extra, {**spec["inputs"], **images})
         missing = missing_required(rows, extra, images) if rows else []
         if missing:
             self.report({"ERROR"}, f"Fill in {', '.join(missing)} first: the template needs them")
-            return {"CANCELLED"}
+            return None
         if not rows and not str(spec["inputs"].get("prompt", "")).strip():
             self.report({"ERROR"}, "Write a prompt first: GenBridge has nothing to generate from")
-            return {"CANCELLED"}
+            return None
         sources: dict[str, tuple[str, str, str]] = dict(images)
         size = {**values, **{k: spec["inputs"][k] for k in ("width", "height") if k in spec["inputs"]}}
         captures: dict[str, dict[str, Any]] = {}
@@ -185,13 +191,19 @@ class GENBRIDGE_OT_generate(bpy.types.Operator):
                 path = bpy.path.abspath(file_path)
                 if not file_path or not Path(path).is_file():
                     self.report({"ERROR"}, f"Choose an image file for '{param}' (not found: {path or 'none'})")
-                    return {"CANCELLED"}
+                    return None
                 spec["inputs"][param] = path
             else:
                 captures[param] = capture_options(source, size, image_name, context)
+        return spec, captures
+
+    def execute(self, context: Any) -> OperatorResult:
+        """Scripts, the bpy module, redo: captures block (see blender/capture.py), then the job is queued."""
+        request = self.request(context)
+        if request is None:
+            return {"CANCELLED"}
+        spec, captures = request
         if captures:
-            # Captured on the main thread before queuing (a blocking render; see blender/capture.py for why),
-            # into the job's own output folder, with its provenance recorded on the job.
             from ..blender.capture import CaptureError
 
             try:
@@ -199,12 +211,93 @@ class GENBRIDGE_OT_generate(bpy.types.Operator):
             except CaptureError as exc:
                 self.report({"ERROR"}, str(exc))
                 return {"CANCELLED"}
-            names = ", ".join(options["source"] for options in captures.values())
-            self.report({"INFO"}, f"GenBridge job {job_id[:8]} queued with the {names} capture")
-            return {"FINISHED"}
+            return self.queued(job_id, captures)
         job_id = blender.running().submit(spec)
         self.report({"INFO"}, f"GenBridge job {job_id[:8]} queued")
         return {"FINISHED"}
+
+    def queued(self, job_id: str, captures: dict[str, dict[str, Any]]) -> OperatorResult:
+        names = ", ".join(options["source"] for options in captures.values())
+        self.report({"INFO"}, f"GenBridge job {job_id[:8]} queued with the {names} capture")
+        return {"FINISHED"}
+
+    # -- the UI's path: captures as a modal with Blender's render job (blender/capture_job.py) -----------------
+    def invoke(self, context: Any, event: Any) -> OperatorResult:
+        if bpy.app.background or context.window is None:
+            return self.execute(context)  # no event loop to come back to: the blocking path
+        request = self.request(context)
+        if request is None:
+            return {"CANCELLED"}
+        spec, captures = request
+        if not captures:
+            job_id = blender.running().submit(spec)
+            self.report({"INFO"}, f"GenBridge job {job_id[:8]} queued")
+            return {"FINISHED"}
+        from ..blender.capture_job import CaptureRun
+
+        session = blender.running()
+        self._run = CaptureRun(session, spec, captures, window=context.window, area=context.area)
+        self._captures = captures
+        wm = context.window_manager
+        self._timer = wm.event_timer_add(CAPTURE_TICK_S, window=context.window)
+        wm.modal_handler_add(self)
+        wm.progress_begin(0, len(captures))
+        self._show(context)
+        return {"RUNNING_MODAL"}
+
+    def modal(self, context: Any, event: Any) -> OperatorResult:
+        from ..blender.capture import CaptureError
+        from ..blender.capture_common import CaptureCancelled
+
+        run = self._run
+        if event.type == "ESC" and event.value == "PRESS":
+            run.stop()  # at the next tick (a running render job swallows Esc itself and stops)
+            return {"RUNNING_MODAL"}
+        if event.type != "TIMER" or event.timer is not self._timer:
+            return {"PASS_THROUGH"}
+        try:
+            done = run.step()
+        except CaptureError as exc:
+            self._end(context, cancel=True)
+            self.report({"WARNING"} if isinstance(exc, CaptureCancelled) else {"ERROR"}, str(exc))
+            return {"CANCELLED"}
+        if not done:
+            self._show(context)
+            return {"RUNNING_MODAL"}
+        self._end(context, cancel=False)
+        job_id = blender.running().submit(run.spec())
+        return self.queued(job_id, self._captures)
+
+    def cancel(self, context: Any) -> None:
+        """Blender removed the operator (a file loaded, the window closed): restore and queue nothing."""
+        self._end(context, cancel=True)
+
+    def _show(self, context: Any) -> None:
+        status = self._run.status()
+        session = blender.current()
+        if session is not None and session.capturing != status:
+            session.capturing = status  # the Generate section shows it too
+            tag_genbridge_regions(context.window_manager)
+        context.window_manager.progress_update(len(self._run.records))
+        if context.workspace is not None:
+            context.workspace.status_text_set(status)
+
+    def _end(self, context: Any, *, cancel: bool) -> None:
+        run = getattr(self, "_run", None)
+        if run is None:
+            return
+        if cancel:
+            run.cancel()
+        wm = context.window_manager
+        wm.event_timer_remove(self._timer)
+        wm.progress_end()
+        if context.workspace is not None:
+            context.workspace.status_text_set(None)
+        session = blender.current()
+        if session is not None:
+            session.capturing = ""
+            session.changed()
+        setattr(self, "_run", None)  # noqa: B010 - ended: a late timer event or cancel() finds nothing to do
 
 
 _TEMPLATE_ITEMS: list[tuple[str, str, str]] = []  # Blender needs the item strings kept alive while shown

@@ -119,6 +119,9 @@ class CaptureInfo(BaseModel):
     height: int = Field(0, ge=0)
     bit_depth: int = 8
     blend_file: str = ""  # headless captures: the .blend that was rendered
+    view: str = ""  # viewport captures: PERSP, ORTHO or CAMERA (through `camera`)
+    shading: str = ""  # viewport captures: the 3D View's shading (SOLID, MATERIAL, RENDERED, WIREFRAME)
+    area: str = ""  # viewport captures: the 3D View's size on screen ("1280x720")
 
 
 class JobErrorInfo(BaseModel):

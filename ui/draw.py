@@ -170,8 +170,9 @@ def draw_endpoint_status(
     col.label(text=checked_text(result.get("checked_at")), icon="BLANK1")
 
 
-def draw_generate(layout: Any, settings: Any) -> None:
-    """The generate inputs (only those that matter for the chosen task) and the one Generate button.
+def draw_generate(layout: Any, settings: Any, capturing: str = "") -> None:
+    """The generate inputs (only those that matter for the chosen task) and the one Generate button; `capturing`
+    says which capture the Generate operator is making now (the session's cached text).
 
     With a template chosen, its own parameters replace the generic prompt, size, steps, seed and image fields."""
     col = layout.column(align=False)
@@ -201,6 +202,8 @@ def draw_generate(layout: Any, settings: Any) -> None:
         draw_image_source(col, settings)
     col.prop(settings, "service")
     col.prop(settings, "result_name", text="Name")
+    if capturing:
+        layout.label(text=capturing.removeprefix("GenBridge: ").capitalize(), icon="RENDER_STILL")
     button = layout.row()
     button.scale_y = 1.4
     button.operator("genbridge.generate", text="Generate", icon="PLAY")

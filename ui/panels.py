@@ -85,7 +85,8 @@ class _Generate(_Section):
     def draw(self, context: Any) -> None:
         settings = getattr(context.scene, "genbridge", None)
         if settings is not None:
-            draw_generate(self.layout, settings)
+            session = blender.current()
+            draw_generate(self.layout, settings, getattr(session, "capturing", "") if session else "")
 
 
 class _Jobs(_Section):

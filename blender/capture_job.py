@@ -1,0 +1,234 @@
+"""A job's captures made without freezing Blender: the Generate operator, when invoked from the UI (button, F3),
+steps through them from its modal handler, one step per timer event, and queues the job when the last is written.
+
+Each render capture (camera, preview, passes, Sequencer frame) is prepared (`capture.prepare`: the scene set up,
+the user's values remembered), rendered by Blender's own render job (`render.render` invoked: the render runs in
+Blender's job thread while the main thread keeps drawing and handling events; its progress shows in the status bar,
+and Esc stops it), then finished (file written, provenance made) and closed (settings restored) on a later tick.
+The Image Editor's image and the viewport are made in one tick (they render nothing slow).
+
+Thread rules: main thread only (bpy). The loop thread is held still (`Runtime.held_still`) from the moment a render
+job starts until it has ended, and only then (bpy crashed when the loop thread compiled a module during a render).
+Scripts and the bpy module keep the blocking path (`Session.with_captures`): render jobs never run there.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+from pathlib import Path
+from typing import Any
+
+import bpy
+
+from .capture import capture, prepare
+from .capture_common import CaptureCancelled, CaptureError, Prepared
+from .redraw import tag_genbridge_regions
+
+TITLES = {"image_editor": "the Image Editor's image", "sequencer": "the Sequencer frame", "viewport": "the viewport"}
+START_GRACE_TICKS = 3  # a render job that is not running after this many ticks, with no handler called, failed
+
+
+def title(options: dict[str, Any]) -> str:
+    """What a capture is called in the status bar ("depth", "preview", "camera render")."""
+    source = str(options.get("source", ""))
+    if source == "camera":
+        return "preview" if options.get("engine") == "WORKBENCH" else "camera render"
+    return TITLES.get(source, source)
+
+
+class RenderWatch:
+    """Blender's render handlers, registered only while one of our render jobs runs: they just note the outcome."""
+
+    def __init__(self) -> None:
+        self.complete = self.cancelled = False
+        self._handlers = (
+            (bpy.app.handlers.render_complete, self._on_complete),
+            (bpy.app.handlers.render_cancel, self._on_cancel),
+        )
+        for handlers, fn in self._handlers:
+            handlers.append(fn)
+
+    def _on_complete(self, *_args: Any) -> None:
+        self.complete = True
+
+    def _on_cancel(self, *_args: Any) -> None:
+        self.cancelled = True
+
+    def remove(self) -> None:
+        for handlers, fn in self._handlers:
+            if fn in handlers:
+                handlers.remove(fn)
+
+
+@contextlib.contextmanager
+def render_kept_in_ui() -> Any:
+    """Start a render without opening a render window: Preferences > Interface > Temporary Editors > Render In is
+    read when the render job starts, so it is 'Keep User Interface' for that moment only, then put back, and the
+    preferences are left as clean (unsaved-changes flag) as they were."""
+    prefs: Any = bpy.context.preferences
+    view = prefs.view
+    before, dirty = view.render_display_type, prefs.is_dirty
+    if before == "NONE":
+        yield
+        return
+    view.render_display_type = "NONE"
+    try:
+        yield
+    finally:
+        view.render_display_type = before
+        prefs.is_dirty = dirty
+
+
+def render_running() -> bool:
+    running = bpy.app.is_job_running  # the stubs claim it returns None; it returns a bool
+    return bool(running("RENDER"))  # type: ignore[func-returns-value]
+
+
+class CaptureRun:
+    """The captures of one job (`{param: {"source": ..., options}}`), made one step at a time by `step()`.
+
+    The job's id is fixed here so the captures land in its output folder; `spec()` is the job to queue once `step()`
+    says all are done. `cancel()` (Esc, a failure, the operator removed) restores the settings of the capture in
+    progress, removes the files written so far and queues nothing."""
+
+    def __init__(
+        self, session: Any, spec: dict[str, Any], sources: dict[str, dict[str, Any]], *, window: Any, area: Any
+    ):
+        self.session = session
+        self.job_id = str(spec.get("id") or uuid.uuid4())
+        self.base = {**spec, "id": self.job_id}
+        self.folder = session.job_folder(str(spec.get("task", "")), self.job_id)
+        self.pending = [(param, dict(options)) for param, options in sources.items()]
+        self.total = len(self.pending)
+        self.records: list[dict[str, Any]] = []
+        self.window, self.area = window, area
+        self.current: tuple[str, dict[str, Any], Prepared] | None = None
+        self.watch: RenderWatch | None = None
+        self.hold: contextlib.ExitStack | None = None
+        self.waited = 0  # ticks since the current render job started
+        self.stopping = False  # Esc came while a render job ran: stop once it has ended
+
+    # -- what the user sees ---------------------------------------------------------------------------------------
+    def status(self) -> str:
+        if self.current is not None:
+            param, options, _prep = self.current
+        elif self.pending:
+            param, options = self.pending[0]
+        else:
+            return "GenBridge: queuing the job"
+        number = len(self.records) + 1
+        return f"GenBridge: capturing {title(options)} for '{param}' ({number} of {self.total}) — Esc to cancel"
+
+    @property
+    def rendering(self) -> bool:
+        return self.current is not None
+
+    # -- the steps ------------------------------------------------------------------------------------------------
+    def step(self) -> bool:
+        """One step (start a render, or finish one, or make a quick capture); True once every capture is written.
+        Raises CaptureError (the message says what to do); the caller then calls `cancel()`."""
+        if self.stopping and not render_running():
+            raise CaptureCancelled("GenBridge capture cancelled: nothing was queued.")
+        if self.current is not None:
+            if not self._render_ended():
+                return False
+            param, options, prep = self.current
+            self.current = None
+            try:
+                record = prep.finish(bpy.data.images.get("Render Result") or _no_result())
+            finally:
+                prep.close()
+            self._add(param, record)
+            return not self.pending
+        if not self.pending:
+            return True
+        param, options = self.pending.pop(0)
+        source = str(options.pop("source"))
+        options_for_title = {"source": source, **options}
+        ready = prepare(source, self.folder, param=param, **options)
+        if ready is None:  # nothing slow to render: made now
+            self._add(param, capture(source, self.folder, param=param, **options))
+            return not self.pending
+        self.current = (param, options_for_title, ready)
+        self._start_render(ready)
+        return False
+
+    def _start_render(self, prep: Prepared) -> None:
+        if render_running():
+            raise CaptureError("Blender is rendering: wait for that render to end, then Generate again.")
+        self.watch, self.waited = RenderWatch(), 0
+        self.hold = contextlib.ExitStack()
+        self.hold.enter_context(self.session.runtime.held_still())  # released when the render job has ended
+        kwargs: dict[str, Any] = {"write_still": False}
+        if prep.layer is not None:
+            kwargs["layer"] = prep.layer.name
+        override = {"window": self.window, "scene": prep.scene}
+        if self.area is not None:
+            override["area"] = self.area
+        try:
+            with render_kept_in_ui(), bpy.context.temp_override(**override):
+                started = bpy.ops.render.render("INVOKE_DEFAULT", **kwargs)
+        except RuntimeError as exc:
+            raise CaptureError(f"Blender could not start the render ({exc}).") from None
+        if "CANCELLED" in (started or ()):
+            raise CaptureError("Blender could not start the render; see the Info editor for why.")
+
+    def _render_ended(self) -> bool:
+        """Whether the current render job has ended; raises CaptureError if it was cancelled or made nothing."""
+        assert self.watch is not None
+        self.waited += 1
+        if render_running():  # also when cancelled: the settings are put back only once the job has let go
+            return False
+        if self.watch.cancelled:
+            self._release()
+            raise CaptureCancelled("GenBridge capture cancelled (its render was stopped): nothing was queued.")
+        if not self.watch.complete and self.waited < START_GRACE_TICKS:
+            return False
+        complete = self.watch.complete
+        self._release()
+        if not complete:
+            raise CaptureError("Blender's render ended without an image; see the Info editor for why.")
+        return True
+
+    def _release(self) -> None:
+        if self.watch is not None:
+            self.watch.remove()
+            self.watch = None
+        if self.hold is not None:
+            self.hold.close()
+            self.hold = None
+
+    def _add(self, param: str, record: dict[str, Any]) -> None:
+        self.records.append(record)
+        tag_genbridge_regions(bpy.context.window_manager)  # the sidebar shows which capture is next
+
+    def spec(self) -> dict[str, Any]:
+        """The job with its captured inputs and their provenance (call once `step()` returned True)."""
+        inputs = dict(self.base.get("inputs") or {})
+        inputs.update({record["param"]: record["path"] for record in self.records})
+        captures = list(self.base.get("captures") or []) + self.records
+        return {**self.base, "inputs": inputs, "captures": captures}
+
+    def stop(self) -> None:
+        """Esc: stop at the next step (after the render job in progress, if any, has ended; Esc stops that too)."""
+        self.stopping = True
+
+    def cancel(self) -> None:
+        """Stop: put the settings of the capture in progress back, remove the files written, queue nothing. A
+        render job still running is left to end by itself (Esc stops it): its settings are restored meanwhile."""
+        self._release()
+        if self.current is not None:
+            _param, _options, prep = self.current
+            self.current = None
+            prep.close()
+        for record in self.records:
+            with contextlib.suppress(OSError):
+                Path(record["path"]).unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            self.folder.rmdir()  # only when empty: a folder with anything else in it stays
+        self.records, self.pending = [], []
+
+
+def _no_result() -> Any:
+    raise CaptureError("Blender rendered but made no Render Result.")
