@@ -7,8 +7,12 @@ cadence it asks for, as Blender would; (3) the main-thread cost of landing one r
 PNG into `bpy.data.images`, the same shown in an Image Editor, and a 1920x1080 movie strip, each through
 `blender.landing.land_output` exactly as the timer's output handler calls it, beside what Blender's own full
 image decode costs (which happens lazily, when the image is first drawn, not in our tick); (4) the main-thread gap
-of a scene capture at 1280x720 (Workbench camera render, depth pass): captures are synchronous, so the gap is their
-wall time. Last line: a JSON object.
+of a scene capture at 1280x720 (Workbench camera render, depth pass) on the scripts' path, where the capture is
+synchronous, so the gap is its wall time; and, for the GUI's path (the Generate operator invoked: the render runs as
+Blender's render job and only the prepare and finish steps run on the main thread, one per modal tick), those two
+steps' times; the gap a user sees in the GUI (a 60 Hz timer probe during an invoked 1280x720 Preview capture, beside
+the same capture made by the blocking path) is measured by the real-GUI suite, and read here from out/gui/result.json
+when a GUI run left one. Last line: a JSON object.
 
 Run with any Python: it re-runs itself with the bpy interpreter ($GENBRIDGE_BPY_PYTHON, or
 .venvs/bpy-4.5.15/bin/python).
@@ -272,7 +276,39 @@ def capture_bench(zip_path: str) -> dict[str, dict[str, float]]:
             call()
             times.append((time.perf_counter() - start) * 1000)
         out[label] = {"median": round(statistics.median(times), 1), "max": round(max(times), 1), "runs": len(times)}
+    # The GUI's path: the main thread runs prepare (one tick), Blender's render job renders (its own thread; here, in
+    # background mode, rendered in place and not counted), then finish + close (one tick).
+    common = importlib.import_module(f"{gb.__name__}.blender.capture_common")
+    for label, source, options in (
+        ("gui_steps_workbench_camera_1280x720", "camera", {"engine": "WORKBENCH"}),
+        ("gui_steps_depth_pass_1280x720", "depth", {}),
+    ):
+        prepare_ms, finish_ms = [], []
+        for _ in range(CAPTURE_RUNS):
+            start = time.perf_counter()
+            prep = capture.prepare(source, folder, width=1280, height=720, **options)
+            prepare_ms.append((time.perf_counter() - start) * 1000)
+            result = common.render_scene(prep.scene, prep.layer)
+            start = time.perf_counter()
+            prep.finish(result)
+            prep.close()
+            finish_ms.append((time.perf_counter() - start) * 1000)
+        out[label] = {
+            "prepare_median": round(statistics.median(prepare_ms), 1),
+            "finish_median": round(statistics.median(finish_ms), 1),
+            "max": round(max(prepare_ms + finish_ms), 1),
+            "runs": CAPTURE_RUNS,
+        }
     return out
+
+
+def gui_capture_gaps() -> dict | None:
+    """The GUI suite's figures for an invoked (render job) and an exec'd (blocking) 1280x720 Preview capture."""
+    path = REPO / "out" / "gui" / "result.json"
+    try:
+        return json.loads(path.read_text()).get("gaps", {}).get("capture_preview_1280x720")
+    except (OSError, ValueError):
+        return None
 
 
 def last_json(stdout: str) -> dict:
@@ -378,7 +414,28 @@ def main() -> None:
     for name, figures in landing.items():
         print(f"{name}: median {figures['median']} ms, max {figures['max']} ms per result")
     for name, figures in captures.items():
-        print(f"capture {name}: main thread busy {figures['median']} ms median, {figures['max']} ms max (synchronous)")
+        if name.startswith("gui_steps_"):
+            print(
+                f"capture {name}: GUI path main-thread steps prepare {figures['prepare_median']} ms, finish "
+                f"{figures['finish_median']} ms median, {figures['max']} ms max (the render runs as Blender's job)"
+            )
+        else:
+            print(f"capture {name}: main thread busy {figures['median']} ms median, {figures['max']} ms max (scripts)")
+    gui = gui_capture_gaps()
+    result["gui_capture_preview_1280x720"] = gui
+    if gui:
+        for how in ("invoke", "exec"):
+            figures = gui.get(how) or {}
+            print(
+                f"GUI {how} capture (Preview 1280x720, from out/gui/result.json): largest main-thread gap "
+                f"{figures.get('max_ms')} ms, p99 {figures.get('p99_ms')} ms, {figures.get('capturing_draws')} "
+                f"sidebar draws while capturing"
+            )
+        invoke, blocking = gui.get("invoke") or {}, gui.get("exec") or {}
+        if invoke.get("max_ms") and blocking.get("max_ms"):
+            print(f"GUI largest gap, blocking / render job: {blocking['max_ms'] / invoke['max_ms']:.1f}x")
+    else:
+        print("GUI capture gaps: no out/gui/result.json (run the GUI suite: pytest tests/gui)")
     print(json.dumps(result))
 
 

@@ -17,13 +17,18 @@ PNG writer (no colour management in the way):
 - mist: Blender's mist (world mist start / depth / falloff): 0 near, 1 far and for the background;
 - mask: white where a selected object is visible (occlusion respected), black elsewhere.
 
-A capture is synchronous (`bpy.ops.render.render` in the Generate operator's execute, then the job is queued): a
-64x48 capture takes tens of milliseconds; at 1280x720 a Workbench preview (FXAA, one sample) about 0.3 s (1.3 s for
-the first, which starts the GPU context) and a depth pass 0.25-1.6 s on this loaded 2-core software-GL machine
-(`bench/main_thread.py` reports the gap). Decided so because it works the same in the
-GUI, F3, scripts and the bpy module (where modal operators and render jobs never run); a modal render job for the
-GUI is the next step. Nothing here runs inside draw() or a timer. The modules: `capture_common` (shared helpers,
-PNG writer), `capture_passes` (the passes), this one (camera, Image Editor, Sequencer and the one entry point).
+Each render capture is three steps (`prepare` sets the scene up and remembers the user's values, a render, then
+`Prepared.finish` writes the file and `Prepared.close` puts everything back), so it can be rendered two ways:
+- in place (`capture`, `Prepared.run`: a blocking `bpy.ops.render.render`): scripts, the bpy module, the headless
+  worker, the Generate operator's execute. A 64x48 capture takes tens of milliseconds; at 1280x720 a Workbench
+  preview (FXAA, one sample) about 0.3 s and a depth pass 0.25-1.6 s on this loaded 2-core software-GL machine
+  (`bench/main_thread.py`), during which the main thread is busy;
+- as Blender's own render job (`blender/capture_job.py`): the Generate operator invoked from the UI (button, F3)
+  steps through the captures from a modal timer, so Blender keeps drawing and handling events while it renders.
+The Image Editor's image and the viewport (`capture_viewport`) render nothing slow and are always made at once.
+Nothing here runs inside draw() or a timer. The modules: `capture_common` (shared helpers, PNG writer, the
+prepared-capture type), `capture_passes` (the passes), `capture_viewport`, this one (camera, Image Editor,
+Sequencer and the entry points).
 """
 
 from __future__ import annotations

@@ -253,7 +253,7 @@ class GENBRIDGE_OT_generate(bpy.types.Operator):
         if event.type == "ESC" and event.value == "PRESS":
             run.stop()  # at the next tick (a running render job swallows Esc itself and stops)
             return {"RUNNING_MODAL"}
-        if event.type != "TIMER" or event.timer is not self._timer:
+        if event.type != "TIMER":  # (any timer: a step more is harmless; events carry no timer to tell them apart)
             return {"PASS_THROUGH"}
         try:
             done = run.step()

@@ -32,7 +32,13 @@ SUITE = "trixie"
 MIRROR = "http://deb.debian.org/debian"
 # Blender 4.3.2 with system Python 3.13; Mesa's llvmpipe for software GL. Our own wheels (cp313) come with the zip.
 PACKAGES = ("blender", "libgl1-mesa-dri", "ca-certificates")
-HOST_TOOLS = {"debootstrap": "debootstrap", "Xvfb": "xvfb", "import": "imagemagick", "unshare": "util-linux"}
+HOST_TOOLS = {
+    "debootstrap": "debootstrap",
+    "Xvfb": "xvfb",
+    "import": "imagemagick",
+    "unshare": "util-linux",
+    "xdotool": "xdotool",  # real key presses (Esc during a render) for the GUI suite
+}
 STAMP = ".genbridge-gui-root.json"
 DEFAULT_CACHE = Path(os.environ.get("GENBRIDGE_GUI_CACHE", "/var/cache/genbridge-gui"))
 X11_DIR = "/tmp/.X11-unix"

@@ -203,7 +203,8 @@ def draw_generate(layout: Any, settings: Any, capturing: str = "") -> None:
     col.prop(settings, "service")
     col.prop(settings, "result_name", text="Name")
     if capturing:
-        layout.label(text=capturing.removeprefix("GenBridge: ").capitalize(), icon="RENDER_STILL")
+        text = capturing.removeprefix("GenBridge: ")
+        layout.label(text=text[:1].upper() + text[1:], icon="RENDER_STILL")
     button = layout.row()
     button.scale_y = 1.4
     button.operator("genbridge.generate", text="Generate", icon="PLAY")
@@ -320,7 +321,9 @@ CAPTURE_TITLES = {
     "mask": "object mask",
     "image_editor": "Image Editor image",
     "sequencer": "Sequencer frame",
+    "viewport": "viewport",
 }
+VIEW_TITLES = {"PERSP": "perspective", "ORTHO": "orthographic"}
 
 
 def capture_text(record: dict[str, Any]) -> str:
@@ -328,6 +331,10 @@ def capture_text(record: dict[str, Any]) -> str:
     what = CAPTURE_TITLES.get(str(record.get("source", "")), str(record.get("source", "file")))
     source = record.get("camera") or record.get("image") or record.get("scene") or ""
     parts = [f"{what} of {source}" if source else what]
+    if record.get("source") == "viewport":  # "viewport (solid, through Camera)": what the 3D View showed
+        view = f"through {record['camera']}" if record.get("camera") else VIEW_TITLES.get(record.get("view", ""), "")
+        shown = ", ".join(x for x in (str(record.get("shading", "")).lower(), view) if x)
+        parts = [f"viewport ({shown})" if shown else "viewport"]
     if record.get("frame") is not None:
         parts.append(f"frame {record['frame']}")
     if record.get("width") and record.get("height"):

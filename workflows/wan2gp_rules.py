@@ -402,7 +402,7 @@ IMAGE_INPUTS = (("start_image", "image_start", "S"), ("end_image", "image_end", 
 
 
 def _path_kind(path: Path) -> str:
-    """"file", "folder" or "missing"; a path the system cannot even look up (too long, NUL) counts as missing."""
+    """ "file", "folder" or "missing"; a path the system cannot even look up (too long, NUL) counts as missing."""
     try:
         return "file" if path.is_file() else "folder" if path.is_dir() else "missing"
     except (OSError, ValueError):

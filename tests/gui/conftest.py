@@ -121,11 +121,17 @@ def xvfb() -> Iterator[str]:
 
 @contextlib.contextmanager
 def screenshot_taker(requests: Path, out: Path, display: str) -> Iterator[list[str]]:
-    """Turn the driver's `<name>.jpg.req` files into downscaled JPEG screenshots of the whole X screen."""
+    """Turn the driver's `<name>.jpg.req` files into downscaled JPEG screenshots of the whole X screen, and its
+    `<name>.key` files into real key presses on the display (xdotool)."""
     taken: list[str] = []
     stop = threading.Event()
 
     def take_pending() -> None:
+        for key in sorted(requests.glob("*.key")):  # a real key press (xdotool), e.g. Esc during a render
+            keys = key.read_text().split()
+            type_in = ["timeout", "10", "xdotool", "mousemove", str(SCREEN[0] // 2), str(SCREEN[1] // 2), "key", *keys]
+            subprocess.run(type_in, check=False, capture_output=True, env={**os.environ, "DISPLAY": display})
+            key.unlink(missing_ok=True)
         for req in sorted(requests.glob("*.req")):
             name = req.name[: -len(".req")]
             cmd = ["timeout", "20", "import", "-display", display, "-window", "root", "-resize", "50%"]

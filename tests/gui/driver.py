@@ -691,6 +691,9 @@ def steps():
     yield from measure_quiet("idle_nothing_3s", sample=True)
     log(f"gaps: {RESULT['gaps']}")
 
+    # Captures from the scene made as a modal with Blender's render job (capture_job_steps).
+    yield from capture_job_steps()
+
     # 7. Disable: only the main thread is left.
     shot("before-disable")
     addon_utils.disable(PKG, default_set=False)
@@ -703,6 +706,194 @@ def steps():
     )
     yield from measure_quiet("after_disable_3s")
     RESULT["draw_counts"] = _draw_counts()
+
+
+# -- captures as a modal with Blender's render job (issue 16, item 1) -------------------------------------------------
+def press_key_for_real(name: str, key: str) -> None:
+    """Ask the host to type `key` on the X display (xdotool): a real key press, as from a keyboard. Blender's own
+    cancel of a running render (Esc sets its break flag) reacts only to real input, not to event_simulate."""
+    (SHOTS / f"{name}.key").write_text(key)
+
+
+def invoke_generate(area_kind: str, **props):
+    """Press Generate as the sidebar button and F3 do: the operator is invoked (INVOKE_DEFAULT)."""
+    area = area_of(area_kind)
+    with bpy.context.temp_override(window=window(), area=area, region=region_of(area)):
+        return bpy.ops.genbridge.generate("INVOKE_DEFAULT", **props)
+
+
+def capturing_now() -> str:
+    s = session()
+    return str(getattr(s, "capturing", "") or "") if s is not None else ""
+
+
+def render_settings(scene) -> dict:
+    r = scene.render
+    return {
+        "engine": r.engine,
+        "size": [r.resolution_x, r.resolution_y, r.resolution_percentage],
+        "camera": scene.camera.name if scene.camera else None,
+        "use_sequencer": r.use_sequencer,
+        "render_aa": scene.display.render_aa,
+        "film_transparent": r.film_transparent,
+    }
+
+
+def capture_label_draws(since: float, until: float) -> list[dict]:
+    """GenBridge draws between `since` and `until` that showed the capture in progress."""
+    return [
+        f
+        for f in frames_since(since, "GENBRIDGE_PT_")
+        if f["t"] <= until and any("capturing" in i.get("text", "").lower() for i in f["items"])
+    ]
+
+
+def png_pixels(path: str):
+    import numpy as np
+
+    image = bpy.data.images.load(path, check_existing=False)
+    try:
+        w, h = image.size
+        buf = np.empty(w * h * 4, dtype=np.float32)
+        image.pixels.foreach_get(buf)
+    finally:
+        bpy.data.images.remove(image)
+    return buf.reshape(h, w, 4)[::-1]
+
+
+def capture_job_steps():
+    """(1) An invoked Preview capture at 1280x720 runs as a render job: the sidebar is drawn while it runs, and the
+    main thread's largest gap is recorded beside the same capture made by the blocking (exec) path; (2) a Viewport
+    capture sends what the 3D View shows; (3) Esc during a capture's render cancels it, queues nothing, restores."""
+    scene = bpy.context.scene
+    p = bpy.context.preferences
+    prefs_before = (p.view.render_display_type, p.is_dirty)
+    windows_before = len(bpy.context.window_manager.windows)
+    settings_before = render_settings(scene)
+    common = {"task": "image", "template": "sd15_img2img", "prompt": "a cottage", "service": "comfyui", "steps": 2}
+    # (1) Exec first (the blocking path scripts take), then the same capture invoked, each under the 60 Hz probe.
+    figures = {}
+    for how in ("exec", "invoke"):
+        yield 0.5
+        probe = GapProbe()
+        probe.start()
+        yield 0.3
+        t = now()
+        since = t
+        props = dict(common, image_source="PREVIEW", width=1280, height=720, result_name=f"Capture{how.title()}")
+        if how == "exec":
+            result = call_op("genbridge.generate", "VIEW_3D", **props)
+        else:
+            result = invoke_generate("VIEW_3D", **props)
+        yield from wait_until(lambda t=since: _latest_job(t, "image") is not None and not capturing_now(), 60, 0.02)
+        ended = now()
+        yield 0.3
+        gaps = probe.stop()
+        row = _latest_job(t, "image") or {}
+        s = session()
+        path = s.job_folder("image", row["id"]) / "capture-image-camera.png" if row and s else None
+        figures[how] = gaps | {
+            "operator": sorted(result),
+            "capture_s": round(ended - t, 3),
+            "capturing_draws": len(capture_label_draws(t, ended)),
+            "genbridge_draws": len([f for f in frames_since(t) if f["t"] <= ended]),
+            "png": bool(path and path.is_file()),
+        }
+    RESULT["gaps"]["capture_preview_1280x720"] = figures
+    invoked = figures["invoke"]
+    restored = render_settings(scene) == settings_before
+    prefs_after = (p.view.render_display_type, p.is_dirty)
+    check(
+        "capture_job_keeps_the_sidebar_live",
+        invoked["operator"] == ["RUNNING_MODAL"]
+        and invoked["capturing_draws"] >= 1
+        and invoked["png"]
+        and restored
+        and prefs_after == prefs_before
+        and len(bpy.context.window_manager.windows) == windows_before,
+        f"invoked: {invoked}; exec (blocking): {figures['exec']}; settings restored {restored}; preferences "
+        f"{prefs_before} -> {prefs_after}; windows {windows_before} -> {len(bpy.context.window_manager.windows)}",
+        shot("capture-job"),
+    )
+
+    # (2) Viewport: solid shading, one flat colour on the objects, another as the background, seen through the camera.
+    area = area_of("VIEW_3D")
+    space = area.spaces.active
+    shading = space.shading
+    kept = (shading.type, shading.light, shading.color_type, tuple(shading.single_color), shading.background_type)
+    kept_bg, kept_view = tuple(shading.background_color), space.region_3d.view_perspective
+    shading.type, shading.light, shading.color_type = "SOLID", "FLAT", "SINGLE"
+    shading.single_color = (1.0, 0.0, 0.0)
+    shading.background_type, shading.background_color = "VIEWPORT", (0.0, 1.0, 0.0)
+    space.region_3d.view_perspective = "CAMERA"
+    yield 0.5
+    t = now()
+    props = dict(common, image_source="VIEWPORT", width=320, height=180, result_name="CaptureViewport")
+    result = invoke_generate("VIEW_3D", **props)
+    yield from wait_until(lambda: _latest_job(t, "image") is not None and not capturing_now(), 30, poll=0.05)
+    picture = shot("viewport-capture")
+    row = _latest_job(t, "image") or {}
+    s = session()
+    path = s.job_folder("image", row["id"]) / "capture-image-viewport.png" if row and s else None
+    detail = f"operator {sorted(result)}; job {row.get('id', '')[:8]}; file {path}"
+    ok = False
+    if path and path.is_file():
+        px = png_pixels(str(path))
+        h, w = px.shape[:2]
+        centre, corner = px[h // 2, w // 2, :3], px[3, 3, :3]
+        red = centre[0] > centre[1] + 0.2 and centre[0] > centre[2] + 0.2
+        green = corner[1] > corner[0] + 0.2 and corner[1] > corner[2] + 0.2
+        ok = (w, h) == (320, 180) and red and green
+        detail += f"; {w}x{h}, centre {centre.round(2).tolist()} (red {red})"
+        detail += f", corner {corner.round(2).tolist()} (green {green})"
+    yield from wait_until(lambda: bool((session().jobs.get(row.get("id", "")) or {}).get("captures")), 10)
+    record = ((session().jobs.get(row.get("id", "")) or {}).get("captures") or [{}])[0]
+    provenance = {k: record.get(k) for k in ("source", "view", "shading", "camera", "width", "height")}
+    ok = (
+        ok
+        and provenance["source"] == "viewport"
+        and provenance["view"] == "CAMERA"
+        and provenance["shading"] == "SOLID"
+    )
+    check("viewport_capture_sends_what_the_view_shows", ok, f"{detail}; provenance {provenance}", picture)
+    shading.type, shading.light, shading.color_type, shading.single_color, shading.background_type = kept
+    shading.background_color, space.region_3d.view_perspective = kept_bg, kept_view
+
+    # (3) Esc while the capture's render runs (Cycles at 1280x720, slow enough to be caught in the middle).
+    scene.render.engine = "CYCLES"
+    # Slow enough to be caught in the middle, bounded if Esc never arrives (time_limit ends it anyway).
+    scene.cycles.samples, scene.cycles.device, scene.cycles.time_limit = 100000, "CPU", 20.0
+    settings_before = render_settings(scene)
+    jobs_before = set(jobs())
+    yield 0.5
+    t = now()
+    props = dict(common, image_source="CAMERA", width=1280, height=720, result_name="CaptureEsc")
+    result = invoke_generate("VIEW_3D", **props)
+    rendering = yield from wait_until(lambda: bpy.app.is_job_running("RENDER"), 10, poll=0.02)
+    yield 0.5
+    window().event_simulate(type="MOUSEMOVE", value="NOTHING", x=200, y=200)
+    press_key_for_real("esc", "Escape")
+    pressed = now()
+    yield from wait_until(lambda: not capturing_now(), 60, poll=0.05)
+    stopped = now()
+    yield 0.5
+    picture = shot("esc-cancelled")
+    queued = set(jobs()) - jobs_before
+    after = render_settings(scene)
+    check(
+        "esc_cancels_a_capture_and_restores_settings",
+        sorted(result) == ["RUNNING_MODAL"]
+        and rendering
+        and not queued
+        and after == settings_before
+        and not bpy.app.is_job_running("RENDER")
+        and stopped - pressed < 30,
+        f"operator {sorted(result)}; render job seen running {rendering}; stopped {stopped - pressed:.2f} s after "
+        f"Esc; jobs queued {sorted(queued)}; settings {settings_before} -> {after}",
+        picture,
+    )
+    scene.cycles.samples, scene.cycles.time_limit = 64, 0.0
+    RESULT["gaps"]["capture_esc_stop_s"] = round(stopped - pressed, 2)
 
 
 FINISHED = ("done", "failed", "cancelled", "interrupted")

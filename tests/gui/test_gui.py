@@ -63,6 +63,20 @@ def test_the_storyboard_shows_its_shots_while_running_and_its_strips_at_the_end(
     _check(gui_run, "storyboard_strips_at_the_end")
 
 
+def test_an_invoked_capture_renders_as_a_job_with_the_sidebar_live(gui_run):
+    """Generate with a 1280x720 Preview capture, invoked like the button: the sidebar is drawn while the capture
+    renders (a blocking capture draws nothing), settings and preferences come back; the gaps are recorded."""
+    _check(gui_run, "capture_job_keeps_the_sidebar_live")
+
+
+def test_a_viewport_capture_sends_what_the_3d_view_shows(gui_run):
+    _check(gui_run, "viewport_capture_sends_what_the_view_shows")
+
+
+def test_esc_during_a_capture_cancels_it_and_restores_the_settings(gui_run):
+    _check(gui_run, "esc_cancels_a_capture_and_restores_settings")
+
+
 def test_no_python_traceback_in_blenders_output(gui_run):
     tracebacks = [m.start() for m in re.finditer(r"Traceback \(most recent call last\)", gui_run["output"])]
     first = gui_run["output"][tracebacks[0] : tracebacks[0] + 2500] if tracebacks else ""

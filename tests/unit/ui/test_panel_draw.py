@@ -151,7 +151,7 @@ def test_image_source_picker_shows_what_each_source_needs(layout):
     draw_panel(layout, PanelState(settings=SimpleNamespace(task="image", image_source="NONE")))
     assert "image_source" in layout.props() and "image_param" not in layout.props()
     by_source = {}
-    for source in ("FILE", "DEPTH", "IMAGE_EDITOR", "SEQUENCER"):
+    for source in ("FILE", "DEPTH", "IMAGE_EDITOR", "SEQUENCER", "VIEWPORT"):
         drawn = type(layout)()
         draw_panel(drawn, PanelState(settings=SimpleNamespace(task="image", image_source=source)))
         by_source[source] = set(drawn.props()) & {"image_source", "image_path", "image_name", "image_param"}
@@ -160,6 +160,7 @@ def test_image_source_picker_shows_what_each_source_needs(layout):
         "DEPTH": {"image_source", "image_param"},
         "IMAGE_EDITOR": {"image_source", "image_name", "image_param"},
         "SEQUENCER": {"image_source", "image_param"},
+        "VIEWPORT": {"image_source", "image_param"},
     }
     text = type(layout)()
     draw_panel(text, PanelState(settings=SimpleNamespace(task="text", image_source="DEPTH")))
@@ -176,6 +177,33 @@ def test_job_detail_names_where_each_captured_input_came_from(layout):
     draw_job_detail(layout, job("running", captures=captures), chars=200)
     assert "image: depth pass of Shot Cam, frame 7, 512x512" in layout.labels()
     assert "end_image: Sequencer frame of Edit, frame 40" in layout.labels()
+    viewport = type(layout)()
+    seen = [
+        {"param": "image", "source": "viewport", "view": "CAMERA", "camera": "Cam", "shading": "SOLID", "frame": 1},
+        {"param": "ref", "source": "viewport", "view": "PERSP", "shading": "MATERIAL", "width": 320, "height": 180},
+    ]
+    draw_job_detail(viewport, job("running", captures=seen), chars=200)
+    assert "image: viewport (solid, through Cam), frame 1" in viewport.labels()
+    assert "ref: viewport (material, perspective), 320x180" in viewport.labels()
+
+
+def test_the_viewport_is_a_source_kept_last_so_saved_files_keep_theirs():
+    from genbridge.blender.choices import IMAGE_SOURCES
+
+    ids = [item[0] for item in IMAGE_SOURCES]
+    assert ids[-1] == "VIEWPORT" and ids.index("SEQUENCER") == 9  # an enum is saved by position
+    assert "3D View" in IMAGE_SOURCES[-1][2]
+
+
+def test_the_generate_section_says_which_capture_is_running(layout):
+    from genbridge.ui.draw import draw_generate
+
+    status = "GenBridge: capturing depth for 'image' (1 of 2) — Esc to cancel"
+    draw_generate(layout, settings(), capturing=status)
+    assert "Capturing depth for 'image' (1 of 2) — Esc to cancel" in layout.labels()
+    idle = type(layout)()
+    draw_generate(idle, settings())
+    assert not [label for label in idle.labels() if "apturing" in label]
 
 
 def test_a_done_image_job_offers_its_image_as_texture_and_camera_background(layout):
