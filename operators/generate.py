@@ -261,6 +261,12 @@ class GENBRIDGE_OT_generate(bpy.types.Operator):
             self._end(context, cancel=True)
             self.report({"WARNING"} if isinstance(exc, CaptureCancelled) else {"ERROR"}, str(exc))
             return {"CANCELLED"}
+        except Exception as exc:  # noqa: BLE001 - whatever broke, the user's settings come back and nothing is queued
+            self._end(context, cancel=True)
+            self.report(
+                {"ERROR"}, f"GenBridge could not make the capture ({type(exc).__name__}: {exc}); nothing was queued"
+            )
+            return {"CANCELLED"}
         if not done:
             self._show(context)
             return {"RUNNING_MODAL"}
