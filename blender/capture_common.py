@@ -163,8 +163,14 @@ def render_scene(scene: Any, view_layer: Any | None) -> Any:
         kwargs["layer"] = view_layer.name
     # A render of another scene than the context's runs at the context scene's frame and resets the scene's own
     # frame (seen on 4.5 and 5.0): render with the scene as context so the frame under its playhead is the one made.
-    with bpy.context.temp_override(scene=scene):
-        finished = bpy.ops.render.render(**kwargs)
+    try:
+        with bpy.context.temp_override(scene=scene):
+            finished = bpy.ops.render.render(**kwargs)
+    except RuntimeError as exc:  # the engine's own words, e.g. "build has no OpenImageDenoise support"
+        reason = str(exc).removeprefix("Error: ").strip().splitlines()[0] if str(exc).strip() else "no reason given"
+        raise CaptureError(
+            f"Blender could not render the scene: {reason}. Change the render settings and retry."
+        ) from None
     if finished != {"FINISHED"}:
         raise CaptureError("Blender could not render the scene; see the console for why.")
     result = bpy.data.images.get("Render Result")

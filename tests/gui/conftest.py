@@ -130,7 +130,11 @@ def screenshot_taker(requests: Path, out: Path, display: str) -> Iterator[list[s
         for key in sorted(requests.glob("*.key")):  # a real key press (xdotool), e.g. Esc during a render
             keys = key.read_text().split()
             type_in = ["timeout", "10", "xdotool", "mousemove", str(SCREEN[0] // 2), str(SCREEN[1] // 2), "key", *keys]
-            subprocess.run(type_in, check=False, capture_output=True, env={**os.environ, "DISPLAY": display})
+            done = subprocess.run(
+                type_in, check=False, capture_output=True, text=True, env={**os.environ, "DISPLAY": display}
+            )
+            with (out / "xdotool.txt").open("a") as log:  # what was typed, and xdotool's complaints if any
+                log.write(f"{' '.join(type_in)} -> rc {done.returncode} {done.stdout}{done.stderr}\n")
             key.unlink(missing_ok=True)
         for req in sorted(requests.glob("*.req")):
             name = req.name[: -len(".req")]

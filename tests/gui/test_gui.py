@@ -74,6 +74,7 @@ def test_a_viewport_capture_sends_what_the_3d_view_shows(gui_run):
 
 
 def test_esc_during_a_capture_cancels_it_and_restores_the_settings(gui_run):
+    _check(gui_run, "esc_at_once_cancels_the_capture")
     _check(gui_run, "esc_cancels_a_capture_and_restores_settings")
 
 
