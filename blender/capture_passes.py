@@ -65,18 +65,6 @@ def _cycles_settings(scene: Any) -> Any:
     return scene.cycles
 
 
-def _needs_numpy() -> None:
-    """The passes are normalised with numpy (bundled with Blender from blender.org; a distribution's Blender may lack
-    it): say so before the scene is touched."""
-    try:
-        import numpy  # noqa: F401
-    except ImportError:
-        raise CaptureError(
-            "The depth, normal, mist and mask passes need numpy, which this Blender's Python lacks: use Blender from "
-            "blender.org (it bundles numpy), or install your distribution's numpy for it (python3-numpy)."
-        ) from None
-
-
 def _read_exr(path: Path) -> Any:
     """Float RGBA pixels of an EXR as a (height, width, 4) array, row 0 = top."""
     import numpy as np
@@ -166,7 +154,6 @@ def prepare_pass(
         raise CaptureError(f'Unknown pass "{kind}": use one of {", ".join(PASSES)}.')
     if bit_depth not in (8, 16):
         raise CaptureError(f"A pass is written with 8 or 16 bits per channel, not {bit_depth}.")
-    _needs_numpy()
     scene = scene or bpy.context.scene
     cam = find_camera(scene, camera)
     layer = find_view_layer(scene, view_layer)
