@@ -63,11 +63,27 @@ def chosen_inputs(
     return sorted(key for key in chosen if key in inputs)
 
 
+def script_sources(op: Any) -> set[str]:
+    """Image parameters a script gave a source (`sources` JSON, or `image_source` set on the operator)."""
+    from .template_fields import parse_sources
+
+    try:
+        given = parse_sources(str(getattr(op, "sources", "") or ""))
+        picked = {name for name, (source, _path, _image) in given.items() if source != "NONE"}
+    except ValueError:
+        picked = set()  # the operator refuses it with its own message before anything is sent
+    if op.properties.is_property_set("image_source") and getattr(op, "image_source", "NONE") != "NONE":
+        picked.add(str(getattr(op, "image_param", "") or "image"))
+    return picked
+
+
 def chosen_for_operator(
     op: Any, context: Any, rows: Iterable[Any], template_inputs: Iterable[str], inputs: dict[str, Any]
 ) -> list[str]:
-    """`chosen_inputs` for the Generate operator `op` running in `context` (see the module docstring)."""
+    """`chosen_inputs` for the Generate operator `op` running in `context` (see the module docstring); `inputs`
+    holds the job's inputs and its image parameters."""
     settings = getattr(context.scene, "genbridge", None)
     op_set = {name for name in INPUT_FIELDS if op.properties.is_property_set(name)}
     params_text = str(getattr(op, "params", "") or "")
-    return chosen_inputs(op_set, changed_scene_fields(settings), rows, params_text, inputs, template_inputs)
+    chosen = chosen_inputs(op_set, changed_scene_fields(settings), rows, params_text, inputs, template_inputs)
+    return sorted(set(chosen) | {name for name in script_sources(op) if name in inputs})

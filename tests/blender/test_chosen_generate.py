@@ -59,6 +59,12 @@ def test_generate_sends_as_chosen_what_the_user_set(recorded, editor, tmp_path):
     assert spec["chosen"] == ["cfg", "image", "prompt", "steps"]
     assert "strength" in spec["inputs"] and spec["inputs"]["steps"] == 12 and spec["inputs"]["cfg"] == 9.5
 
+    rows["image"].image_source = "NONE"  # the panel gives none; a script's `sources` does, so it is chosen
+    sources = json.dumps({"image": {"source": "FILE", "path": str(tmp_path / "input.png")}})
+    with editor("VIEW_3D"):
+        assert bpy.ops.genbridge.generate(sources=sources) == {"FINISHED"}
+    assert sent[-1]["chosen"] == ["image", "prompt", "steps"]
+
 
 @pytest.fixture
 def wan2gp(gb, restart_session, tmp_path):

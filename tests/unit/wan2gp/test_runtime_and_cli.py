@@ -175,3 +175,37 @@ def test_a_chosen_size_is_kept_on_the_record_and_refused_while_an_open_one_is_mo
         (sent,) = standin.generate_calls()
         assert sent["settings"]["resolution"] == "832x448"
         assert runtime.shutdown(2.0)
+
+
+def test_a_running_flf_job_re_attached_after_a_restart_keeps_its_images_and_is_not_sent_again(tmp_path):
+    from ..runtime.test_reattach import TERMINAL, Recorder, journal_of, start_runtime
+
+    standin = Wan2GPStandIn(contract="v1", output_dir=tmp_path / "wan2gp", step_delay=0.05)
+    with standin.run_in_thread() as url:
+        settings = Settings(
+            output_dir=str(tmp_path / "out"),
+            data_dir=str(tmp_path / "data"),
+            comfyui=[],
+            wan2gp=[Endpoint(service="wan2gp", url=url)],
+        )
+        images = _flf_images(tmp_path)
+        first = Recorder()
+        runtime = Runtime(settings=lambda: settings, emit=first)
+        spec = {"task": "final_video", "template": "wan21_flf2v", "inputs": {**FLF_INPUTS, **images, "steps": 40}}
+        handle = runtime.submit(spec)
+        first.wait_state(handle.job_id, ("running",))
+        assert runtime.shutdown(2.0)  # Blender closes while WanGP generates
+        journaled = journal_of(settings).latest()[handle.job_id]
+        assert journaled["inputs"]["end_image"] == images["end_image"] and journaled["template"] == "wan21_flf2v"
+
+        second = Recorder()
+        runtime = start_runtime(settings, second)
+        try:
+            final = second.wait_state(handle.job_id, TERMINAL, timeout=30).job
+            assert final["state"] == "done", final.get("error")
+            assert final["inputs"]["end_image"] == images["end_image"]
+            (sent,) = standin.generate_calls()  # re-attaching polls; it never uploads or generates again
+            assert sent["source"]["image_prompt_type"] == "SE" and sent["source"]["image_end"] in standin.gallery
+            assert len([c for c in standin.calls if c[0] == "wangp_create_gallery_upload"]) == 2
+        finally:
+            assert runtime.shutdown(2.0)
