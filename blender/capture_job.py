@@ -8,7 +8,10 @@ and Esc stops it), then finished (file written, provenance made) and closed (set
 The Image Editor's image and the viewport are made in one tick (they render nothing slow).
 
 Thread rules: main thread only (bpy). The loop thread is held still (`Runtime.held_still`) from the moment a render
-job starts until it has ended, and only then (bpy crashed when the loop thread compiled a module during a render).
+job starts until it has ended, and only then (bpy crashed when the loop thread compiled a module during a render);
+the hold is bounded by `loop.HOLD_LIMIT_S` (30 s): a longer render lets jobs run again meanwhile. Between ticks the
+loop runs freely. The render writes Blender's "Render Result" as F12 does; a setting the user changes during the
+render that the capture also changed (resolution, camera, engine) is put back to the value before the capture.
 Scripts and the bpy module keep the blocking path (`Session.with_captures`): render jobs never run there.
 """
 

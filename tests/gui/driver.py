@@ -825,6 +825,46 @@ def capture_job_steps():
         shot("capture-job"),
     )
 
+    # (1b) Two captures for one job (first and last frame): made in turn, each shown while it is made, one job.
+    t = now()
+    jobs_before = set(jobs())
+    settings_before = render_settings(scene)
+    result = invoke_generate(
+        "VIEW_3D",
+        task="quick_preview",
+        template="wan21_flf2v",
+        prompt="the cottage from dawn to dusk",
+        service="wan2gp",
+        sources=json.dumps({"start_image": "PREVIEW", "end_image": "PREVIEW"}),
+        width=320,
+        height=192,
+        result_name="CaptureTwo",
+    )
+    yield from wait_until(lambda: set(jobs()) - jobs_before and not capturing_now(), 60, poll=0.02)
+    ended = now()
+    yield 0.5
+    new_jobs = sorted(set(jobs()) - jobs_before)
+    s = session()
+    folder = s.job_folder("quick_preview", new_jobs[0]) if new_jobs and s else None
+    files = sorted(p.name for p in folder.iterdir()) if folder and folder.is_dir() else []
+    labels = {
+        i.get("text", "")
+        for f in capture_label_draws(t, ended)
+        for i in f["items"]
+        if "capturing" in i.get("text", "").lower()
+    }
+    check(
+        "capture_job_makes_each_capture_in_turn",
+        sorted(result) == ["RUNNING_MODAL"]
+        and len(new_jobs) == 1
+        and {"capture-start_image-camera.png", "capture-end_image-camera.png"} <= set(files)
+        and any("(1 of 2)" in x for x in labels)
+        and any("(2 of 2)" in x for x in labels)
+        and render_settings(scene) == settings_before,
+        f"operator {sorted(result)}; jobs {[j[:8] for j in new_jobs]}; files {files}; drawn {sorted(labels)}",
+        shot("capture-two"),
+    )
+
     # (2) Viewport: solid shading, one flat colour on the objects, another as the background, seen through the camera.
     area = area_of("VIEW_3D")
     space = area.spaces.active

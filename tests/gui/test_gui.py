@@ -67,6 +67,7 @@ def test_an_invoked_capture_renders_as_a_job_with_the_sidebar_live(gui_run):
     """Generate with a 1280x720 Preview capture, invoked like the button: the sidebar is drawn while the capture
     renders (a blocking capture draws nothing), settings and preferences come back; the gaps are recorded."""
     _check(gui_run, "capture_job_keeps_the_sidebar_live")
+    _check(gui_run, "capture_job_makes_each_capture_in_turn")
 
 
 def test_a_viewport_capture_sends_what_the_3d_view_shows(gui_run):
