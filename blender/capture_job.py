@@ -18,6 +18,7 @@ Scripts and the bpy module keep the blocking path (`Session.with_captures`): ren
 from __future__ import annotations
 
 import contextlib
+import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -111,6 +112,7 @@ class CaptureRun:
         self.hold: contextlib.ExitStack | None = None
         self.waited = 0  # ticks since the current render job started
         self.stopping = False  # Esc came while a render job ran: stop once it has ended
+        self.steps_ms: list[float] = []  # main-thread time of each step, in order
 
     # -- what the user sees ---------------------------------------------------------------------------------------
     def status(self) -> str:
@@ -130,7 +132,15 @@ class CaptureRun:
     # -- the steps ------------------------------------------------------------------------------------------------
     def step(self) -> bool:
         """One step (start a render, or finish one, or make a quick capture); True once every capture is written.
-        Raises CaptureError (the message says what to do); the caller then calls `cancel()`."""
+        Raises CaptureError (the message says what to do); the caller then calls `cancel()`. Each step's main-thread
+        time is kept in `steps_ms` (plain data: the GUI suite and the job's log read it)."""
+        start = time.perf_counter()
+        try:
+            return self._step()
+        finally:
+            self.steps_ms.append(round((time.perf_counter() - start) * 1000, 1))
+
+    def _step(self) -> bool:
         if self.stopping and not render_running():
             raise CaptureCancelled("GenBridge capture cancelled: nothing was queued.")
         if self.current is not None:

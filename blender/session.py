@@ -88,6 +88,7 @@ class Session:
         self.endpoints: dict[str, dict[str, Any]] = {}  # "service|url" -> the configured, enabled endpoint
         self.services: dict[str, dict[str, Any]] = {}  # "service|url" -> its latest check, as plain data
         self.capturing = ""  # what the Generate operator is capturing now ("" when nothing), for the panel
+        self.capture_steps_ms: list[float] = []  # main-thread time of each step of the last capture run
         self.services_checking = False
         self.endpoint_tests: dict[str, dict[str, Any]] = {}  # "service|url" -> last Test result (preferences)
         self.notice: dict[str, Any] | None = None  # last notification: text, level, at (the panel repeats it)

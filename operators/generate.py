@@ -302,6 +302,7 @@ class GENBRIDGE_OT_generate(bpy.types.Operator):
         session = blender.current()
         if session is not None:
             session.capturing = ""
+            session.capture_steps_ms = list(run.steps_ms)  # the last capture's main-thread steps (GUI suite)
             session.changed()
         setattr(self, "_run", None)  # noqa: B010 - ended: a late timer event or cancel() finds nothing to do
 

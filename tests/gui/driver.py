@@ -807,6 +807,8 @@ def capture_job_steps():
             "genbridge_draws": len([f for f in frames_since(t) if f["t"] <= ended]),
             "png": bool(path and path.is_file()),
         }
+        if not how.endswith("exec"):  # the capture modal's own main-thread time per step (start render, finish...)
+            figures[how]["modal_steps_ms"] = list(getattr(s, "capture_steps_ms", []) or [])
     RESULT["gaps"]["capture_preview_1280x720"] = figures
     invoked = [figures[how] for how in ("invoke", "invoke_again", "cycles_invoke")]
     blocking = [figures[how] for how in ("exec", "cycles_exec")]
