@@ -12,12 +12,29 @@ from ..blender.bpytypes import OperatorResult
 
 
 def _image(context: Any, name: str) -> Any:
-    """The named image, else the one shown in the Image Editor (`blender.capture.active_editor_image`)."""
+    """The named image; else the one of the Image Editor it is run in; else the landed image of the job selected in
+    GenBridge's job list (F3 in the 3D Viewport right after a Generate: that result, not an older image some Image
+    Editor shows); else the one any Image Editor on screen shows."""
     if name:
         return bpy.data.images.get(name)
     from ..blender.capture import active_editor_image
 
-    return active_editor_image(context)
+    space = getattr(context, "space_data", None)
+    if space is not None and getattr(space, "type", "") == "IMAGE_EDITOR" and space.image is not None:
+        return space.image
+    return selected_job_image(context) or active_editor_image(context)
+
+
+def selected_job_image(context: Any) -> Any:
+    """The image the job selected in the job list landed (`image_name` on its row), or None."""
+    from .. import blender
+    from ..blender.joblist import active_job_id
+
+    session = blender.current()
+    job_id = active_job_id(context.window_manager) if session is not None else None
+    row = session.jobs.get(job_id or "") if session is not None else None
+    name = (row or {}).get("image_name")
+    return bpy.data.images.get(name) if name else None
 
 
 def texture_material(image: Any) -> Any:
@@ -66,12 +83,14 @@ class GENBRIDGE_OT_use_as_texture(bpy.types.Operator):
     bl_label = "Use as Texture"
     bl_options = {"REGISTER", "UNDO"}
 
-    image: StringProperty(name="Image", description="Image to use (empty: the one in the Image Editor)")
+    image: StringProperty(
+        name="Image", description="Image to use (empty: the Image Editor's, else the selected GenBridge job's)"
+    )
 
     def execute(self, context: Any) -> OperatorResult:
         image = _image(context, self.image)
         if image is None:
-            self.report({"ERROR"}, "Name an image, or show one in the Image Editor")
+            self.report({"ERROR"}, "Name an image, show one in the Image Editor, or select a finished image job")
             return {"CANCELLED"}
         done = use_as_texture(image, list(context.selected_objects))
         if not done:
@@ -88,12 +107,14 @@ class GENBRIDGE_OT_camera_background(bpy.types.Operator):
     bl_label = "Camera Background"
     bl_options = {"REGISTER", "UNDO"}
 
-    image: StringProperty(name="Image", description="Image to show (empty: the one in the Image Editor)")
+    image: StringProperty(
+        name="Image", description="Image to show (empty: the Image Editor's, else the selected GenBridge job's)"
+    )
 
     def execute(self, context: Any) -> OperatorResult:
         image = _image(context, self.image)
         if image is None:
-            self.report({"ERROR"}, "Name an image, or show one in the Image Editor")
+            self.report({"ERROR"}, "Name an image, show one in the Image Editor, or select a finished image job")
             return {"CANCELLED"}
         camera = context.scene.camera if context.scene else None
         if camera is None:

@@ -1066,7 +1066,7 @@ def select_job(job_id: str) -> None:
         wm.genbridge_job_index = ids.index(job_id)
 
 
-def menu_search(text: str):
+def menu_search(text: str, shot_name: str = "scene-f3-search"):
     """F3 over the 3D Viewport, type `text`, Enter: Blender's menu search runs its first match, as a user does.
     Returns the screenshot of the search popup with the text typed."""
     win = window()
@@ -1085,7 +1085,7 @@ def menu_search(text: str):
         key("F24", unicode=char)  # a key bound to nothing, carrying the character (as Blender's own UI tests do)
         yield 0.03
     yield 0.8
-    picture = shot("scene-f3-search")
+    picture = shot(shot_name)
     yield from wait_until(lambda: not (SHOTS / f"{picture}.req").exists(), 10, poll=0.1)
     key("RET")
     yield 0.3
@@ -1251,7 +1251,8 @@ def judge_depth_job(
 
 
 def use_as_texture_from_details(name: str, t: float, image_name: str, cube, before: dict, **invoke):
-    """Press the job's own "Use as Texture" (drawn in its details) with the cube selected: the cube's material
+    """Press the job's own "Use as Texture" (drawn in its details) with the cube selected, or (`f3=True`) find
+    "Use as Texture" with F3 and run it with no image named (it takes the selected job's): the cube's material
     shows the image, and nothing else changed."""
     for obj in bpy.context.scene.objects:
         obj.select_set(obj == cube)
@@ -1261,27 +1262,34 @@ def use_as_texture_from_details(name: str, t: float, image_name: str, cube, befo
         for f in frames_since(t, "GENBRIDGE_PT_view3d_jobs", "VIEW_3D")
         if any(i["kind"] == "operator" and i["op"] == "genbridge.use_as_texture" for i in f["items"])
     ]
-    try:
-        result = invoke_op(
-            "genbridge.use_as_texture", invoke.get("area", "VIEW_3D"), invoke.get("region", "UI"), image=image_name
-        )
-    except RuntimeError as exc:
-        result = f"error: {exc}"
+    picture = ""
+    if invoke.get("f3"):
+        textures = len(bpy.data.materials)
+        picture = yield from menu_search("genbridge use as texture", f"{name}-f3-texture-search")
+        yield from wait_until(lambda: len(bpy.data.materials) > textures, 10, poll=0.1)
+        result = {"FINISHED"} if len(bpy.data.materials) > textures else "no new material after F3 and Enter"
+    else:
+        try:
+            result = invoke_op(
+                "genbridge.use_as_texture", invoke.get("area", "VIEW_3D"), invoke.get("region", "UI"), image=image_name
+            )
+        except RuntimeError as exc:
+            result = f"error: {exc}"
     yield 1.0
     shading = area_of("VIEW_3D").spaces.active.shading
     shading.type, shading.color_type = "SOLID", "TEXTURE"  # the viewport shows the texture (no EEVEE needed)
     yield 1.0
-    picture = shot(f"{name}-texture")
+    shot_taken = shot(f"{name}-texture")
     on_cube, how = texture_on(cube, bpy.data.images.get(image_name))
     after = materials_of_meshes(bpy.context.scene)
     changed = sorted(n for n in after if after[n] != before.get(n))
-    need_button = invoke.get("region", "UI") == "UI"
+    need_button = invoke.get("region", "UI") == "UI" and not invoke.get("f3")
     check(
         f"{name}_use_as_texture_puts_it_on_the_cube",
         result == {"FINISHED"} and on_cube and changed == [cube.name] and (bool(buttons) or not need_button),
         f"operator {result}; {how}; objects whose materials changed: {changed}; the job's details drew "
-        f"'Use as Texture' {len(buttons)} times",
-        picture,
+        f"'Use as Texture' {len(buttons)} times" + (f"; found with F3 (see {picture})" if picture else ""),
+        shot_taken,
     )
     return after
 
@@ -1376,7 +1384,7 @@ def scene_depth_steps():
     picture = shot("scene-f3-landed")
     image_name = judge_depth_job("scene_f3", t, row, "GuiDepthF3", picture, live=False) if row else None
     if image_name:
-        before = yield from use_as_texture_from_details("scene_f3", t, image_name, cube, before)
+        before = yield from use_as_texture_from_details("scene_f3", t, image_name, cube, before, f3=True)
 
     # A script through the operator's properties only: the panel's template cleared, the other bundled depth
     # template (SDXL, at its 1024x1024), its Depth source and values given to the operator, invoked in the viewport
