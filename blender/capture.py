@@ -123,7 +123,7 @@ def prepare_camera(
         (render, "use_compositing"),
         (scene.display, "render_aa"),
     ]
-    return prepared("camera", param, scene, layer, restore, apply)
+    return prepared("camera", param, scene, layer, restore, apply, output=(path, "PNG", "8"))
 
 
 def capture_camera(folder: str | Path, **options: Any) -> dict[str, Any]:
@@ -219,7 +219,7 @@ def prepare_sequencer(
         (render, "resolution_y"),
         (render, "resolution_percentage"),
     ]
-    return prepared("sequencer", param, scene, None, restore, apply)
+    return prepared("sequencer", param, scene, None, restore, apply, output=(path, "PNG", "8"))
 
 
 def capture_sequencer(folder: str | Path, **options: Any) -> dict[str, Any]:

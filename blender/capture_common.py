@@ -4,6 +4,7 @@ from the core, so the headless worker can load it without the add-on."""
 
 from __future__ import annotations
 
+import shutil
 import struct
 import zlib
 from collections.abc import Callable, Iterator
@@ -116,6 +117,9 @@ class Prepared:
     settings: Saved
     finish: Callable[[Any], dict[str, Any]]
     cleanup: list[Callable[[], None]] = field(default_factory=list)
+    # What `finish` first writes (file, format, colour depth): a render job can write it in its own thread
+    # (`write_still`), and `finish` is then given that file's Path instead of the Render Result.
+    output: tuple[Path, str, str] | None = None
 
     def close(self) -> None:
         try:
@@ -144,10 +148,11 @@ def prepared(
     restore: tuple[tuple[Any, str], ...] | list[tuple[Any, str]],
     apply: Callable[[], Callable[[Any], dict[str, Any]]],
     cleanup: list[Callable[[], None]] | None = None,
+    output: tuple[Path, str, str] | None = None,
 ) -> Prepared:
     """Remember `restore`, then `apply()` the capture's settings (it returns the finish step); if applying fails, the
     settings are put back and the cleanup runs before the error goes on."""
-    prep = Prepared(source, param, scene, layer, Saved(*restore), lambda _result: {}, list(cleanup or []))
+    prep = Prepared(source, param, scene, layer, Saved(*restore), lambda _result: {}, list(cleanup or []), output)
     try:
         prep.finish = apply()
     except BaseException:
@@ -180,6 +185,11 @@ def render_scene(scene: Any, view_layer: Any | None) -> Any:
 
 
 def save_result(result: Any, scene: Any, path: Path, file_format: str, color_depth: str) -> None:
+    """Write the Render Result (or an Image) as `path`; a `Path` instead is the file a render job already wrote in
+    that format (see `Prepared.output`): it is moved there."""
+    if isinstance(result, Path):
+        shutil.move(str(result), str(path))
+        return
     settings = scene.render.image_settings
     with saved((settings, "file_format"), (settings, "color_depth"), (settings, "color_mode")):
         settings.file_format = file_format

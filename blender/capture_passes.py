@@ -226,7 +226,8 @@ def prepare_pass(
         return finish
 
     # The settings are restored before the material goes: the view layer must not point at a removed material.
-    return prepared(kind, param, scene, layer, restore, apply, [lambda: tmp.unlink(missing_ok=True), drop_material])
+    cleanup = [lambda: tmp.unlink(missing_ok=True), drop_material]
+    return prepared(kind, param, scene, layer, restore, apply, cleanup, output=(tmp, "OPEN_EXR", "32"))
 
 
 def capture_pass(kind: str, folder: str | Path, **options: Any) -> dict[str, Any]:

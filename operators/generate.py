@@ -14,8 +14,8 @@ from ..blender.bpytypes import OperatorResult
 from ..blender.choices import GENERATE_FIELDS, TEXT_TASKS, VIDEO_TASKS
 from ..blender.chosen import chosen_for_operator
 from ..blender.generate_props import with_generate_properties
-from ..blender.redraw import tag_genbridge_regions
 from ..blender.template_fields import apply_sources, missing_required, parse_sources, template_inputs, template_rows
+from .generate_modal import CaptureModal
 
 
 def target_for(task: str, context: Any, name: str) -> dict[str, Any]:
@@ -72,9 +72,6 @@ def job_spec(values: dict[str, Any], context: Any) -> dict[str, Any]:
     }
 
 
-CAPTURE_TICK_S = 0.05  # the capture modal's timer: one step per tick, so Blender redraws between steps
-
-
 def capture_options(source: str, values: dict[str, Any], image_name: str, context: Any) -> dict[str, Any]:
     """What `blender.capture.capture` needs for an image source, at the job's size."""
     size = {"width": values["width"], "height": values["height"]}
@@ -89,7 +86,7 @@ def capture_options(source: str, values: dict[str, Any], image_name: str, contex
 
 # Properties given explicitly (scripts, tests, keymaps) win over the Scene's panel settings: the same fields.
 @with_generate_properties
-class GENBRIDGE_OT_generate(bpy.types.Operator):
+class GENBRIDGE_OT_generate(CaptureModal):
     """Generate with the settings of the GenBridge panel"""
 
     bl_idname = "genbridge.generate"
@@ -215,96 +212,6 @@ class GENBRIDGE_OT_generate(bpy.types.Operator):
         job_id = blender.running().submit(spec)
         self.report({"INFO"}, f"GenBridge job {job_id[:8]} queued")
         return {"FINISHED"}
-
-    def queued(self, job_id: str, captures: dict[str, dict[str, Any]]) -> OperatorResult:
-        names = ", ".join(options["source"] for options in captures.values())
-        self.report({"INFO"}, f"GenBridge job {job_id[:8]} queued with the {names} capture")
-        return {"FINISHED"}
-
-    # -- the UI's path: captures as a modal with Blender's render job (blender/capture_job.py) -----------------
-    def invoke(self, context: Any, event: Any) -> OperatorResult:
-        if bpy.app.background or context.window is None:
-            return self.execute(context)  # no event loop to come back to: the blocking path
-        request = self.request(context)
-        if request is None:
-            return {"CANCELLED"}
-        spec, captures = request
-        if not captures:
-            job_id = blender.running().submit(spec)
-            self.report({"INFO"}, f"GenBridge job {job_id[:8]} queued")
-            return {"FINISHED"}
-        from ..blender.capture_job import CaptureRun
-
-        session = blender.running()
-        self._run = CaptureRun(session, spec, captures, window=context.window, area=context.area)
-        self._captures = captures
-        wm = context.window_manager
-        self._timer = wm.event_timer_add(CAPTURE_TICK_S, window=context.window)
-        wm.modal_handler_add(self)
-        wm.progress_begin(0, len(captures))
-        self._show(context)
-        return {"RUNNING_MODAL"}
-
-    def modal(self, context: Any, event: Any) -> OperatorResult:
-        from ..blender.capture import CaptureError
-        from ..blender.capture_common import CaptureCancelled
-
-        run = self._run
-        if event.type == "ESC" and event.value == "PRESS":
-            run.stop()  # at the next tick (a running render job swallows Esc itself and stops)
-            return {"RUNNING_MODAL"}
-        if event.type != "TIMER":  # (any timer: a step more is harmless; events carry no timer to tell them apart)
-            return {"PASS_THROUGH"}
-        try:
-            done = run.step()
-        except CaptureError as exc:
-            self._end(context, cancel=True)
-            self.report({"WARNING"} if isinstance(exc, CaptureCancelled) else {"ERROR"}, str(exc))
-            return {"CANCELLED"}
-        except Exception as exc:  # noqa: BLE001 - whatever broke, the user's settings come back and nothing is queued
-            self._end(context, cancel=True)
-            self.report(
-                {"ERROR"}, f"GenBridge could not make the capture ({type(exc).__name__}: {exc}); nothing was queued"
-            )
-            return {"CANCELLED"}
-        if not done:
-            self._show(context)
-            return {"RUNNING_MODAL"}
-        self._end(context, cancel=False)
-        job_id = blender.running().submit(run.spec())
-        return self.queued(job_id, self._captures)
-
-    def cancel(self, context: Any) -> None:
-        """Blender removed the operator (a file loaded, the window closed): restore and queue nothing."""
-        self._end(context, cancel=True)
-
-    def _show(self, context: Any) -> None:
-        status = self._run.status()
-        session = blender.current()
-        if session is not None and session.capturing != status:
-            session.capturing = status  # the Generate section shows it too
-            tag_genbridge_regions(context.window_manager)
-        context.window_manager.progress_update(len(self._run.records))
-        if context.workspace is not None:
-            context.workspace.status_text_set(status)
-
-    def _end(self, context: Any, *, cancel: bool) -> None:
-        run = getattr(self, "_run", None)
-        if run is None:
-            return
-        if cancel:
-            run.cancel()
-        wm = context.window_manager
-        wm.event_timer_remove(self._timer)
-        wm.progress_end()
-        if context.workspace is not None:
-            context.workspace.status_text_set(None)
-        session = blender.current()
-        if session is not None:
-            session.capturing = ""
-            session.capture_steps_ms = list(run.steps_ms)  # the last capture's main-thread steps (GUI suite)
-            session.changed()
-        setattr(self, "_run", None)  # noqa: B010 - ended: a late timer event or cancel() finds nothing to do
 
 
 _TEMPLATE_ITEMS: list[tuple[str, str, str]] = []  # Blender needs the item strings kept alive while shown

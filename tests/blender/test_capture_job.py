@@ -172,3 +172,33 @@ def test_starting_a_render_leaves_the_render_window_preference_and_its_dirty_fla
     with mod("capture_job").render_kept_in_ui():
         assert prefs.view.render_display_type == "NONE"
     assert (prefs.view.render_display_type, prefs.is_dirty) == before
+
+
+@pytest.mark.parametrize("source", ["camera", "depth"])
+def test_the_file_the_render_job_writes_is_where_the_capture_expects_it(gb, scene, source):
+    """The render job writes the capture's file in its own thread (`write_still`): run that render here (blocking,
+    the same write) and check Blender wrote exactly the file the run waits for, which finishing moves in place."""
+    session = gb.blender.running()
+    job = mod("capture_job")
+    run = job.CaptureRun(session, {"task": "image", "inputs": {}}, {}, window=None, area=None)
+    before = {
+        **settings_of(scene),
+        "filepath": scene.render.filepath,
+        "format": scene.render.image_settings.file_format,
+    }
+    options = {"engine": "WORKBENCH"} if source == "camera" else {}
+    prep = mod("capture").prepare(source, run.folder, scene=scene, width=40, height=30, **options)
+    try:
+        expected = run._written_by_the_job(prep)
+        with session.runtime.held_still(), bpy.context.temp_override(scene=scene):  # as the run holds it
+            assert bpy.ops.render.render(write_still=True, scene=scene.name) == {"FINISHED"}
+        assert expected is not None and expected.is_file(), sorted(p.name for p in expected.parent.iterdir())
+        record = prep.finish(expected)
+    finally:
+        prep.close()
+    assert Path(record["path"]).is_file() and not expected.exists()
+    assert (record["width"], record["height"]) == (40, 30)
+    after = {**settings_of(scene), "filepath": scene.render.filepath, "format": scene.render.image_settings.file_format}
+    assert after == before
+    run.records = [record]
+    run.cancel()
