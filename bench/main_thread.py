@@ -276,9 +276,10 @@ def capture_bench(zip_path: str) -> dict[str, dict[str, float]]:
             call()
             times.append((time.perf_counter() - start) * 1000)
         out[label] = {"median": round(statistics.median(times), 1), "max": round(max(times), 1), "runs": len(times)}
-    # The GUI's path: the main thread runs prepare (one tick), Blender's render job renders (its own thread; here, in
-    # background mode, rendered in place and not counted), then finish + close (one tick).
-    common = importlib.import_module(f"{gb.__name__}.blender.capture_common")
+    # The GUI's path: the main thread runs prepare (one tick), Blender's render job renders and writes the file (its
+    # own thread; here, in background mode, rendered in place with the same write and not counted), then finish +
+    # close (one tick: a move for the camera; reading and normalising the EXR for a pass).
+    job = importlib.import_module(f"{gb.__name__}.blender.capture_job")
     for label, source, options in (
         ("gui_steps_workbench_camera_1280x720", "camera", {"engine": "WORKBENCH"}),
         ("gui_steps_depth_pass_1280x720", "depth", {}),
@@ -287,10 +288,12 @@ def capture_bench(zip_path: str) -> dict[str, dict[str, float]]:
         for _ in range(CAPTURE_RUNS):
             start = time.perf_counter()
             prep = capture.prepare(source, folder, width=1280, height=720, **options)
+            written = job.written_by_the_job(prep)
             prepare_ms.append((time.perf_counter() - start) * 1000)
-            result = common.render_scene(prep.scene, prep.layer)
+            with bpy.context.temp_override(scene=prep.scene):
+                bpy.ops.render.render(write_still=True, scene=prep.scene.name)
             start = time.perf_counter()
-            prep.finish(result)
+            prep.finish(written if written and written.is_file() else bpy.data.images["Render Result"])
             prep.close()
             finish_ms.append((time.perf_counter() - start) * 1000)
         out[label] = {
@@ -303,7 +306,8 @@ def capture_bench(zip_path: str) -> dict[str, dict[str, float]]:
 
 
 def gui_capture_gaps() -> dict | None:
-    """The GUI suite's figures for an invoked (render job) and an exec'd (blocking) 1280x720 Preview capture."""
+    """The GUI suite's figures for Preview (1280x720) and Cycles camera (640x360) captures, invoked (render job) and
+    exec'd (blocking)."""
     path = REPO / "out" / "gui" / "result.json"
     try:
         return json.loads(path.read_text()).get("gaps", {}).get("capture_preview_1280x720")
@@ -422,18 +426,15 @@ def main() -> None:
         else:
             print(f"capture {name}: main thread busy {figures['median']} ms median, {figures['max']} ms max (scripts)")
     gui = gui_capture_gaps()
-    result["gui_capture_preview_1280x720"] = gui
+    result["gui_capture_1280x720"] = gui
     if gui:
-        for how in ("invoke", "exec"):
-            figures = gui.get(how) or {}
+        for how, figures in gui.items():
             print(
-                f"GUI {how} capture (Preview 1280x720, from out/gui/result.json): largest main-thread gap "
-                f"{figures.get('max_ms')} ms, p99 {figures.get('p99_ms')} ms, {figures.get('capturing_draws')} "
-                f"sidebar draws while capturing"
+                f"GUI {how} (out/gui/result.json): largest main-thread gap {figures.get('max_ms')} ms, operator call "
+                f"{figures.get('operator_call_ms')} ms, capture {figures.get('capture_s')} s, "
+                f"{figures.get('capturing_draws')} sidebar draws while capturing, modal steps "
+                f"{figures.get('modal_steps_ms', '-')} ms"
             )
-        invoke, blocking = gui.get("invoke") or {}, gui.get("exec") or {}
-        if invoke.get("max_ms") and blocking.get("max_ms"):
-            print(f"GUI largest gap, blocking / render job: {blocking['max_ms'] / invoke['max_ms']:.1f}x")
     else:
         print("GUI capture gaps: no out/gui/result.json (run the GUI suite: pytest tests/gui)")
     print(json.dumps(result))

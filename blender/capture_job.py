@@ -41,6 +41,31 @@ def title(options: dict[str, Any]) -> str:
     return TITLES.get(source, source)
 
 
+def written_by_the_job(prep: Prepared) -> Path | None:
+    """Let the render job write the capture's first file in its own thread (saving a 1280x720 PNG on the main
+    thread took ~0.1 s): the output path and format are set for the render (and put back with the rest); returns
+    the file Blender will write. If it is not there afterwards, finishing saves the Render Result instead."""
+    if prep.output is None:
+        return None
+    target, file_format, depth = prep.output
+    render = prep.scene.render
+    image = render.image_settings
+    values = Saved(
+        (render, "filepath"),
+        (render, "use_file_extension"),
+        (image, "file_format"),
+        (image, "color_mode"),
+        (image, "color_depth"),
+    )
+    prep.cleanup.insert(0, values.restore)
+    image.file_format, image.color_mode, image.color_depth = file_format, "RGBA", depth
+    render.use_file_extension = True
+    # A still render's file takes the path as given ('#' is not a frame number there), its extension kept.
+    written = target.with_name(f"{target.stem}-render{target.suffix}")
+    render.filepath = str(written)
+    return written
+
+
 class RenderWatch:
     """Blender's render handlers, registered only while one of our render jobs runs: they just note the outcome."""
 
@@ -178,7 +203,7 @@ class CaptureRun:
         self.watch, self.waited = RenderWatch(), 0
         self.hold = contextlib.ExitStack()
         self.hold.enter_context(self.session.runtime.held_still())  # released when the render job has ended
-        self.written = self._written_by_the_job(prep)
+        self.written = written_by_the_job(prep)
         kwargs: dict[str, Any] = {"write_still": self.written is not None}
         if prep.layer is not None:
             kwargs["layer"] = prep.layer.name
@@ -192,30 +217,6 @@ class CaptureRun:
             raise CaptureError(f"Blender could not start the render ({exc}).") from None
         if "CANCELLED" in (started or ()):
             raise CaptureError("Blender could not start the render; see the Info editor for why.")
-
-    def _written_by_the_job(self, prep: Prepared) -> Path | None:
-        """Let the render job write the capture's first file in its own thread (saving a 1280x720 PNG on the main
-        thread took ~0.1 s): the output path and format are set for the render (and put back with the rest); returns
-        the file Blender will write. If it is not there afterwards, finishing saves the Render Result instead."""
-        if prep.output is None:
-            return None
-        target, file_format, depth = prep.output
-        render = prep.scene.render
-        image = render.image_settings
-        values = Saved(
-            (render, "filepath"),
-            (render, "use_file_extension"),
-            (image, "file_format"),
-            (image, "color_mode"),
-            (image, "color_depth"),
-        )
-        prep.cleanup.insert(0, values.restore)
-        image.file_format, image.color_mode, image.color_depth = file_format, "RGBA", depth
-        render.use_file_extension = True
-        # A still render's file takes the path as given ('#' is not a frame number there), its extension kept.
-        written = target.with_name(f"{target.stem}-render{target.suffix}")
-        render.filepath = str(written)
-        return written
 
     def _render_ended(self) -> bool:
         """Whether the current render job has ended; raises CaptureError if it was cancelled or made nothing."""

@@ -189,7 +189,7 @@ def test_the_file_the_render_job_writes_is_where_the_capture_expects_it(gb, scen
     options = {"engine": "WORKBENCH"} if source == "camera" else {}
     prep = mod("capture").prepare(source, run.folder, scene=scene, width=40, height=30, **options)
     try:
-        expected = run._written_by_the_job(prep)
+        expected = job.written_by_the_job(prep)
         with session.runtime.held_still(), bpy.context.temp_override(scene=scene):  # as the run holds it
             assert bpy.ops.render.render(write_still=True, scene=scene.name) == {"FINISHED"}
         assert expected is not None and expected.is_file(), sorted(p.name for p in expected.parent.iterdir())

@@ -791,6 +791,8 @@ def capture_job_steps():
             result = call_op("genbridge.generate", "VIEW_3D", **props)
         else:
             result = invoke_generate("VIEW_3D", **props)
+            if how == "cycles_invoke":
+                shot("capture-running")  # the status bar and the Generate section while it renders
         call_ms = (time.perf_counter() - start) * 1000
         yield from wait_until(lambda t=t: _latest_job(t, "image") is not None and not capturing_now(), 60, 0.02)
         ended = now()
