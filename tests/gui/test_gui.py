@@ -140,3 +140,23 @@ def test_the_same_through_the_operators_properties_from_the_viewport_with_the_sd
     _check(gui_run, "scene_script_properties_reach_the_job")
     _depth_job_checks(gui_run, "scene_script", live=False)
     _check(gui_run, "scene_script_use_as_texture_puts_it_on_the_cube")
+
+
+# A cast for the storyboard (issue 22): see `cast_steps` in driver.py.
+def test_the_cast_panel_opens_and_draws_a_character_with_a_camera_rendered_reference(gui_run):
+    _check(gui_run, "cast_panel_opens")
+    _check(gui_run, "cast_reference_rendered_from_the_camera")
+    _check(gui_run, "cast_panel_draws_the_character_and_reference")
+
+
+def test_a_storyboard_naming_the_character_uploads_its_reference_for_their_keyframes(gui_run):
+    """The Storyboard button (dialog, Enter) with a shot list that names the character: the shots are drawn while
+    it runs, the keyframes of shots with the character are character_image jobs whose ComfyUI prompt loads an upload
+    with the reference's bytes, the strips land; the main thread's gaps are recorded, not judged."""
+    _check(gui_run, "cast_storyboard_shows_the_shots_live")
+    _check(gui_run, "cast_keyframes_carry_the_reference")
+    _check(gui_run, "cast_storyboard_strips_land")
+    gaps = gui_run.get("gaps", {})
+    print("\n" + json.dumps({k: gaps.get(k) for k in ("cast_reference_capture", "cast_storyboard")}))
+    for phase in ("cast_reference_capture", "cast_storyboard"):
+        assert gaps.get(phase, {}).get("n", 0) >= 3, f"the probe hardly ran in {phase}: {gaps.get(phase)}"
