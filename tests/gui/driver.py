@@ -1495,12 +1495,13 @@ def open_sidebar_panel(area_kind: str, idname: str):
     return False, f"no header toggled the panel (panels drawn before: {sorted(before)})"
 
 
-def scroll_sidebar_to_top(area_kind: str) -> None:
+def scroll_sidebar(area_kind: str, down: bool) -> None:
+    """Scroll that editor's sidebar to its end (`down`) or its top, with the wheel over it."""
     region = region_of(area_of(area_kind))
+    wheel = "WHEELDOWNMOUSE" if down else "WHEELUPMOUSE"
+    x, y = region.x + region.width // 2, region.y + region.height // 2
     for _ in range(30):
-        window().event_simulate(
-            type="WHEELUPMOUSE", value="PRESS", x=region.x + region.width // 2, y=region.y + region.height // 2
-        )
+        window().event_simulate(type=wheel, value="PRESS", x=x, y=y)
 
 
 def _group_rows(group: str) -> list[dict]:
@@ -1574,6 +1575,8 @@ def cast_steps():
     yield from wait_until(
         lambda: any(_cast_drawn(f, ref_path.name) for f in frames_since(t_ref, CAST_PANEL, "VIEW_3D")), 5, poll=0.1
     )
+    scroll_sidebar("VIEW_3D", down=True)  # the Cast panel's content in view for the screenshot, as a user scrolls
+    yield 0.8
     drawn = frames_since(t_add, CAST_PANEL, "VIEW_3D")
     full = [f for f in drawn if _cast_drawn(f, ref_path.name)]
     check(
@@ -1609,6 +1612,7 @@ def cast_steps():
         log(f"cast storyboard: the dialog did not start it after {enters} Enter presses; running it directly")
         call_op("genbridge.storyboard_from_logline", "VIEW_3D", logline=CFG["logline"], shots=CAST_SHOTS)
     yield from wait_until(lambda: len(board.shots) >= 1, 60, poll=0.1)
+    scroll_sidebar("VIEW_3D", down=True)  # the last shot (with the character) in view
     yield 1.5
     running_shot = shot("cast-storyboard-running")
     finished = yield from wait_until(lambda: _board_finished(board, CAST_SHOTS), 150, poll=0.2)
@@ -1675,6 +1679,17 @@ def cast_steps():
     # 6. Their strips in the Sequencer (a keyframe and a clip per shot), nothing failed.
     ids = {r["id"] for r in _group_rows(board.group)}
     landed = [s.name for s in strips(scene) if s.get("genbridge_job_id") in ids]
+    placed = sorted(
+        (s.channel, s.frame_final_start, s.frame_final_end, s.name, s.mute)
+        for s in strips(scene)
+        if s.get("genbridge_job_id") in ids
+    )
+    others = sorted(
+        (s.channel, s.frame_final_start, s.frame_final_end, s.name, s.mute)
+        for s in strips(scene)
+        if s.get("genbridge_job_id") not in ids
+    )
+    log(f"cast storyboard strips: {placed}; the other strips: {others}")
     failed = [
         (r.get("task"), (r.get("error") or {}).get("message")) for r in _group_rows(board.group) if r["state"] != "done"
     ]
@@ -1685,7 +1700,46 @@ def cast_steps():
         f"cast now {[m.name for m in board.cast]}",
         picture,
     )
-    scroll_sidebar_to_top("VIEW_3D")  # the status box back in view for the steps after this one
+    # 7. "New Keyframe" on the shot with the character: the new take keeps the reference and the seed.
+    index = next((n for n, x in enumerate(board.shots) if CAST_NAME in x.characters), -1)
+    t = now()
+    takes = len(board.shots[index].takes) if index >= 0 else 0
+    try:
+        again = invoke_op("genbridge.storyboard_regenerate_keyframe", "VIEW_3D", "UI", shot_index=index)
+    except RuntimeError as exc:
+        again = f"error: {exc}"
+    regenerated = yield from wait_until(
+        lambda: (
+            index >= 0
+            and len(board.shots[index].takes) > takes
+            and all(
+                jobs().get(j, {}).get("state") in FINISHED
+                for j in (board.shots[index].takes[-1].keyframe_job, board.shots[index].takes[-1].clip_job)
+            )
+        ),
+        60,
+        poll=0.2,
+    )
+    yield 1.0
+    take = board.shots[index].takes[-1] if index >= 0 and len(board.shots[index].takes) else None
+    row = jobs().get(take.keyframe_job, {}) if take is not None else {}
+    try:
+        sent, how = uploaded_to_comfyui(row, ref_path) if row and ref_path.is_file() else (False, "no job")
+    except OSError as exc:
+        sent, how = False, f"asking the stand-in failed: {exc!r}"
+    check(
+        "cast_new_keyframe_keeps_the_reference_and_seed",
+        again == {"FINISHED"}
+        and regenerated
+        and row.get("state") == "done"
+        and row.get("task") == "character_image"
+        and (row.get("inputs") or {}).get("seed") == member.seed
+        and sent,
+        f"New Keyframe on shot {index + 1}: {again}; take {take.number if take else None} keyframe "
+        f"{row.get('task')} {row.get('state')} seed {(row.get('inputs') or {}).get('seed')}; {how}",
+        shot("cast-new-keyframe"),
+    )
+    scroll_sidebar("VIEW_3D", down=False)  # the status box back in view for the steps after this one
     yield 0.5
 
 

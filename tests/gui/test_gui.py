@@ -156,6 +156,7 @@ def test_a_storyboard_naming_the_character_uploads_its_reference_for_their_keyfr
     _check(gui_run, "cast_storyboard_shows_the_shots_live")
     _check(gui_run, "cast_keyframes_carry_the_reference")
     _check(gui_run, "cast_storyboard_strips_land")
+    _check(gui_run, "cast_new_keyframe_keeps_the_reference_and_seed")
     gaps = gui_run.get("gaps", {})
     print("\n" + json.dumps({k: gaps.get(k) for k in ("cast_reference_capture", "cast_storyboard")}))
     for phase in ("cast_reference_capture", "cast_storyboard"):
