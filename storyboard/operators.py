@@ -113,6 +113,21 @@ def _start_shots(scene: Any, board: Any, row: dict[str, Any]) -> None:
     log.info("storyboard %s: %d shots, %d jobs submitted", board.group, len(shots), len(specs))
 
 
+def storyboard_start(scene: Any, board: Any) -> int:
+    """The first frame of a new storyboard in this scene: the scene's start, or after everything the Sequencer holds
+    and the range the scene's earlier storyboard fills (its jobs may still be landing).
+
+    Why: the layout puts the shown take on channels 1-2 and the other takes above, and assumes those channels are
+    free in the storyboard's range. A second Storyboard in the same scene used to start at the scene's start too:
+    its strips met the first one's on the same channels and frames, Blender refused the moves, and the shown takes
+    stayed on the archive channels (found in the real GUI). The earlier strips stay as they are (nothing lost)."""
+    ends = [int(strip.frame_final_end) for strip in strips_of(scene)]
+    earlier = read_shots(board)
+    if earlier:
+        ends.append(layout(earlier, board.fps, board.start_frame)[-1].end)
+    return max([int(scene.frame_start), *ends])
+
+
 def apply_layout(scene: Any, board: Any, shots: list[Any]) -> None:
     """Move every landed strip of the storyboard where the layout says (two passes, so nothing overlaps)."""
     places = strip_places(shots, board.fps, board.start_frame)
@@ -176,11 +191,12 @@ class GENBRIDGE_OT_storyboard_from_logline(bpy.types.Operator):
             return {"CANCELLED"}
         scene = context.scene
         board = scene.genbridge_storyboard
+        start = storyboard_start(scene, board)
         board.shots.clear()
         board.logline, board.shot_count = logline, self.shots
         board.group = str(uuid.uuid4())
         board.fps = max(1, round(scene.render.fps / (scene.render.fps_base or 1.0)))
-        board.start_frame = scene.frame_start
+        board.start_frame = start
         board.text_name = f"Shot List {board.group[:8]}"
         spec = shotlist_spec(logline, shots=self.shots, group=board.group, model=self.model, text_name=board.text_name)
         board.shotlist_job = blender.running().submit(spec)

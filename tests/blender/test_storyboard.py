@@ -62,6 +62,32 @@ def test_storyboard_places_one_keyframe_and_one_clip_per_shot_in_order(gb, story
         assert '"shots"' in bpy.data.texts[board.text_name].as_string()  # the shot list streamed into a Text
 
 
+def test_a_second_storyboard_in_the_same_scene_starts_after_the_first_and_keeps_its_layout(
+    gb, storyboard_services, pump_until
+):
+    """Found in the real GUI: a second Storyboard in the same scene landed on the channels and frames the first one's
+    strips held, so its shown takes were left on the archive channels 3-4. It now starts after the first."""
+    with storyboard_services(node_delay=0.01, clip_step_delay=0.01) as (session, _, _):
+        scene, board = start_storyboard(session, pump_until, shots=2)
+        pump_until(session, lambda: board.status.startswith("done"), timeout=90)
+        first = {s.name: (s.channel, s.frame_final_start, s.frame_final_end, s.mute) for s in strips(scene)}
+        end = max(e for _, _, e, _ in first.values())
+        assert len(first) == 4 and end == 181
+        assert bpy.ops.genbridge.storyboard_from_logline(logline=LOGLINE, shots=2) == {"FINISHED"}
+        assert board.start_frame == end
+        pump_until(session, lambda: len(board.shots) == 2 and board.status.startswith("done"), timeout=90)
+        ids = {job for shot in board.shots for take in shot.takes for job in (take.keyframe_job, take.clip_job)}
+        second = [s for s in strips(scene) if s["genbridge_job_id"] in ids]
+        assert sorted((s.type, s.channel, s.frame_final_start, s.mute) for s in second) == [
+            ("IMAGE", 1, 181, False),
+            ("IMAGE", 1, 277, False),
+            ("MOVIE", 2, 181, False),
+            ("MOVIE", 2, 277, False),
+        ]
+        kept = {s.name: (s.channel, s.frame_final_start, s.frame_final_end, s.mute) for s in strips(scene)}
+        assert {name: kept[name] for name in first} == first  # the first storyboard's strips were not touched
+
+
 def test_regenerating_a_keyframe_adds_a_take_and_keeps_the_first(gb, storyboard_services, pump_until):
     with storyboard_services(node_delay=0.01, clip_step_delay=0.01) as (session, _, _):
         scene, board = start_storyboard(session, pump_until, shots=2)

@@ -1689,14 +1689,21 @@ def cast_steps():
         for s in strips(scene)
         if s.get("genbridge_job_id") not in ids
     )
-    log(f"cast storyboard strips: {placed}; the other strips: {others}")
     failed = [
         (r.get("task"), (r.get("error") or {}).get("message")) for r in _group_rows(board.group) if r["state"] != "done"
     ]
+    # The shown takes on channels 1 (keyframe) and 2 (clip), after the earlier storyboard's strips, which stay.
+    earlier_end = max((end for _, _, end, _, _ in others), default=scene.frame_start)
+    laid_out = (
+        sorted(ch for ch, *_ in placed) == [1] * CAST_SHOTS + [2] * CAST_SHOTS
+        and all(start >= earlier_end and not mute for _, start, _, _, mute in placed)
+        and board.start_frame == earlier_end
+    )
     check(
         "cast_storyboard_strips_land",
-        finished and len(landed) == 2 * CAST_SHOTS and not failed,
-        f"finished {finished}; {len(landed)} strips of this storyboard: {sorted(landed)}; failed {failed[:2]}; "
+        finished and len(landed) == 2 * CAST_SHOTS and not failed and laid_out,
+        f"finished {finished}; {len(landed)} strips of this storyboard (channel, start, end, name, muted): {placed}; "
+        f"it starts at frame {board.start_frame}, the earlier strips end at {earlier_end}; failed {failed[:2]}; "
         f"cast now {[m.name for m in board.cast]}",
         picture,
     )
