@@ -42,12 +42,15 @@ from .capture_common import (
     PREVIEW_ENGINES,
     CaptureError,
     Prepared,
+    SceneFrame,
     eevee_id,
     find_camera,
     find_view_layer,
+    go_to_frame,
     out_path,
     prepared,
     provenance,
+    resolve_frame,
     save_result,
     saved,
     write_png,
@@ -72,11 +75,16 @@ def prepare_camera(
     height: int | None = None,
     engine: str = "SCENE",
     view_layer: str | None = None,
+    frame: int | str | None = None,
 ) -> Prepared:
     """Set the scene up to render the (active or named) camera at `width` x `height` with the scene's engine or a
-    preview engine (`WORKBENCH`, `EEVEE`, `CYCLES`); finishing writes `<folder>/capture-<param>-camera.png`."""
+    preview engine (`WORKBENCH`, `EEVEE`, `CYCLES`) at `frame` (see `resolve_frame`: a number, "start", "end", or
+    None for the current one; the active camera is the one of that frame, so marker-bound cameras switch too);
+    finishing writes `<folder>/capture-<param>-camera.png`. The frame is put back with the other settings."""
     scene = scene or bpy.context.scene
-    cam = find_camera(scene, camera)
+    at = resolve_frame(scene, frame)
+    if camera or at is None:
+        find_camera(scene, camera)  # a wrong name (or no active camera) fails before anything changes
     layer = find_view_layer(scene, view_layer) if view_layer else None
     if engine not in PREVIEW_ENGINES:
         raise CaptureError(f'Unknown preview engine "{engine}": use one of {", ".join(PREVIEW_ENGINES)}.')
@@ -84,7 +92,10 @@ def prepare_camera(
     path = out_path(folder, f"capture-{param}-camera.png")
 
     def apply() -> Any:
+        go_to_frame(scene, at)
+        cam = find_camera(scene, camera)  # after the frame: the active camera of that frame
         scene.camera = cam
+        shown = scene.frame_current
         chosen = PREVIEW_ENGINES[engine]
         if chosen:
             render.engine = eevee_id() if chosen == "EEVEE" else chosen
@@ -103,7 +114,7 @@ def prepare_camera(
                 path,
                 scene,
                 camera=cam.name,
-                frame=scene.frame_current,
+                frame=shown,
                 view_layer=layer.name if layer else "",
                 engine=used_engine,
                 width=size[0],
@@ -122,6 +133,7 @@ def prepare_camera(
         (render, "use_sequencer"),
         (render, "use_compositing"),
         (scene.display, "render_aa"),
+        (SceneFrame(scene), "frame"),  # last, so put back first: the other values are then restored over it
     ]
     return prepared("camera", param, scene, layer, restore, apply, output=(path, "PNG", "8"))
 
@@ -183,21 +195,21 @@ def prepare_sequencer(
     *,
     param: str = "image",
     scene: Any = None,
-    frame: int | None = None,
+    frame: int | str | None = None,
     width: int | None = None,
     height: int | None = None,
 ) -> Prepared:
-    """Set the scene up to render the Sequencer's composited frame under the playhead (or `frame`); finishing writes
-    `<folder>/capture-<param>-sequencer.png`."""
+    """Set the scene up to render the Sequencer's composited frame under the playhead (or `frame`, see
+    `resolve_frame`); finishing writes `<folder>/capture-<param>-sequencer.png`."""
     scene = scene or bpy.context.scene
+    at = resolve_frame(scene, frame)
     if scene.sequence_editor is None or not _strips(scene):
         raise CaptureError(f'The scene "{scene.name}" has no Sequencer strips to capture.')
     render = scene.render
     path = out_path(folder, f"capture-{param}-sequencer.png")
 
     def apply() -> Any:
-        if frame is not None:
-            scene.frame_set(frame)
+        go_to_frame(scene, at)
         shown = scene.frame_current
         render.use_sequencer = True
         render.resolution_x, render.resolution_y = width or render.resolution_x, height or render.resolution_y
@@ -213,11 +225,11 @@ def prepare_sequencer(
         return finish
 
     restore = [
-        (scene, "frame_current"),
         (render, "use_sequencer"),
         (render, "resolution_x"),
         (render, "resolution_y"),
         (render, "resolution_percentage"),
+        (SceneFrame(scene), "frame"),
     ]
     return prepared("sequencer", param, scene, None, restore, apply, output=(path, "PNG", "8"))
 

@@ -16,6 +16,8 @@ from typing import Any
 import bpy
 
 PREVIEW_ENGINES = {"SCENE": "", "WORKBENCH": "BLENDER_WORKBENCH", "EEVEE": "EEVEE", "CYCLES": "CYCLES"}
+# Which frame a capture renders: a frame number, or one of these words (any case); None = the current frame.
+FRAME_WORDS = ("current", "start", "end")
 
 
 class CaptureError(Exception):
@@ -65,6 +67,60 @@ def find_camera(scene: Any, camera: str | None) -> Any:
     if scene.camera is None:
         raise CaptureError("The scene has no active camera: add one, or pick it in Scene Properties > Camera.")
     return scene.camera
+
+
+def resolve_frame(scene: Any, frame: int | str | None) -> int | None:
+    """The frame a capture renders: None for the current frame ("current", None, ""), the scene's first or last frame
+    ("start", "end"), or a frame number (an int, or its digits), which must lie in the scene's frame range (a frame
+    outside it is most likely a typo; widen the range to render there). Raises CaptureError saying what to give."""
+    if frame is None or isinstance(frame, bool):
+        return None
+    if isinstance(frame, str):
+        word = frame.strip().lower()
+        if word in ("", "current"):
+            return None
+        if word in ("start", "end"):
+            return int(scene.frame_start if word == "start" else scene.frame_end)
+        try:
+            frame = int(word)
+        except ValueError:
+            raise CaptureError(
+                f'"{frame[:40]}" is no frame: give a frame number, or {", ".join(FRAME_WORDS)}.'
+            ) from None
+    if not isinstance(frame, int):
+        raise CaptureError(f"{frame!r} is no frame: give a frame number, or {', '.join(FRAME_WORDS)}.")
+    first, last = int(scene.frame_start), int(scene.frame_end)
+    if not first <= frame <= last:
+        raise CaptureError(
+            f'Frame {frame} is outside the scene "{scene.name}"\'s frames {first}..{last}: pick one in that range, '
+            "or widen Output Properties > Frame Range."
+        )
+    return frame
+
+
+class SceneFrame:
+    """The scene's frame as one attribute (`frame` = (frame, subframe)) for `Saved`: it is put back with
+    `scene.frame_set`, so animated objects, cameras and marker-bound cameras are evaluated there again (setting
+    `frame_current` alone leaves the evaluated scene at the captured frame until something else updates it)."""
+
+    def __init__(self, scene: Any) -> None:
+        self.scene = scene
+
+    @property
+    def frame(self) -> tuple[int, float]:
+        return int(self.scene.frame_current), float(self.scene.frame_subframe)
+
+    @frame.setter
+    def frame(self, value: tuple[int, float]) -> None:
+        if (int(self.scene.frame_current), float(self.scene.frame_subframe)) != value:
+            self.scene.frame_set(value[0], subframe=value[1])
+
+
+def go_to_frame(scene: Any, frame: int | None) -> None:
+    """Evaluate the scene at `frame` (None: stay) before a capture sets its camera: a marker-bound camera switches
+    here, and the active camera is the one of that frame."""
+    if frame is not None and frame != scene.frame_current:
+        scene.frame_set(frame)
 
 
 def find_view_layer(scene: Any, name: str | None) -> Any:

@@ -13,11 +13,14 @@ import bpy
 from .capture_common import (
     CaptureError,
     Prepared,
+    SceneFrame,
     find_camera,
     find_view_layer,
+    go_to_frame,
     out_path,
     prepared,
     provenance,
+    resolve_frame,
     save_result,
     write_png,
 )
@@ -147,15 +150,19 @@ def prepare_pass(
     view_layer: str | None = None,
     bit_depth: int = 8,
     objects: list[str] | None = None,
+    frame: int | str | None = None,
 ) -> Prepared:
     """Set the scene up to render a depth / normal / mist pass or a mask of `objects` (default: the selected ones) of
-    the camera view; finishing writes the normalised 8- or 16-bit PNG `<folder>/capture-<param>-<kind>.png`."""
+    the (named, else active) camera's view at `frame` (as `capture.prepare_camera`); finishing writes the normalised
+    8- or 16-bit PNG `<folder>/capture-<param>-<kind>.png`."""
     if kind not in PASSES:
         raise CaptureError(f'Unknown pass "{kind}": use one of {", ".join(PASSES)}.')
     if bit_depth not in (8, 16):
         raise CaptureError(f"A pass is written with 8 or 16 bits per channel, not {bit_depth}.")
     scene = scene or bpy.context.scene
-    cam = find_camera(scene, camera)
+    at = resolve_frame(scene, frame)
+    if camera or at is None:
+        find_camera(scene, camera)  # a wrong name (or no active camera) fails before anything changes
     layer = find_view_layer(scene, view_layer)
     masked: list[Any] = []
     if kind == "mask":
@@ -181,6 +188,7 @@ def prepare_pass(
         (cycles, "device"),
         (cycles, "use_adaptive_sampling"),
         *((o, "pass_index") for o in bpy.data.objects if kind == "mask"),
+        (SceneFrame(scene), "frame"),  # last, so put back first: the other values are then restored over it
     ]
     mat = _pass_material(kind)
     fd, tmp_name = tempfile.mkstemp(suffix=".exr", prefix="genbridge-pass-")
@@ -191,7 +199,10 @@ def prepare_pass(
         bpy.data.materials.remove(mat)
 
     def apply() -> Any:
+        go_to_frame(scene, at)
+        cam = find_camera(scene, camera)  # after the frame: the active camera of that frame
         scene.camera = cam
+        shown = scene.frame_current
         render.engine = "CYCLES"
         render.resolution_x, render.resolution_y = width or render.resolution_x, height or render.resolution_y
         render.resolution_percentage = 100
@@ -214,7 +225,7 @@ def prepare_pass(
                 path,
                 scene,
                 camera=cam.name,
-                frame=scene.frame_current,
+                frame=shown,
                 view_layer=layer.name,
                 engine="CYCLES",
                 width=size[0],

@@ -13,7 +13,16 @@ from typing import Any
 
 import bpy
 
-from .capture_common import CaptureError, out_path, provenance, save_result, saved
+from .capture_common import (
+    CaptureError,
+    SceneFrame,
+    go_to_frame,
+    out_path,
+    provenance,
+    resolve_frame,
+    save_result,
+    saved,
+)
 
 NO_VIEW = "Viewport capture needs a 3D View on screen; use Camera or Preview in scripts."
 
@@ -50,8 +59,10 @@ def capture_viewport(
     width: int | None = None,
     height: int | None = None,
     context: Any = None,
+    frame: int | str | None = None,
 ) -> dict[str, Any]:
-    """Render the 3D View as shown (see the module docstring) at `width` x `height` into
+    """Render the 3D View as shown (see the module docstring) at `width` x `height` and `frame` (see
+    `capture_common.resolve_frame`; put back afterwards) into
     `<folder>/capture-<param>-viewport.png`; returns the provenance (view, shading, camera when looking through
     one). Raises CaptureError without a 3D View on screen."""
     found = find_view3d(context)
@@ -63,7 +74,11 @@ def capture_viewport(
     scene = scene or window.scene
     render = scene.render
     path = out_path(folder, f"capture-{param}-viewport.png")
-    with saved((render, "resolution_x"), (render, "resolution_y"), (render, "resolution_percentage")):
+    at = resolve_frame(scene, frame)
+    kept = ((render, "resolution_x"), (render, "resolution_y"), (render, "resolution_percentage"))
+    with saved(*kept, (scene, "camera"), (SceneFrame(scene), "frame")):
+        go_to_frame(scene, at)
+        shown = scene.frame_current
         render.resolution_x, render.resolution_y = width or render.resolution_x, height or render.resolution_y
         render.resolution_percentage = 100
         size = (render.resolution_x, render.resolution_y)
@@ -77,15 +92,15 @@ def capture_viewport(
         if finished != {"FINISHED"} or result is None:
             raise CaptureError("Blender could not render the 3D View; see the console for why.")
         save_result(result, scene, path, "PNG", "8")
-    perspective = view.view_perspective  # PERSP, ORTHO or CAMERA (looking through the scene camera)
-    camera = scene.camera.name if perspective == "CAMERA" and scene.camera is not None else ""
+        perspective = view.view_perspective  # PERSP, ORTHO or CAMERA (looking through the scene camera)
+        camera = scene.camera.name if perspective == "CAMERA" and scene.camera is not None else ""
     return provenance(
         param,
         "viewport",
         path,
         scene,
         camera=camera,
-        frame=scene.frame_current,
+        frame=shown,
         view=perspective,
         shading=space.shading.type,
         area=f"{area.width}x{area.height}",

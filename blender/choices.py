@@ -37,6 +37,17 @@ IMAGE_SOURCES = [
     ("VIEWPORT", "Viewport", "The 3D View you are looking at, as you see it (its shading and view, no overlays)"),
 ]
 
+# Sources that render the scene through a camera (a template row may name the camera) and those made at a frame.
+CAMERA_SOURCES = frozenset({"CAMERA", "PREVIEW", "DEPTH", "NORMAL", "MIST", "MASK"})
+FRAME_SOURCES = CAMERA_SOURCES | {"VIEWPORT", "SEQUENCER"}
+# Which frame a scene capture renders (a template row's `image_frame`); NUMBER takes the row's `image_frame_number`.
+IMAGE_FRAMES = [
+    ("CURRENT", "Current Frame", "The frame under the playhead"),
+    ("START", "Scene Start", "The scene's first frame (Output Properties > Frame Range)"),
+    ("END", "Scene End", "The scene's last frame (Output Properties > Frame Range)"),
+    ("NUMBER", "Frame Number", "The frame number given beside it"),
+]
+
 
 @dataclass(frozen=True)
 class GenerateField:

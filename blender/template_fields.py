@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Iterable
 from typing import Any
 
 from ..workflows.panel_params import PanelParam
-from .choices import IMAGE_SOURCES
+from .choices import CAMERA_SOURCES, FRAME_SOURCES, IMAGE_SOURCES
 
 # Which value field of a row holds each kind's value (one field per value type, shared by related kinds, so a
 # value survives a template switch that turns a "string" into a "prompt" of the same name).
@@ -197,7 +198,9 @@ def fill(
     generic: dict[str, Any],
     memory: dict[str, tuple[str, Any]] | None = None,
 ) -> None:
-    """Replace `rows` by one row per parameter, values from `start_value`."""
+    """Replace `rows` by one row per parameter, values from `start_value` (an image row's frame from
+    `default_frame`; its camera starts empty = the scene's active camera)."""
+    image_names = [param.name for param in params if param.kind == "image"]
     rows.clear()
     for param in params:
         row = rows.add()
@@ -213,6 +216,7 @@ def fill(
         if param.kind == "image":
             for attr, item in zip(IMAGE_ATTRS, value, strict=True):
                 setattr(row, attr, item)
+            row.image_frame = default_frame(param.name, image_names)
         elif param.kind in ("int", "seed"):
             row.int_min = clamp_int(param.min if param.min is not None else -INT_LIMIT, None, None)
             row.int_max = clamp_int(param.max if param.max is not None else INT_LIMIT, None, None)
@@ -269,8 +273,54 @@ def template_inputs(rows: Any, overrides: dict[str, Any] | None = None) -> tuple
     return inputs, images
 
 
+def default_frame(name: str, image_names: Iterable[str]) -> str:
+    """The frame an image parameter is captured at unless the user picks another (a row's `image_frame` id).
+
+    Decided so that first-last-frame from the scene needs no setup: in a template with an `end_image` parameter
+    (the bundled `wan21_flf2v`, and any user template that names its last frame so), `end_image` is captured at the
+    scene's last frame ("END") and `start_image` at its first ("START"): an animated camera or blocking gives the
+    move between them. Everything else (image-to-image, image-to-video's lone `start_image`, references) is
+    captured at the current frame, as an F12 render would be."""
+    if "end_image" in set(image_names):
+        return {"end_image": "END", "start_image": "START"}.get(name, "CURRENT")
+    return "CURRENT"
+
+
+def row_view(row: Any) -> dict[str, Any]:
+    """An image row's camera (its name; "" = the scene's active camera) and frame ("current", "start", "end" or a
+    frame number), as the `sources` JSON writes them."""
+    camera = getattr(row, "image_camera", None)
+    choice = str(getattr(row, "image_frame", "CURRENT") or "CURRENT")
+    frame: Any = int(getattr(row, "image_frame_number", 1)) if choice == "NUMBER" else choice.lower()
+    return {"camera": getattr(camera, "name", "") if camera is not None else "", "frame": frame}
+
+
+def capture_view(
+    param: str,
+    source: str,
+    panel: dict[str, Any] | None,
+    given: dict[str, Any] | None,
+    image_names: Iterable[str],
+) -> dict[str, Any]:
+    """The camera / frame options of one capture (`camera`: a name, `frame`: a number, "start" or "end"; left out
+    for the active camera and the current frame): the panel row's (`row_view`), else `default_frame`, with the
+    script's `sources` keys (`given`) winning. Only what the source uses: a camera for camera renders and passes,
+    a frame for those, the viewport and the Sequencer."""
+    view: dict[str, Any] = {"camera": "", "frame": default_frame(param, [*image_names, param]).lower()}
+    view.update(panel or {})
+    view.update(given or {})
+    out: dict[str, Any] = {}
+    if source in CAMERA_SOURCES and view.get("camera"):
+        out["camera"] = str(view["camera"])
+    frame = view.get("frame")
+    if source in FRAME_SOURCES and frame not in (None, "", "current"):
+        out["frame"] = frame
+    return out
+
+
 SOURCE_IDS = tuple(key for key, _title, _description in IMAGE_SOURCES)
-_SOURCE_KEYS = {"source", "path", "image"}
+_SOURCE_KEYS = {"source", "path", "image", "camera", "frame"}
+_FRAME_WORDS = ("current", "start", "end")
 MAX_SOURCES_CHARS = 64 * 1024  # a few sources with paths; more is not a hand-written value
 
 
@@ -279,9 +329,22 @@ def parse_sources(text: str) -> dict[str, tuple[str, str, str]]:
 
     Each value is a source id (`{"image": "DEPTH"}`, any case) or an object with it and what it needs
     (`{"start_image": {"source": "FILE", "path": "//first.png"}}`, `{"image": {"source": "IMAGE_EDITOR",
-    "image": "Render Result"}}`); "NONE" takes a panel's source away. Raises ValueError saying what to write."""
+    "image": "Render Result"}}`, `{"end_image": {"source": "CAMERA", "camera": "CamB", "frame": "end"}}`: see
+    `parse_source_views`); "NONE" takes a panel's source away. Raises ValueError saying what to write."""
+    return _parse_sources(text)[0]
+
+
+def parse_source_views(text: str) -> dict[str, dict[str, Any]]:
+    """The `camera` and `frame` keys of the `sources` JSON, per parameter that gives any: `camera` names a camera
+    object (camera renders and passes), `frame` is a frame number or "current", "start", "end" (any case; camera
+    renders, passes, viewport, Sequencer). Whether the camera exists and the frame lies in the scene's range is
+    checked against the scene when the job is made. Raises ValueError as `parse_sources` does."""
+    return _parse_sources(text)[1]
+
+
+def _parse_sources(text: str) -> tuple[dict[str, tuple[str, str, str]], dict[str, dict[str, Any]]]:
     if not text.strip():
-        return {}
+        return {}, {}
     example = '{"image": "DEPTH"}'
     if len(text) > MAX_SOURCES_CHARS:
         raise ValueError(f"'sources' is {len(text)} characters long; name a few image sources, e.g. {example}")
@@ -292,28 +355,55 @@ def parse_sources(text: str) -> dict[str, tuple[str, str, str]]:
     if not isinstance(raw, dict):
         raise ValueError(f"'sources' must be a JSON object of image sources, e.g. {example}")
     chosen: dict[str, tuple[str, str, str]] = {}
+    views: dict[str, dict[str, Any]] = {}
     for param, value in raw.items():
         spec = value if isinstance(value, dict) else {"source": value}
+        where = f"'sources' for '{param[:40]}'"
         unknown = sorted(set(spec) - _SOURCE_KEYS)
         if unknown:
             raise ValueError(
-                f"'sources' for '{param[:40]}': unknown key {', '.join(unknown)} (use source, and path for File or "
-                "image for Image Editor)"
+                f"{where}: unknown key {', '.join(k[:40] for k in unknown)} (use source, and path for File, image "
+                "for Image Editor, camera and frame for scene captures)"
             )
         given = spec.get("source")
         source = given.upper() if isinstance(given, str) else ""
         if source not in SOURCE_IDS:
-            raise ValueError(
-                f"'sources' for '{param[:40]}': {str(given)[:40]!r} is no image source; use one of "
-                f"{', '.join(SOURCE_IDS)}"
-            )
+            raise ValueError(f"{where}: {str(given)[:40]!r} is no image source; use one of {', '.join(SOURCE_IDS)}")
         if source == "FILE" and not str(spec.get("path") or "").strip():
-            raise ValueError(
-                f"'sources' for '{param[:40]}': a File source needs its path, e.g. {{\"source\": \"FILE\", "
-                f'"path": "//input.png"}}'
-            )
+            raise ValueError(f'{where}: a File source needs its path, e.g. {{"source": "FILE", "path": "//input.png"}}')
         chosen[str(param)] = (source, str(spec.get("path") or ""), str(spec.get("image") or ""))
-    return chosen
+        view = _view_keys(where, source, spec)
+        if view:
+            views[str(param)] = view
+    return chosen, views
+
+
+def _view_keys(where: str, source: str, spec: dict[str, Any]) -> dict[str, Any]:
+    """The checked `camera` / `frame` keys of one `sources` entry."""
+    view: dict[str, Any] = {}
+    if "camera" in spec:
+        camera = spec["camera"]
+        if source not in CAMERA_SOURCES:
+            raise ValueError(
+                f"{where}: a camera is chosen only for {', '.join(sorted(CAMERA_SOURCES))}, not for {source}"
+            )
+        if not isinstance(camera, str) or not camera.strip():
+            raise ValueError(f'{where}: "camera" is the name of a camera object, e.g. "Camera"')
+        view["camera"] = camera
+    if "frame" in spec:
+        frame = spec["frame"]
+        if source not in FRAME_SOURCES:
+            raise ValueError(f"{where}: a frame is chosen only for {', '.join(sorted(FRAME_SOURCES))}, not {source}")
+        if isinstance(frame, str) and frame.strip().lower() in _FRAME_WORDS:
+            frame = frame.strip().lower()
+        elif isinstance(frame, str) and frame.strip().lstrip("-").isdigit():
+            frame = int(frame)
+        elif isinstance(frame, bool) or not isinstance(frame, int):
+            raise ValueError(
+                f'{where}: "frame" is a frame number or one of {", ".join(_FRAME_WORDS)}, not {str(frame)[:40]!r}'
+            )
+        view["frame"] = frame
+    return view
 
 
 def apply_sources(

@@ -14,7 +14,16 @@ from ..blender.bpytypes import OperatorResult
 from ..blender.choices import GENERATE_FIELDS, TEXT_TASKS, VIDEO_TASKS
 from ..blender.chosen import chosen_for_operator
 from ..blender.generate_props import with_generate_properties
-from ..blender.template_fields import apply_sources, missing_required, parse_sources, template_inputs, template_rows
+from ..blender.template_fields import (
+    apply_sources,
+    capture_view,
+    missing_required,
+    parse_source_views,
+    parse_sources,
+    row_view,
+    template_inputs,
+    template_rows,
+)
 from .generate_modal import CaptureModal
 
 
@@ -84,6 +93,23 @@ def capture_options(source: str, values: dict[str, Any], image_name: str, contex
     return {"source": source.lower(), **size}
 
 
+def checked_view(param: str, view: dict[str, Any], scene: Any) -> dict[str, Any]:
+    """A capture's camera and frame checked against the scene now (when the job is made, before anything renders):
+    the camera must be a camera object, the frame is resolved to a number in the scene's range. Raises ValueError
+    naming the parameter and what to change."""
+    from ..blender.capture_common import CaptureError, find_camera, resolve_frame
+
+    out = dict(view)
+    try:
+        if "camera" in view:
+            find_camera(scene, view["camera"])
+        if "frame" in view:
+            out["frame"] = resolve_frame(scene, view["frame"])
+    except CaptureError as exc:
+        raise ValueError(f"'{param}': {exc}") from None
+    return out
+
+
 # Properties given explicitly (scripts, tests, keymaps) win over the Scene's panel settings: the same fields.
 @with_generate_properties
 class GENBRIDGE_OT_generate(CaptureModal):
@@ -107,7 +133,8 @@ class GENBRIDGE_OT_generate(CaptureModal):
         name="Image Sources",
         description=(
             'Where the template\'s image parameters come from, as a JSON object, e.g. {"image": "DEPTH"} or '
-            '{"start_image": {"source": "FILE", "path": "//a.png"}}; they win over the panel\'s'
+            '{"start_image": {"source": "FILE", "path": "//a.png"}} or {"end_image": {"source": "CAMERA", '
+            '"camera": "CamB", "frame": "end"}} (frame: a number, current, start or end); they win over the panel\'s'
         ),
         options={"SKIP_SAVE"},
     )
@@ -161,6 +188,18 @@ class GENBRIDGE_OT_generate(CaptureModal):
             raise ValueError(f"Give {', '.join(clash)} in 'params' or in 'sources', not in both")
         return inputs, apply_sources(images, chosen, rows), rows
 
+    def capture_views(self, rows: list[Any], sources: dict[str, tuple[str, str, str]], scene: Any) -> dict[str, Any]:
+        """Each capture's camera / frame options: the panel row's, with the `sources` JSON's keys winning (see
+        `template_fields.capture_view`), checked against the scene. Raises ValueError."""
+        panel = {row.name: row_view(row) for row in rows if row.kind == "image"}
+        given = parse_source_views(self.sources)
+        names = [*panel, *sources]
+        views = {}
+        for param, (source, _path, _image) in sources.items():
+            view = capture_view(param, source, panel.get(param), given.get(param), names)
+            views[param] = checked_view(param, view, scene)
+        return views
+
     def request(self, context: Any) -> tuple[dict[str, Any], dict[str, dict[str, Any]]] | None:
         """(job spec, captures to make `{param: {"source": ..., options}}`) from the settings, or None after
         reporting what to fix."""
@@ -181,6 +220,11 @@ class GENBRIDGE_OT_generate(CaptureModal):
             self.report({"ERROR"}, "Write a prompt first: GenBridge has nothing to generate from")
             return None
         sources: dict[str, tuple[str, str, str]] = dict(images)
+        try:
+            views = self.capture_views(rows, sources, context.scene)
+        except ValueError as exc:
+            self.report({"ERROR"}, str(exc))
+            return None
         size = {**values, **{k: spec["inputs"][k] for k in ("width", "height") if k in spec["inputs"]}}
         captures: dict[str, dict[str, Any]] = {}
         for param, (source, file_path, image_name) in sources.items():
@@ -191,7 +235,7 @@ class GENBRIDGE_OT_generate(CaptureModal):
                     return None
                 spec["inputs"][param] = path
             else:
-                captures[param] = capture_options(source, size, image_name, context)
+                captures[param] = {**capture_options(source, size, image_name, context), **views[param]}
         return spec, captures
 
     def execute(self, context: Any) -> OperatorResult:

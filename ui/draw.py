@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..blender.choices import TEXT_TASKS, VIDEO_TASKS, task_title
+from ..blender.choices import CAMERA_SOURCES, FRAME_SOURCES, TEXT_TASKS, VIDEO_TASKS, task_title
 from ..blender.template_fields import template_rows
 from ..runtime.services import SERVICE_TITLES
 from ..runtime.vocabulary import ACTIVE_STATES, STOPPED_STATES
@@ -244,13 +244,23 @@ def draw_template_params(layout: Any, rows: list[Any]) -> None:
 
 
 def draw_image_param(layout: Any, row: Any, label: str) -> None:
-    """An image parameter's source picker and what the source needs (a file, or an Image Editor image)."""
+    """An image parameter's source picker and what the source needs: a file, an Image Editor image, or for a scene
+    capture the camera (camera renders and passes; empty = the scene's active camera) and the frame (those, the
+    viewport and the Sequencer; a number field beside it for Frame Number)."""
     col = layout.column(align=True)
     col.prop(row, "image_source", text=label)
-    if row.image_source == "FILE":
+    source = row.image_source
+    if source == "FILE":
         col.prop(row, "image_path", text="File")
-    elif row.image_source == "IMAGE_EDITOR":
+    elif source == "IMAGE_EDITOR":
         col.prop(row, "image_name", text="Image", icon="IMAGE_DATA")
+    if source in CAMERA_SOURCES:
+        col.prop(row, "image_camera", text="Camera", icon="CAMERA_DATA")
+    if source in FRAME_SOURCES:
+        line = col.row(align=True)
+        line.prop(row, "image_frame", text="Frame")
+        if getattr(row, "image_frame", "CURRENT") == "NUMBER":
+            line.prop(row, "image_frame_number", text="")
 
 
 def draw_image_source(layout: Any, settings: Any) -> None:

@@ -17,7 +17,7 @@ from bpy.props import (
 )
 from bpy.types import PropertyGroup
 
-from ..blender.choices import GENERATE, IMAGE_SOURCES
+from ..blender.choices import GENERATE, IMAGE_FRAMES, IMAGE_SOURCES
 from ..blender.chosen import changed_scene_fields
 from ..blender.generate_props import with_generate_properties
 from ..blender.template_fields import GENERIC_NAMES, at_default, clamp_int, fill, load_memory, remember, remembered
@@ -59,6 +59,10 @@ def _clamp_float(row: Any, _context: Any) -> None:
         row.float_value = row.float_max
 
 
+def _is_camera(_row: Any, obj: Any) -> bool:
+    return bool(obj.type == "CAMERA")
+
+
 class GENBRIDGE_PG_param(PropertyGroup):
     """One parameter of the chosen template (from its sidecar): its kind and one value field per value type."""
 
@@ -81,6 +85,16 @@ class GENBRIDGE_PG_param(PropertyGroup):
     image_source: EnumProperty(name="Source", items=IMAGE_SOURCES, default="NONE")
     image_path: StringProperty(name="File", subtype="FILE_PATH")
     image_name: StringProperty(name="Image")
+    # Scene captures: the camera to render (empty: the scene's active camera at that frame) and the frame. An
+    # image row's frame starts at Scene Start / Scene End for a first-last-frame template (`template_fields.fill`).
+    image_camera: PointerProperty(
+        name="Camera",
+        type=bpy.types.Object,
+        poll=_is_camera,
+        description="The camera to render (empty: the scene's active camera at that frame)",
+    )
+    image_frame: EnumProperty(name="Frame", items=IMAGE_FRAMES, default="CURRENT")
+    image_frame_number: IntProperty(name="Frame Number", default=1, description="The frame to render")
     default_json: StringProperty()  # the sidecar's default as JSON: a value that differs was chosen by the user
 
 

@@ -8,7 +8,7 @@ from types import SimpleNamespace
 
 import pytest
 from genbridge.blender.template_fields import fill, missing_required, remembered, template_inputs
-from genbridge.workflows.panel_params import ParamsUnreadable, field_kind, read_panel_params
+from genbridge.workflows.panel_params import PanelParam, ParamsUnreadable, field_kind, read_panel_params
 
 
 class Rows(list):
@@ -190,7 +190,14 @@ def test_the_operators_sources_json_names_each_image_parameters_source():
         ('["DEPTH"]', "must be a JSON object"),
         ('{"image": "DEPHT"}', "'DEPHT' is no image source; use one of NONE, FILE, CAMERA"),
         ('{"image": {"source": "FILE"}}', "a File source needs its path"),
-        ('{"image": {"source": "DEPTH", "camera": "Cam"}}', "unknown key camera"),
+        ('{"image": {"source": "DEPTH", "cam": "Cam"}}', "unknown key cam (use source, and path for File"),
+        ('{"image": {"source": "FILE", "path": "a.png", "camera": "Cam"}}', "a camera is chosen only for CAMERA"),
+        ('{"image": {"source": "IMAGE_EDITOR", "frame": 3}}', "a frame is chosen only for CAMERA"),
+        ('{"image": {"source": "CAMERA", "camera": ""}}', '"camera" is the name of a camera object'),
+        ('{"image": {"source": "CAMERA", "camera": 7}}', '"camera" is the name of a camera object'),
+        ('{"image": {"source": "CAMERA", "frame": "last"}}', '"frame" is a frame number or one of current, start, end'),
+        ('{"image": {"source": "CAMERA", "frame": true}}', '"frame" is a frame number'),
+        ('{"image": {"source": "CAMERA", "frame": 2.5}}', '"frame" is a frame number'),
     ],
 )
 def test_a_wrong_sources_json_says_what_to_write(text, says):
@@ -226,3 +233,66 @@ def test_values_left_at_a_templates_default_do_not_carry_to_the_next_one():
     by_name["height"].int_value = 1024  # put back to flux's default: the older 768 must not come back later
     memory = _switch(rows, memory, "sd15_txt2img")
     assert {r.name: r for r in rows}["height"].int_value == 512
+
+
+def test_sources_json_gives_each_capture_a_camera_and_a_frame():
+    from genbridge.blender.template_fields import parse_source_views, parse_sources
+
+    text = (
+        '{"start_image": {"source": "CAMERA", "camera": "CamA", "frame": "Start"},'
+        ' "end_image": {"source": "depth", "frame": "12"}, "image": {"source": "VIEWPORT", "frame": -3},'
+        ' "mask": "MASK"}'
+    )
+    assert parse_sources(text)["start_image"] == ("CAMERA", "", "")
+    assert parse_source_views(text) == {
+        "start_image": {"camera": "CamA", "frame": "start"},
+        "end_image": {"frame": 12},
+        "image": {"frame": -3},
+    }
+
+
+def test_a_first_last_frame_template_captures_its_start_and_end_frames_by_default():
+    from genbridge.blender.template_fields import default_frame
+
+    flf = ["start_image", "end_image"]
+    assert (default_frame("start_image", flf), default_frame("end_image", flf)) == ("START", "END")
+    assert default_frame("start_image", ["start_image"]) == "CURRENT", "image-to-video: the frame under the playhead"
+    assert default_frame("image", ["image"]) == "CURRENT"
+    assert default_frame("reference_image", [*flf, "reference_image"]) == "CURRENT"
+
+
+def test_fill_sets_the_image_rows_frame_from_the_template():
+    params = [
+        PanelParam(name="start_image", kind="image"),
+        PanelParam(name="end_image", kind="image"),
+        PanelParam(name="prompt", kind="prompt"),
+    ]
+    rows = Rows()
+    fill(rows, params, {}, {})
+    by = {r.name: r for r in rows}
+    assert (by["start_image"].image_frame, by["end_image"].image_frame) == ("START", "END")
+    fill(rows, [PanelParam(name="start_image", kind="image")], {}, {})
+    assert rows[0].image_frame == "CURRENT"
+
+
+def test_a_capture_takes_the_rows_camera_and_frame_and_the_scripts_keys_win():
+    from genbridge.blender.template_fields import capture_view, row_view
+
+    cam = SimpleNamespace(name="CamB")
+    end = SimpleNamespace(image_camera=cam, image_frame="END", image_frame_number=1)
+    number = SimpleNamespace(image_camera=None, image_frame="NUMBER", image_frame_number=7)
+    assert row_view(end) == {"camera": "CamB", "frame": "end"}
+    assert row_view(number) == {"camera": "", "frame": 7}
+    names = ["start_image", "end_image"]
+    assert capture_view("end_image", "CAMERA", row_view(end), None, names) == {"camera": "CamB", "frame": "end"}
+    assert capture_view("end_image", "CAMERA", row_view(end), {"frame": 3}, names) == {"camera": "CamB", "frame": 3}
+    assert capture_view("end_image", "VIEWPORT", row_view(end), None, names) == {"frame": "end"}, "no camera there"
+    assert capture_view("end_image", "IMAGE_EDITOR", row_view(end), None, names) == {}
+    assert capture_view("image", "DEPTH", row_view(number), None, ["image"]) == {"frame": 7}
+    # No panel row (a script's template): the defaults by name, then the script's keys.
+    assert capture_view("end_image", "CAMERA", None, None, names) == {"frame": "end"}
+    assert capture_view("start_image", "PREVIEW", None, {"camera": "CamA"}, names) == {
+        "camera": "CamA",
+        "frame": "start",
+    }
+    assert capture_view("image", "CAMERA", None, None, ["image"]) == {}, "active camera, current frame"

@@ -124,3 +124,27 @@ def test_unreadable_sidecar_is_shown_and_generic_fields_stay(layout):
 def test_the_template_field_has_a_search_of_every_template(layout):
     draw_generate(layout, settings_with([row("prompt", "prompt")]))
     assert "genbridge.pick_template" in layout.operators()
+
+
+def test_a_scene_capture_row_offers_its_camera_and_frame(layout):
+    """Camera renders and passes name a camera (empty: the active one) and a frame; the viewport and the Sequencer
+    only a frame; File and the Image Editor neither. Frame Number adds its number field."""
+    drawn: dict[str, list[str]] = {}
+    for source in ("CAMERA", "PREVIEW", "DEPTH", "MASK", "VIEWPORT", "SEQUENCER", "FILE", "IMAGE_EDITOR", "NONE"):
+        recorded = type(layout)()
+        image = row("end_image", "image", image_source=source, image_camera=None, image_frame="END")
+        draw_generate(recorded, settings_with([image]))
+        drawn[source] = [prop for owner, prop, _text in prop_calls(recorded) if owner is image]
+    for source in ("CAMERA", "PREVIEW", "DEPTH", "MASK"):
+        assert drawn[source] == ["image_source", "image_camera", "image_frame"], source
+    assert drawn["VIEWPORT"] == drawn["SEQUENCER"] == ["image_source", "image_frame"]
+    assert drawn["FILE"] == ["image_source", "image_path"]
+    assert drawn["IMAGE_EDITOR"] == ["image_source", "image_name"]
+    assert drawn["NONE"] == ["image_source"]
+    numbered = row("image", "image", image_source="CAMERA", image_camera=None, image_frame="NUMBER")
+    draw_generate(layout, settings_with([numbered]))
+    calls = {(id(owner), prop): text for owner, prop, text in prop_calls(layout)}
+    assert calls[(id(numbered), "image_camera")] == "Camera"
+    assert calls[(id(numbered), "image_frame")] == "Frame"
+    assert calls[(id(numbered), "image_frame_number")] == ""  # beside the choice, on its line
+    assert ("prop", (numbered, "image_camera"), {"text": "Camera", "icon": "CAMERA_DATA"}) in layout.log
