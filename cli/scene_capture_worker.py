@@ -28,6 +28,8 @@ def main(argv: list[str]) -> int:
         options = {k: v for k, v in request.get("options", {}).items() if v}
         if request.get("camera"):
             options["camera"] = request["camera"]
+        if request.get("frame") is not None:  # a number (0 included), "start" or "end"; checked by the capture
+            options["frame"] = request["frame"]
         record = capture.capture(request["source"], request["folder"], param=request["param"], **options)
     except (capture.CaptureError, RuntimeError) as exc:
         print("GENBRIDGE_CAPTURE_ERROR " + str(exc).strip().replace("\n", " "), flush=True)

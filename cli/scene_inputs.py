@@ -1,4 +1,5 @@
-"""Headless scene inputs: `--input image=render:<file.blend>:<camera>[:camera|preview|depth|normal|mist|mask]`.
+"""Headless scene inputs: `--input image=render:<file.blend>:<camera>[:<capture>][@<frame>]`, where the capture is
+camera, preview, depth, normal, mist or mask.
 
 Each such input is made by Blender itself: the bpy interpreter ($GENBRIDGE_BPY_PYTHON, as `storyboard` finds it)
 runs `cli/scene_capture_worker.py` in a subprocess with an isolated user folder, which opens the .blend and writes
@@ -6,8 +7,10 @@ the capture into the job's output folder (`<output>/<task>-<job id>`). The file 
 image, and its provenance (camera, frame, pass, .blend) is recorded in the job's `captures`.
 
 `camera` renders with the scene's own engine, `preview` with Workbench (fast); the passes are as in
-`blender/capture.py`. The size is the job's (`--set width=/height=`, else the template's defaults, else the
-.blend's render size).
+`blender/capture.py`. `@<frame>` renders that frame instead of the one the file was saved at: a number, or `@start`
+/ `@end` for the scene's first / last frame (first-last frame from one .blend: `start_image=render:shot.blend:
+Camera@start end_image=render:shot.blend:Camera@end`); a frame outside the scene's range is refused by Blender.
+The size is the job's (`--set width=/height=`, else the template's defaults, else the .blend's render size).
 """
 
 from __future__ import annotations
@@ -27,7 +30,8 @@ PREFIX = "render:"
 KINDS = ("camera", "preview", "depth", "normal", "mist", "mask")
 WORKER = Path(__file__).resolve().with_name("scene_capture_worker.py")
 DEFAULT_TIMEOUT_S = 600.0
-_USAGE = "Use --input image=render:<file.blend>:<camera>[:" + "|".join(KINDS) + "]."
+_USAGE = "Use --input image=render:<file.blend>:<camera>[:" + "|".join(KINDS) + "][@<frame>|@start|@end]."
+_FRAME_WORDS = ("start", "end", "current")
 
 
 @dataclass(frozen=True)
@@ -37,6 +41,7 @@ class RenderRef:
     blend: str
     camera: str
     kind: str = "camera"
+    frame: int | str | None = None  # a number, "start", "end"; None: the frame the file was saved at
 
 
 def parse_render_ref(value: str) -> RenderRef | None:
@@ -48,6 +53,7 @@ def parse_render_ref(value: str) -> RenderRef | None:
     if not blend:
         raise RejectedInput(f'"{value}" does not name a .blend file and a camera.', _USAGE)
     blend += ".blend"
+    tail, frame = _split_frame(tail)
     camera, sep, kind = tail.rpartition(":")
     if not sep:  # no capture named: the whole tail is the camera
         camera, kind = tail, "camera"
@@ -59,7 +65,21 @@ def parse_render_ref(value: str) -> RenderRef | None:
         raise RejectedInput(f'"{value}" names no camera.', _USAGE)
     if not Path(blend).expanduser().is_file():
         raise RejectedInput(f"The .blend file {blend} does not exist.", "Check the path after render:.")
-    return RenderRef(str(Path(blend).expanduser().resolve()), camera, kind)
+    return RenderRef(str(Path(blend).expanduser().resolve()), camera, kind, frame)
+
+
+def _split_frame(tail: str) -> tuple[str, int | str | None]:
+    """`<camera>[:<kind>]@<frame>` -> (the rest, the frame): only a trailing `@` followed by a frame number or
+    start / end / current counts (a camera may have `@` in its name: "Cam@Wide" stays the camera)."""
+    rest, sep, word = tail.rpartition("@")
+    if not sep or not rest:
+        return tail, None
+    key = word.strip().lower()
+    if key in _FRAME_WORDS:
+        return rest, None if key == "current" else key
+    if key.lstrip("-").isdigit() and len(key) <= 8:
+        return rest, int(key)
+    return tail, None
 
 
 def bpy_python() -> Path:
@@ -96,6 +116,7 @@ def run_capture(
         "param": param,
         "folder": str(folder),
         "options": options,
+        "frame": ref.frame,
     }
     with tempfile.TemporaryDirectory(prefix="genbridge-capture-") as home:
         env = {**os.environ, "BLENDER_USER_RESOURCES": str(Path(home) / "blender"), "XDG_CACHE_HOME": home}

@@ -135,3 +135,16 @@ def test_a_file_that_is_not_a_blend_is_refused_with_blenders_reason(tmp_path):
         run_capture(ref, "image", tmp_path / "job", python=Path(sys.executable), timeout=120)
     assert info.value.message.startswith(f"Blender could not capture {fake}")
     assert not (tmp_path / "job").exists() or not any((tmp_path / "job").iterdir())
+
+
+def test_a_frame_after_the_reference_renders_that_frame_and_one_outside_the_scene_is_refused(blend, tmp_path):
+    from genbridge.cli.scene_inputs import run_capture
+
+    ref = parse_render_ref(f"render:{blend}:Shot Cam:preview@end")
+    assert ref is not None and ref.frame == "end"
+    record = run_capture(ref, "end_image", tmp_path / "job", width=32, height=32, python=Path(sys.executable))
+    assert (record["camera"], record["frame"], record["source"]) == ("Shot Cam", 250, "camera")  # the default end
+    late = parse_render_ref(f"render:{blend}:Shot Cam:preview@900")
+    assert late is not None
+    with pytest.raises(RejectedInput, match=r"Frame 900 is outside the scene \"Headless Capture\"'s frames 1\.\.250"):
+        run_capture(late, "end_image", tmp_path / "late", width=32, height=32, python=Path(sys.executable))

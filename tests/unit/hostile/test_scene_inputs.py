@@ -109,3 +109,18 @@ def test_cli_reports_a_capture_error_and_sends_nothing(blend, tmp_path, monkeypa
     assert code != 0 and 'no camera called "Cam"' in err and "Traceback" not in out + err
     assert SECRET not in out + err
     assert not [p for p in tmp_path.rglob("*") if p.is_file() and p.suffix == ".png"]
+
+
+def test_a_trailing_frame_picks_the_frame_and_an_at_sign_in_a_name_stays_in_it(blend):
+    ref = parse_render_ref(f"render:{blend}:Cam:depth@end")
+    assert ref is not None and (ref.camera, ref.kind, ref.frame) == ("Cam", "depth", "end")
+    ref = parse_render_ref(f"render:{blend}:Cam@12")
+    assert ref is not None and (ref.camera, ref.kind, ref.frame) == ("Cam", "camera", 12)
+    ref = parse_render_ref(f"render:{blend}:Cam:preview@START")
+    assert ref is not None and (ref.kind, ref.frame) == ("preview", "start")
+    ref = parse_render_ref(f"render:{blend}:Cam@current")
+    assert ref is not None and (ref.camera, ref.frame) == ("Cam", None)
+    ref = parse_render_ref(f"render:{blend}:Cam@Wide")  # not a frame: part of the camera's name
+    assert ref is not None and (ref.camera, ref.kind, ref.frame) == ("Cam@Wide", "camera", None)
+    ref = parse_render_ref(f"render:{blend}:Cam:mist@-4")
+    assert ref is not None and (ref.kind, ref.frame) == ("mist", -4)
