@@ -18,6 +18,7 @@ import bpy
 PREVIEW_ENGINES = {"SCENE": "", "WORKBENCH": "BLENDER_WORKBENCH", "EEVEE": "EEVEE", "CYCLES": "CYCLES"}
 # Which frame a capture renders: a frame number, or one of these words (any case); None = the current frame.
 FRAME_WORDS = ("current", "start", "end")
+_FRAME_HINT = f"give a frame number, or {', '.join(FRAME_WORDS)}."
 
 
 class CaptureError(Exception):
@@ -84,11 +85,9 @@ def resolve_frame(scene: Any, frame: int | str | None) -> int | None:
         try:
             frame = int(word)
         except ValueError:
-            raise CaptureError(
-                f'"{frame[:40]}" is no frame: give a frame number, or {", ".join(FRAME_WORDS)}.'
-            ) from None
+            raise CaptureError(f'"{word[:40]}" is no frame: {_FRAME_HINT}') from None
     if not isinstance(frame, int):
-        raise CaptureError(f"{frame!r} is no frame: give a frame number, or {', '.join(FRAME_WORDS)}.")
+        raise CaptureError(f"{frame!r} is no frame: {_FRAME_HINT}")
     first, last = int(scene.frame_start), int(scene.frame_end)
     if not first <= frame <= last:
         raise CaptureError(

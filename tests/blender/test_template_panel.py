@@ -168,7 +168,10 @@ def test_scripts_and_f3_choose_image_sources_through_the_operators_properties(se
             height=192,
         )
     assert result == {"FINISHED"}
-    assert captured[-1] == {"end_image": {"source": "camera", "engine": "WORKBENCH", "width": 320, "height": 192}}
+    # A first-last-frame template's end_image is captured at the scene's last frame unless the script says otherwise.
+    end = bpy.context.scene.frame_end
+    asked = {"source": "camera", "engine": "WORKBENCH", "width": 320, "height": 192, "frame": end}
+    assert captured[-1] == {"end_image": asked}
     spec = sent[-1]
     assert spec["template"] == "wan21_flf2v"
     assert (spec["inputs"]["start_image"], spec["inputs"]["end_image"]) == (str(first), "/captured/end_image.png")
