@@ -62,8 +62,9 @@ def find_camera(scene: Any, camera: str | None) -> Any:
     if camera:
         obj = bpy.data.objects.get(camera)
         if obj is None or obj.type != "CAMERA":
-            names = ", ".join(o.name for o in bpy.data.objects if o.type == "CAMERA") or "none"
-            raise CaptureError(f'There is no camera called "{camera}" (cameras: {names}).')
+            cameras = [o.name for o in bpy.data.objects if o.type == "CAMERA"]
+            names = ", ".join(cameras[:12]) + (f" and {len(cameras) - 12} more" if len(cameras) > 12 else "")
+            raise CaptureError(f'There is no camera called "{camera[:60]}" (cameras: {names or "none"}).')
         return obj
     if scene.camera is None:
         raise CaptureError("The scene has no active camera: add one, or pick it in Scene Properties > Camera.")

@@ -321,6 +321,7 @@ def capture_view(
 SOURCE_IDS = tuple(key for key, _title, _description in IMAGE_SOURCES)
 _SOURCE_KEYS = {"source", "path", "image", "camera", "frame"}
 _FRAME_WORDS = ("current", "start", "end")
+MAX_FRAME = 1048574  # Blender's MAXFRAME: no scene has a frame beyond it
 MAX_SOURCES_CHARS = 64 * 1024  # a few sources with paths; more is not a hand-written value
 
 
@@ -396,12 +397,15 @@ def _view_keys(where: str, source: str, spec: dict[str, Any]) -> dict[str, Any]:
             raise ValueError(f"{where}: a frame is chosen only for {', '.join(sorted(FRAME_SOURCES))}, not {source}")
         if isinstance(frame, str) and frame.strip().lower() in _FRAME_WORDS:
             frame = frame.strip().lower()
-        elif isinstance(frame, str) and frame.strip().lstrip("-").isdigit():
+        elif isinstance(frame, str) and frame.strip().lstrip("-").isdigit() and len(frame.strip()) <= 8:
             frame = int(frame)
         elif isinstance(frame, bool) or not isinstance(frame, int):
             raise ValueError(
                 f'{where}: "frame" is a frame number or one of {", ".join(_FRAME_WORDS)}, not {str(frame)[:40]!r}'
             )
+        if isinstance(frame, int) and abs(frame) > MAX_FRAME:
+            shown = str(frame) if len(str(frame)) <= 12 else str(frame)[:12] + "..."
+            raise ValueError(f"{where}: frame {shown} is beyond Blender's frames -{MAX_FRAME}..{MAX_FRAME}")
         view["frame"] = frame
     return view
 

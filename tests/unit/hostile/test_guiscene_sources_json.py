@@ -17,7 +17,12 @@ from genbridge.blender.template_fields import MAX_SOURCES_CHARS, parse_sources
         ('{"image": null}', "'None' is no image source"),
         ('{"image": ["DEPTH"]}', "is no image source"),
         ('{"image": {"source": "FILE", "path": null}}', "a File source needs its path"),
-        ('{"' + "p" * 5000 + '": {"source": "DEPTH", "camera": "x"}}', "unknown key camera"),
+        ('{"' + "p" * 5000 + '": {"source": "DEPTH", "' + "c" * 5000 + '": "x"}}', "unknown key ccc"),
+        ('{"image": {"source": "CAMERA", "frame": "' + "9" * 5000 + '"}}', '"frame" is a frame number'),
+        ('{"image": {"source": "CAMERA", "frame": ' + "9" * 300 + "}}", "is beyond Blender's frames"),
+        ('{"image": {"source": "CAMERA", "frame": -2000000}}', "is beyond Blender's frames -1048574..1048574"),
+        ('{"image": {"source": "CAMERA", "frame": {"a": 1}}}', '"frame" is a frame number'),
+        ('{"image": {"source": "CAMERA", "camera": ["x"]}}', '"camera" is the name of a camera object'),
         ("\udc80", "must be a JSON object"),
     ],
 )
