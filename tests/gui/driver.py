@@ -798,8 +798,6 @@ def capture_job_steps():
             result = call_op("genbridge.generate", "VIEW_3D", **props)
         else:
             result = invoke_generate("VIEW_3D", **props)
-            if how == "cycles_invoke":
-                shot("capture-running")  # the status bar and the Generate section while it renders
         call_ms = (time.perf_counter() - start) * 1000
         yield from wait_until(lambda t=t: _latest_job(t, "image") is not None and not capturing_now(), 60, 0.02)
         ended = now()
@@ -946,7 +944,8 @@ def capture_job_steps():
     props = dict(common, image_source="CAMERA", width=1280, height=720, result_name="CaptureEsc")
     result = invoke_generate("VIEW_3D", **props)
     rendering = yield from wait_until(lambda: bpy.app.is_job_running("RENDER"), 10, poll=0.02)
-    yield 1.0
+    shot("capture-running")  # the status bar and the Generate section while the capture renders
+    yield 1.5
     press_key_for_real("esc", "Escape")
     pressed = now()
     yield from wait_until(lambda: not capturing_now(), 60, poll=0.05)
