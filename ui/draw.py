@@ -203,8 +203,10 @@ def draw_generate(layout: Any, settings: Any, capturing: str = "") -> None:
     col.prop(settings, "service")
     col.prop(settings, "result_name", text="Name")
     if capturing:
-        text = capturing.removeprefix("GenBridge: ")
+        text, _, hint = capturing.removeprefix("GenBridge: ").partition(" — ")  # two lines: the sidebar is narrow
         layout.label(text=text[:1].upper() + text[1:], icon="RENDER_STILL")
+        if hint:
+            layout.label(text=hint, icon="BLANK1")
     button = layout.row()
     button.scale_y = 1.4
     button.operator("genbridge.generate", text="Generate", icon="PLAY")

@@ -200,7 +200,8 @@ def test_the_generate_section_says_which_capture_is_running(layout):
 
     status = "GenBridge: capturing depth for 'image' (1 of 2) — Esc to cancel"
     draw_generate(layout, settings(), capturing=status)
-    assert "Capturing depth for 'image' (1 of 2) — Esc to cancel" in layout.labels()
+    labels = layout.labels()
+    assert "Capturing depth for 'image' (1 of 2)" in labels and "Esc to cancel" in labels
     idle = type(layout)()
     draw_generate(idle, settings())
     assert not [label for label in idle.labels() if "apturing" in label]
