@@ -698,7 +698,8 @@ def steps():
     yield from measure_quiet("idle_nothing_3s", sample=True)
     log(f"gaps: {RESULT['gaps']}")
 
-    # Captures from the scene made as a modal with Blender's render job (capture_job_steps).
+    # Captures from the scene made as a modal with Blender's render job (capture_job_steps). Keep it the last step
+    # that sends input: its real Esc needs event simulation switched off, and event_simulate fails after it.
     yield from capture_job_steps()
 
     # 7. Disable: only the main thread is left.
