@@ -701,6 +701,8 @@ def steps():
     # Captures from the scene made as a modal with Blender's render job (capture_job_steps). Keep it the last step
     # that sends input: its real Esc needs event simulation switched off, and event_simulate fails after it.
     yield from capture_job_steps()
+    # First-last frame from two frames and two cameras through the render job (flfcams_steps).
+    yield from flfcams_steps()
 
     # 7. Disable: only the main thread is left.
     shot("before-disable")
@@ -969,6 +971,90 @@ def capture_job_steps():
     )
     scene.cycles.samples, scene.cycles.time_limit = 64, 0.0
     RESULT["gaps"]["capture_esc_stop_s"] = round(stopped - pressed, 2)
+
+
+def _pixels(path: str) -> list[float]:
+    image = bpy.data.images.load(path, check_existing=False)
+    try:
+        return list(image.pixels[:])
+    finally:
+        bpy.data.images.remove(image)
+
+
+def flfcams_steps():
+    """First-last frame from the scene, invoked like the button (each capture a render job): a marker keyframed from
+    one side to the other between the scene's first and last frame, the playhead between them; wan21_flf2v with the
+    start from the active camera (its default frame: Scene Start) and the end from a second camera at Scene End.
+    The two PNGs differ, the provenance names both cameras and frames, and the frame, the evaluated marker and the
+    active camera are as before (the frame is put back with frame_set)."""
+    scene = bpy.context.scene
+    kept_range, kept_frame, kept_camera = (scene.frame_start, scene.frame_end), scene.frame_current, scene.camera
+    mesh = bpy.data.meshes.new("FLF Marker")
+    mesh.from_pydata([(-0.6, -0.6, 0), (0.6, -0.6, 0), (0.6, 0.6, 0), (-0.6, 0.6, 0)], [], [(0, 1, 2, 3)])
+    marker = bpy.data.objects.new("FLF Marker", mesh)
+    scene.collection.objects.link(marker)
+    marker.location = (-2.0, 0.0, 1.5)
+    marker.keyframe_insert("location", index=0, frame=1)
+    marker.location.x = 2.0
+    marker.keyframe_insert("location", index=0, frame=10)
+    cam_b = bpy.data.objects.new("FLF Cam B", bpy.data.cameras.new("FLF Cam B"))
+    scene.collection.objects.link(cam_b)
+    if kept_camera is not None:
+        cam_b.matrix_world = kept_camera.matrix_world.copy()
+        cam_b.location.z += 1.0
+    scene.frame_start, scene.frame_end = 1, 10
+    scene.frame_set(4)
+    yield 0.5
+    before = (scene.frame_current, scene.camera.name if scene.camera else None, round(marker.matrix_world[0][3], 4))
+    jobs_before = set(jobs())
+    sources = {"start_image": "PREVIEW", "end_image": {"source": "PREVIEW", "camera": "FLF Cam B", "frame": "end"}}
+    result = invoke_generate(
+        "VIEW_3D",
+        task="quick_preview",
+        template="wan21_flf2v",
+        prompt="the marker slides across",
+        service="wan2gp",
+        sources=json.dumps(sources),
+        width=320,
+        height=192,
+        result_name="FLFCams",
+    )
+    yield from wait_until(lambda: set(jobs()) - jobs_before and not capturing_now(), 60, poll=0.02)
+    yield 0.5
+    after = (scene.frame_current, scene.camera.name if scene.camera else None, round(marker.matrix_world[0][3], 4))
+    new_jobs = sorted(set(jobs()) - jobs_before)
+    yield from wait_until(lambda: bool((session().jobs.get(new_jobs[0] if new_jobs else "") or {}).get("captures")), 10)
+    job = (session().jobs.get(new_jobs[0]) or {}) if new_jobs else {}
+    records = {r.get("param"): r for r in job.get("captures") or []}
+    seen = {p: (r.get("camera"), r.get("frame")) for p, r in records.items()}
+    paths = [records.get(p, {}).get("path", "") for p in ("start_image", "end_image")]
+    differ = 0.0
+    if all(path and Path(path).is_file() for path in paths):
+        first, last = (_pixels(path) for path in paths)
+        differ = sum(abs(a - b) for a, b in zip(first, last, strict=False)) / max(len(first), 1)
+    RESULT["gaps"]["flfcams_mean_pixel_difference"] = round(differ, 4)
+    camera_name = kept_camera.name if kept_camera is not None else None
+    check(
+        "flf_captures_two_frames_and_two_cameras",
+        sorted(result) == ["RUNNING_MODAL"]
+        and len(new_jobs) == 1
+        and seen == {"start_image": (camera_name, 1), "end_image": ("FLF Cam B", 10)}
+        and differ > 0.001
+        and after == before,
+        f"operator {sorted(result)}; jobs {[j[:8] for j in new_jobs]}; captured {seen}; mean pixel difference "
+        f"{differ:.4f}; frame/camera/marker {before} -> {after}",
+        shot("flfcams"),
+    )
+    action = marker.animation_data.action if marker.animation_data else None
+    bpy.data.objects.remove(marker)
+    bpy.data.meshes.remove(mesh)
+    if action is not None:
+        bpy.data.actions.remove(action)
+    data = cam_b.data
+    bpy.data.objects.remove(cam_b)
+    bpy.data.cameras.remove(data)
+    scene.frame_start, scene.frame_end = kept_range
+    scene.frame_set(kept_frame)
 
 
 FINISHED = ("done", "failed", "cancelled", "interrupted")

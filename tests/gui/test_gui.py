@@ -70,6 +70,12 @@ def test_an_invoked_capture_renders_as_a_job_with_the_sidebar_live(gui_run):
     _check(gui_run, "capture_job_makes_each_capture_in_turn")
 
 
+def test_first_last_frame_renders_two_frames_from_two_cameras_and_restores_the_scene(gui_run):
+    """wan21_flf2v invoked like the button: start from the active camera at Scene Start, end from a second camera at
+    Scene End, each a render job; the two pictures differ; frame, animation and active camera come back."""
+    _check(gui_run, "flf_captures_two_frames_and_two_cameras")
+
+
 def test_a_viewport_capture_sends_what_the_3d_view_shows(gui_run):
     _check(gui_run, "viewport_capture_sends_what_the_view_shows")
 
