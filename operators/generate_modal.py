@@ -78,6 +78,10 @@ class CaptureModal(bpy.types.Operator):
             self._show(context)
             return {"RUNNING_MODAL"}
         self._end(context, cancel=False)
+        return self.captured(context, run)
+
+    def captured(self, context: Any, run: Any) -> OperatorResult:
+        """Every capture is written: queue the job (a cast reference keeps its capture instead: see cast_ops)."""
         job_id = blender.running().submit(run.spec())
         return self.queued(job_id, self._captures)
 

@@ -1,6 +1,7 @@
 """Cast operators: add or remove a cast member, add a reference image (a file, a camera render of the character's
 model, the Image Editor's image) or remove one. Main thread; the rules are in `cast` (plain data), the captures in
-`blender.capture` (a camera render is a small synchronous render, like the other captures there)."""
+`blender.capture`: invoked from the panel, a camera render runs as Blender's render job through `CaptureModal` (the
+window keeps drawing); scripts and the bpy module render in place."""
 
 from __future__ import annotations
 
@@ -15,6 +16,8 @@ from bpy.props import EnumProperty, IntProperty, StringProperty
 from .. import blender
 from ..blender import capture
 from ..blender.bpytypes import OperatorResult
+from ..blender.redraw import tag_genbridge_regions
+from ..operators.generate_modal import CaptureModal
 from .cast import character_seed
 
 REFERENCE_SIZE = 512  # a reference is a portrait of the character, not a frame of the shot
@@ -72,7 +75,7 @@ class GENBRIDGE_OT_cast_remove(bpy.types.Operator):
         return {"FINISHED"}
 
 
-class GENBRIDGE_OT_cast_add_reference(bpy.types.Operator):
+class GENBRIDGE_OT_cast_add_reference(CaptureModal):
     """Add a reference image of this character: every keyframe with them keeps this look"""
 
     bl_idname = "genbridge.cast_add_reference"
@@ -100,7 +103,43 @@ class GENBRIDGE_OT_cast_add_reference(bpy.types.Operator):
         if self.source == "FILE" and not self.filepath:
             context.window_manager.fileselect_add(self)
             return {"RUNNING_MODAL"}
-        return self.execute(context)
+        if self.source != "CAMERA":
+            return self.execute(context)
+        # From the panel's button: the camera render runs as Blender's render job (a modal, like Generate's
+        # captures), so the window keeps drawing; it held the main thread 0.4-0.6 s in the real GUI before.
+        return super().invoke(context, event)
+
+    def request(self, context: Any) -> tuple[dict[str, Any], dict[str, dict[str, Any]]] | None:
+        """The capture to make (CaptureModal): one camera render into the character's cast folder."""
+        member = _member(context, self.index)
+        if member is None:
+            self.report({"ERROR"}, f"There is no cast member {self.index + 1}")
+            return None
+        self._for = member.name
+        slug = _slug(member.name)
+        options = {"source": "camera", "camera": self.camera or None, "engine": self.engine}
+        options |= {"width": REFERENCE_SIZE, "height": REFERENCE_SIZE}
+        return {"id": slug, "task": "cast"}, {f"{slug}-{len(member.references) + 1}": options}
+
+    def captured(self, context: Any, run: Any) -> OperatorResult:
+        """The render is written: it becomes the character's reference (looked up by name: the list may have
+        changed while it rendered)."""
+        record = run.records[0]
+        cast = context.scene.genbridge_storyboard.cast
+        member = next((m for m in cast if m.name == getattr(self, "_for", "")), None)
+        if member is None:
+            Path(record["path"]).unlink(missing_ok=True)
+            self.report({"ERROR"}, "GenBridge: the cast member was removed while their reference rendered")
+            return {"CANCELLED"}
+        self._add(member, str(record["path"]), record)
+        tag_genbridge_regions(context.window_manager)  # the Cast panel shows the new reference
+        return {"FINISHED"}
+
+    def _add(self, member: Any, path: str, provenance: dict[str, Any]) -> None:
+        ref = member.references.add()
+        ref.path, ref.source = path, self.source.lower()
+        ref.provenance = json.dumps(provenance, default=str)
+        self.report({"INFO"}, f"GenBridge: {member.name} now has {len(member.references)} reference(s)")
 
     def execute(self, context: Any) -> OperatorResult:
         member = _member(context, self.index)
@@ -112,10 +151,7 @@ class GENBRIDGE_OT_cast_add_reference(bpy.types.Operator):
         except (capture.CaptureError, OSError, RuntimeError) as exc:  # say it; the cast stays as it was
             self.report({"ERROR"}, f"GenBridge: no reference added for {member.name}: {exc}")
             return {"CANCELLED"}
-        ref = member.references.add()
-        ref.path, ref.source = path, self.source.lower()
-        ref.provenance = json.dumps(provenance, default=str)
-        self.report({"INFO"}, f"GenBridge: {member.name} now has {len(member.references)} reference(s)")
+        self._add(member, path, provenance)
         return {"FINISHED"}
 
     def _image(self, context: Any, member: Any) -> tuple[str, dict[str, Any]]:

@@ -1622,8 +1622,9 @@ def cast_steps():
         board.cast[index].description = CAST_DESCRIPTION
     yield 0.5
 
-    # 3. A reference: the member's "Camera" button (the scene camera frames the cube, the character's model).
-    #    Figures, not a verdict: the 60 Hz probe's gaps around the press (the render holds the main thread).
+    # 3. A reference: the member's "Camera" button (the scene camera frames the cube, the character's model). Invoked
+    #    like the button, it renders as Blender's render job (a modal): the sidebar keeps drawing meanwhile.
+    #    Figures, not a verdict: the 60 Hz probe's gaps from the press until the reference is there.
     probe = GapProbe()
     probe.start()
     yield 0.5
@@ -1634,10 +1635,23 @@ def cast_steps():
     except RuntimeError as exc:
         referenced = f"error: {exc}"
     call_ms = round((time.perf_counter() - started) * 1000, 1)
-    yield 1.0
+    has_ref = lambda: index >= 0 and len(board.cast[index].references) > 0 and not capturing_now()  # noqa: E731
+    yield from wait_until(has_ref, 30, poll=0.02)
+    t_has = now()
+    s_ = session()
+    steps_ms = list(getattr(s_, "capture_steps_ms", []) or []) if s_ is not None else []
+    yield 0.5
+    during = [
+        f
+        for f in frames_since(t_ref, "GENBRIDGE_PT_", "VIEW_3D")
+        if f["t"] < t_has and any("capturing" in i.get("text", "").lower() for i in f["items"])
+    ]
     RESULT["gaps"]["cast_reference_capture"] = probe.stop() | {
         "operator_call_ms": call_ms,
+        "capture_s": round(t_has - t_ref, 2),
+        "capture_steps_ms": steps_ms,
         "genbridge_draws": len(frames_since(t_ref)),
+        "capturing_draws": len(during),
     }
     member = board.cast[index] if index >= 0 else None
     ref = member.references[0] if member is not None and len(member.references) else None
@@ -1647,12 +1661,14 @@ def cast_steps():
     check(
         "cast_reference_rendered_from_the_camera",
         added == {"FINISHED"}
-        and referenced == {"FINISHED"}
+        and referenced == {"RUNNING_MODAL"}
+        and bool(during)
         and ref is not None
         and ref.source == "camera"
         and size == (512, 512)
         and '"camera": "Camera"' in ref.provenance,
-        f"cast_add {added}, cast_add_reference {referenced} ({call_ms} ms); member {index} "
+        f"cast_add {added}, cast_add_reference {referenced} ({call_ms} ms, the render a modal: "
+        f"{len(during)} sidebar draws said it was capturing); member {index} "
         f"{member.name if member else None!r}: reference {ref_path.name} {size}, source "
         f"{ref.source if ref else None}, provenance {ref.provenance[:120] if ref else None}",
         shot("cast-reference"),
