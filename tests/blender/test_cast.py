@@ -63,3 +63,38 @@ def test_a_reference_rendered_from_the_scene_is_uploaded_for_every_shot_with_tha
         assert again.keyframe_seed == board.cast[0].seed
         pump_until(session, lambda: finished(session), timeout=60)
         assert session.jobs[again.keyframe_job]["state"] == "done"
+
+
+def test_the_panels_camera_render_becomes_the_reference_of_the_member_it_was_made_for(gb, tmp_path):
+    """The Cast panel's Camera button renders as a modal (the real GUI suite drives it); when its render is written,
+    `captured` adds it to the member it was made for, looked up by name (the list may change meanwhile), and a
+    render for a member removed meanwhile is deleted, not given to whoever now has that index."""
+    import types
+
+    bpy.ops.wm.read_homefile()
+    board = bpy.context.scene.genbridge_storyboard
+    for name in ("Mara", "the keeper"):
+        assert bpy.ops.genbridge.cast_add(member_name=name) == {"FINISHED"}
+    op_class = gb.storyboard.cast_ops.GENBRIDGE_OT_cast_add_reference
+    reports: list[tuple[set, str]] = []
+
+    def finish(member_name: str) -> tuple[set, Path]:
+        png = tmp_path / f"{member_name}.png"
+        png.write_bytes(b"\x89PNG\r\n\x1a\n")
+        record = {"param": "x-1", "source": "camera", "path": str(png), "camera": "Camera"}
+        fake = types.SimpleNamespace(source="CAMERA", _for=member_name, report=lambda k, m: reports.append((k, m)))
+        fake._add = types.MethodType(op_class._add, fake)
+        run = types.SimpleNamespace(records=[record])
+        return op_class.captured(fake, bpy.context, run), png
+
+    result, png = finish("the keeper")
+    assert result == {"FINISHED"} and png.is_file()
+    assert [len(m.references) for m in board.cast] == [0, 1]
+    ref = board.cast[1].references[0]
+    assert (ref.path, ref.source) == (str(png), "camera") and '"camera": "Camera"' in ref.provenance
+
+    board.cast.remove(0)  # Mara removed while "the keeper"'s next render ran: the index changed, the name did not
+    result, png = finish("Mara")
+    assert result == {"CANCELLED"} and not png.exists()
+    assert "removed while their reference rendered" in reports[-1][1]
+    assert [len(m.references) for m in board.cast] == [1]
