@@ -5,8 +5,6 @@ from the core, so the headless worker can load it without the add-on."""
 from __future__ import annotations
 
 import shutil
-import struct
-import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -31,25 +29,9 @@ class CaptureCancelled(CaptureError):
 
 def write_png(path: str | Path, pixels: Any, bit_depth: int = 8) -> None:
     """Write a (height, width[, channels]) array of floats in 0..1 (row 0 = top) as a grey/RGB/RGBA PNG."""
-    import numpy as np
+    from .pass_png import array_png_bytes
 
-    arr = np.asarray(pixels, dtype=np.float64)
-    if arr.ndim == 2:
-        arr = arr[:, :, None]
-    height, width, channels = arr.shape
-    color_type = {1: 0, 3: 2, 4: 6}[channels]
-    top = 65535 if bit_depth == 16 else 255
-    values = np.clip(np.rint(np.clip(arr, 0.0, 1.0) * top), 0, top)
-    values = values.astype(">u2" if bit_depth == 16 else "u1")
-    rows = values.reshape(height, width * channels)
-    raw = b"".join(b"\x00" + row.tobytes() for row in rows)
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
-
-    header = struct.pack(">IIBBBBB", width, height, bit_depth, color_type, 0, 0, 0)
-    data = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw, 6)) + chunk(b"IEND", b"")
-    Path(path).write_bytes(data)
+    Path(path).write_bytes(array_png_bytes(pixels, bit_depth))
 
 
 def eevee_id() -> str:
@@ -157,6 +139,30 @@ def saved(*pairs: tuple[Any, str]) -> Iterator[None]:
         yield
     finally:
         values.restore()
+
+
+@dataclass(frozen=True)
+class Finishing:
+    """A capture's finish with the main thread's part done (pixels read, provenance made): `encode()` is pure (no
+    bpy, any thread) and returns the bytes of the file `path`; `record` is the provenance once that file is written."""
+
+    path: Path
+    encode: Callable[[], bytes]
+    record: dict[str, Any]
+
+
+class SplitFinish:
+    """A finish step whose slow part can leave the main thread: `later(result)` does the bpy part and returns a
+    `Finishing`, which the GUI's capture run encodes and writes in a worker thread; calling it does both here (the
+    blocking path), so both paths write the same bytes."""
+
+    def __init__(self, later: Callable[[Any], Finishing]) -> None:
+        self.later = later
+
+    def __call__(self, result: Any) -> dict[str, Any]:
+        finishing = self.later(result)
+        Path(finishing.path).write_bytes(finishing.encode())
+        return finishing.record
 
 
 @dataclass

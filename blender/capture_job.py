@@ -5,13 +5,17 @@ Each render capture (camera, preview, passes, Sequencer frame) is prepared (`cap
 the user's values remembered), rendered by Blender's own render job (`render.render` invoked: the render runs in
 Blender's job thread while the main thread keeps drawing and handling events; its progress shows in the status bar,
 and Esc stops it), then finished (file written, provenance made) and closed (settings restored) on a later tick.
+A pass's finishing is split (`capture_common.SplitFinish`): that tick reads the EXR's pixels (bpy, a few ms) and
+restores the settings; the normalising and PNG encoding (pure, ~1 s at 1280x720 in a Blender without numpy) run in a
+worker thread (`finish_thread.FinishThread`) polled on later ticks; the next capture (or the job) waits for its file.
 The Image Editor's image and the viewport are made in one tick (they render nothing slow).
 
-Thread rules: main thread only (bpy). The loop thread is held still (`Runtime.held_still`) from the moment a render
-job starts until it has ended, and only then (bpy crashed when the loop thread compiled a module during a render);
-the hold is bounded by `loop.HOLD_LIMIT_S` (30 s): a longer render lets jobs run again meanwhile. Between ticks the
-loop runs freely. The render writes Blender's "Render Result" as F12 does; a setting the user changes during the
-render that the capture also changed (resolution, camera, engine) is put back to the value before the capture.
+Thread rules: main thread only (bpy), but for the pass encoding's worker thread (no bpy). The loop thread is held still
+(`Runtime.held_still`) from the moment a render job starts until it has ended, and only then (bpy crashed when the loop
+thread compiled a module during a render); the hold is bounded by `loop.HOLD_LIMIT_S` (30 s): a longer render lets jobs
+run again meanwhile. Between ticks the loop runs freely. The render writes Blender's "Render Result" as F12 does; a
+setting the user changes during the render that the capture also changed (resolution, camera, engine) is put back to the
+value before the capture.
 Scripts and the bpy module keep the blocking path (`Session.with_captures`): render jobs never run there.
 """
 
@@ -26,7 +30,8 @@ from typing import Any
 import bpy
 
 from .capture import capture, prepare
-from .capture_common import CaptureCancelled, CaptureError, Prepared, Saved
+from .capture_common import CaptureCancelled, CaptureError, Prepared, Saved, SplitFinish
+from .finish_thread import FinishThread
 from .redraw import tag_genbridge_regions
 
 TITLES = {"image_editor": "the Image Editor's image", "sequencer": "the Sequencer frame", "viewport": "the viewport"}
@@ -139,11 +144,15 @@ class CaptureRun:
         self.stopping = False  # Esc came while a render job ran: stop once it has ended
         self.steps_ms: list[float] = []  # main-thread time of each step, in order
         self.written: Path | None = None  # the file the current render job writes (write_still)
+        # A pass being encoded in a worker thread after its render (param, options for the title, the thread).
+        self.finishing: tuple[str, dict[str, Any], FinishThread] | None = None
 
     # -- what the user sees ---------------------------------------------------------------------------------------
     def status(self) -> str:
         if self.current is not None:
             param, options, _prep = self.current
+        elif self.finishing is not None:  # still that capture: its file is being written
+            param, options, _thread = self.finishing
         elif self.pending:
             param, options = self.pending[0]
         else:
@@ -169,6 +178,8 @@ class CaptureRun:
     def _step(self) -> bool:
         if self.stopping and not render_running():
             raise CaptureCancelled("GenBridge capture cancelled: nothing was queued.")
+        if self.finishing is not None:
+            return self._finished()
         if self.current is not None:
             if not self._render_ended():
                 return False
@@ -177,11 +188,16 @@ class CaptureRun:
             try:
                 written, self.written = self.written, None
                 if written is not None and written.is_file():
-                    record = prep.finish(written)  # the render job wrote the file in its own thread
+                    result: Any = written  # the render job wrote the file in its own thread
                 else:
-                    record = prep.finish(bpy.data.images.get("Render Result") or _no_result())
+                    result = bpy.data.images.get("Render Result") or _no_result()
+                if isinstance(prep.finish, SplitFinish):  # a pass: encoded in a worker thread (`_finished`)
+                    finishing = prep.finish.later(result)
+                    self.finishing = (param, options, FinishThread(finishing, f"{param}-{prep.source}"))
+                    return False
+                record = prep.finish(result)
             finally:
-                prep.close()
+                prep.close()  # the settings come back now, also while a pass is still being encoded
             self._add(param, record)
             return not self.pending
         if not self.pending:
@@ -196,6 +212,29 @@ class CaptureRun:
         self.current = (param, options_for_title, ready)
         self._start_render(ready)
         return False
+
+    def _finished(self) -> bool:
+        """Poll the pass being encoded in its worker thread: False until its file is written; a failure there is
+        raised as a CaptureError saying what to do."""
+        assert self.finishing is not None
+        param, options, thread = self.finishing
+        if not thread.done():
+            return False
+        self.finishing = None
+        try:
+            record = thread.outcome()
+        except OSError as exc:
+            raise CaptureError(
+                f"GenBridge could not write the {title(options)} capture for '{param}' ({exc.strerror or exc}): "
+                "check that the output folder is writable and has space, then Generate again."
+            ) from None
+        except Exception as exc:  # noqa: BLE001 - the worker's error, reported as the capture's
+            raise CaptureError(
+                f"GenBridge could not finish the {title(options)} capture for '{param}' ({type(exc).__name__}: "
+                f"{exc}); nothing was queued. Generate again; if it fails again, render the pass with F12 to check it."
+            ) from None
+        self._add(param, record)
+        return not self.pending
 
     def _start_render(self, prep: Prepared) -> None:
         if render_running():
@@ -262,6 +301,9 @@ class CaptureRun:
         """Stop: put the settings of the capture in progress back, remove the files written, queue nothing. A
         render job still running is left to end by itself (Esc stops it): its settings are restored meanwhile."""
         self._release()
+        if self.finishing is not None:  # a pass still encoding: its result is dropped, its file never left behind
+            self.finishing[2].discard()
+            self.finishing = None
         if self.written is not None:  # a render that wrote its file before it was stopped
             with contextlib.suppress(OSError):
                 self.written.unlink(missing_ok=True)

@@ -5,15 +5,19 @@ from __future__ import annotations
 
 import os
 import tempfile
+from array import array
 from pathlib import Path
 from typing import Any
 
 import bpy
 
+from . import pass_png
 from .capture_common import (
     CaptureError,
+    Finishing,
     Prepared,
     SceneFrame,
+    SplitFinish,
     find_camera,
     find_view_layer,
     go_to_frame,
@@ -22,7 +26,6 @@ from .capture_common import (
     provenance,
     resolve_frame,
     save_result,
-    write_png,
 )
 
 PASSES = ("depth", "normal", "mist", "mask")
@@ -68,21 +71,12 @@ def _cycles_settings(scene: Any) -> Any:
     return scene.cycles
 
 
-def _read_exr(path: Path) -> Any:
-    """Float RGBA pixels of an EXR as a (height, width, 4) array, row 0 = top."""
-    import numpy as np
-
-    img: Any = bpy.data.images.load(str(path), check_existing=False)
-    try:
-        w, h = img.size
-        buf = np.empty(w * h * 4, dtype=np.float32)
-        img.pixels.foreach_get(buf)
-    finally:
-        bpy.data.images.remove(img)
-    return buf.reshape(h, w, 4)[::-1]
+FORCE_PLAIN = False  # True: the plain-Python path of a Blender without numpy, here too (tests, bench/main_thread.py)
 
 
 def _has_numpy() -> bool:
+    if FORCE_PLAIN:
+        return False
     try:
         import numpy  # noqa: F401
     except ImportError:
@@ -90,52 +84,30 @@ def _has_numpy() -> bool:
     return True
 
 
-def _write_pass(path: Path, kind: str, exr: Path, scene: Any, bit_depth: int) -> None:
-    """The raw pass (a float EXR) normalised into an 8/16-bit PNG: with numpy when Blender has it, else in plain
-    Python (`plain_pixels`: distribution builds such as Debian's ship Blender without numpy)."""
-    if _has_numpy():
-        write_png(path, _normalise(kind, _read_exr(exr), scene), bit_depth)
-        return
-    from array import array
-
-    from . import plain_pixels
-
+def read_pass(exr: Path) -> tuple[Any, int, int]:
+    """(flat float32 RGBA pixels with row 0 = bottom, width, height) of the raw pass's EXR: a numpy array when Blender
+    has numpy, else an `array('f')` for `plain_pixels` (distribution builds such as Debian's ship Blender without
+    numpy). Main thread (bpy); `foreach_get` fills the buffer in C, a few ms at 1280x720."""
+    use_numpy = _has_numpy()
     img: Any = bpy.data.images.load(str(exr), check_existing=False)
     try:
         width, height = img.size
-        buf = array("f", bytes(4 * width * height * 4))
+        if use_numpy:
+            import numpy as np
+
+            buf: Any = np.empty(width * height * 4, dtype=np.float32)
+        else:
+            buf = array("f", bytes(4 * width * height * 4))
         img.pixels.foreach_get(buf)
     finally:
         bpy.data.images.remove(img)
+    return buf, width, height
+
+
+def mist_of(scene: Any) -> pass_png.Mist:
+    """The world's mist start, depth and falloff as plain data (Blender's defaults when the scene has no world)."""
     mist = scene.world.mist_settings if scene.world else None
-    settings = (mist.start, mist.depth, mist.falloff) if mist else (5.0, 25.0, "QUADRATIC")
-    channels, values = plain_pixels.normalise(kind, buf, width, height, settings)
-    Path(path).write_bytes(plain_pixels.png_bytes(values, width, height, channels, bit_depth))
-
-
-def _normalise(kind: str, raw: Any, scene: Any) -> Any:
-    import numpy as np
-
-    alpha = raw[:, :, 3] > 0.5
-    if kind == "depth":
-        z = raw[:, :, 0]
-        out = np.zeros(z.shape)
-        if alpha.any():
-            near, far = float(z[alpha].min()), float(z[alpha].max())
-            span = max(far - near, 1e-6)
-            out[alpha] = 0.05 + 0.95 * (far - z[alpha]) / span
-        return out
-    if kind == "mist":
-        mist = scene.world.mist_settings if scene.world else None
-        start, depth, falloff = (mist.start, mist.depth, mist.falloff) if mist else (5.0, 25.0, "QUADRATIC")
-        m = np.clip((raw[:, :, 1] - start) / max(depth, 1e-6), 0.0, 1.0)
-        m = {"QUADRATIC": m * m, "INVERSE_QUADRATIC": np.sqrt(m)}.get(falloff, m)
-        return np.where(alpha, m, 1.0)
-    if kind == "normal":
-        # Cycles' camera space looks down +Z; ControlNet normal maps face the viewer with +Z (OpenGL): flip Z.
-        rgb = raw[:, :, :3] * np.array([0.5, 0.5, -0.5]) + 0.5
-        return np.where(alpha[:, :, None], rgb, 0.0)
-    return np.where(alpha & (raw[:, :, 0] > 0.5), 1.0, 0.0)  # mask
+    return (float(mist.start), float(mist.depth), str(mist.falloff)) if mist else (5.0, 25.0, "QUADRATIC")
 
 
 def prepare_pass(
@@ -215,11 +187,18 @@ def prepare_pass(
             obj.pass_index = 1 if obj in masked else 0
         size = (render.resolution_x, render.resolution_y)
 
-        def finish(result: Any) -> dict[str, Any]:
+        def finish_later(result: Any) -> Finishing:
+            # The main thread's part: the EXR read into a buffer and the provenance made (bpy); the normalising and
+            # PNG encoding (`pass_png.encode`, no bpy) runs later, in a worker thread on the GUI's path.
             save_result(result, scene, tmp, "OPEN_EXR", "32")
-            _write_pass(path, kind, tmp, scene, bit_depth)
+            pixels, pass_width, pass_height = read_pass(tmp)
+            mist = mist_of(scene)
+
+            def encode() -> bytes:
+                return pass_png.encode(kind, pixels, pass_width, pass_height, mist, bit_depth)
+
             extra: dict[str, Any] = {"image": ", ".join(o.name for o in masked)} if kind == "mask" else {}
-            return provenance(
+            record = provenance(
                 param,
                 kind,
                 path,
@@ -233,8 +212,9 @@ def prepare_pass(
                 bit_depth=bit_depth,
                 **extra,
             )
+            return Finishing(path, encode, record)
 
-        return finish
+        return SplitFinish(finish_later)
 
     # The settings are restored before the material goes: the view layer must not point at a removed material.
     cleanup = [lambda: tmp.unlink(missing_ok=True), drop_material]

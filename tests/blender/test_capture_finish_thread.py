@@ -1,0 +1,200 @@
+"""A pass's finishing on the GUI's path (`CaptureRun`, stepped here as the modal steps it): the EXR is read on the main
+thread and normalised / encoded in a worker thread. The PNG is the same bytes as the blocking path's (with numpy and
+in plain Python), a cancel while the worker runs leaves no file and the user's settings as they were, and an error in
+the worker comes back as a CaptureError. The render job itself runs only in the GUI: here the run's render step
+renders in place with the same file write (`write_still`), as `test_capture_job` does."""
+
+from __future__ import annotations
+
+import importlib
+import threading
+from pathlib import Path
+
+import bpy
+import pytest
+
+PKG = "bl_ext.user_default.genbridge"
+SIZE = {"width": 64, "height": 48}
+WAIT_S = 60  # a bound on waiting for the worker thread (not a timing assertion)
+
+
+def mod(name: str):
+    return importlib.import_module(f"{PKG}.blender.{name}")
+
+
+@pytest.fixture
+def scene(gb):
+    """A tilted quad under a camera (depth varies across it), Workbench as the user's engine."""
+    scene = bpy.data.scenes.new("Finish Thread Test")
+    mesh = bpy.data.meshes.new("Tilted")
+    mesh.from_pydata([(-2, -2, 0), (2, -2, 0), (2, 2, 0), (-2, 2, 0)], [], [(0, 1, 2, 3)])
+    quad = bpy.data.objects.new("Tilted", mesh)
+    quad.rotation_euler = (0.6, 0.0, 0.0)
+    scene.collection.objects.link(quad)
+    cam = bpy.data.objects.new("Finish Cam", bpy.data.cameras.new("Finish Cam"))
+    cam.location = (0, 0, 6)
+    scene.collection.objects.link(cam)
+    scene.camera = cam
+    scene.render.engine = "BLENDER_WORKBENCH"
+    scene.render.resolution_x, scene.render.resolution_y, scene.render.resolution_percentage = 320, 240, 50
+    yield scene
+    bpy.data.objects.remove(quad)
+    bpy.data.meshes.remove(mesh)
+    data = cam.data
+    bpy.data.objects.remove(cam)
+    bpy.data.cameras.remove(data)
+    bpy.data.scenes.remove(scene)
+
+
+@pytest.fixture
+def stepped(gb, monkeypatch):
+    """`stepped(sources)`: a CaptureRun whose render step renders in place (blocking, writing the same file the
+    render job writes); the render handlers still report the outcome, as after a render job."""
+    job = mod("capture_job")
+
+    def render_in_place(self, prep):
+        self.watch, self.waited = job.RenderWatch(), 0
+        self.written = job.written_by_the_job(prep)
+        with bpy.context.temp_override(scene=prep.scene):
+            assert bpy.ops.render.render(write_still=True, scene=prep.scene.name) == {"FINISHED"}
+
+    monkeypatch.setattr(job.CaptureRun, "_start_render", render_in_place)
+    session = gb.blender.running()
+
+    def make(sources):
+        return job.CaptureRun(session, {"task": "image", "inputs": {"prompt": "x"}}, sources, window=None, area=None)
+
+    return make
+
+
+def settings_of(scene) -> dict:
+    render = scene.render
+    return {
+        "engine": render.engine,
+        "size": (render.resolution_x, render.resolution_y, render.resolution_percentage),
+        "film_transparent": render.film_transparent,
+        "override": scene.view_layers[0].material_override,
+        "filepath": render.filepath,
+        "format": render.image_settings.file_format,
+    }
+
+
+def until_encoding(run) -> None:
+    """Step until the pass's render has ended and its encoding runs in the worker thread."""
+    assert run.step() is False  # prepared, rendered
+    assert run.step() is False  # the EXR read on the main thread, the worker started
+    assert run.finishing is not None
+
+
+def finish(run) -> bool:
+    """Wait for the worker, then the step that takes its result."""
+    assert run.finishing[2].join(WAIT_S)
+    return run.step()
+
+
+@pytest.mark.parametrize(("kind", "plain"), [("depth", False), ("depth", True), ("normal", True)])
+def test_a_pass_finished_in_a_worker_is_the_same_png_as_the_blocking_path(gb, scene, stepped, monkeypatch, kind, plain):
+    passes = mod("capture_passes")
+    monkeypatch.setattr(passes, "FORCE_PLAIN", plain)
+    folder = gb.blender.running().job_folder("image", "blocking-reference")
+    blocking = Path(passes.capture_pass(kind, folder, scene=scene, **SIZE)["path"]).read_bytes()
+    before = settings_of(scene)
+    run = stepped({"image": {"source": kind, "scene": scene, **SIZE}})
+    until_encoding(run)
+    assert settings_of(scene) == before  # put back as soon as the pixels were read
+    assert "capturing depth" in run.status() or "capturing normal" in run.status()
+    assert not run.records  # the job waits for the file
+    assert finish(run) is True
+    (record,) = run.records
+    assert Path(record["path"]).read_bytes() == blocking
+    assert (record["source"], record["width"], record["height"]) == (kind, 64, 48)
+    run.cancel()
+    Path(folder, f"capture-image-{kind}.png").unlink()
+    folder.rmdir()
+
+
+def hold_encoding(monkeypatch):
+    """Make the worker wait (once it has started encoding) until the returned `release()` is called."""
+    png = mod("pass_png")
+    gate, entered = threading.Event(), threading.Event()
+    encode = png.encode
+
+    def held(*args):
+        entered.set()
+        gate.wait(WAIT_S)
+        return encode(*args)
+
+    monkeypatch.setattr(png, "encode", held)
+
+    def release() -> None:
+        assert entered.wait(WAIT_S), "the worker never started encoding"
+        gate.set()
+
+    return release
+
+
+def test_cancel_while_the_worker_encodes_leaves_no_file_and_the_settings_as_they_were(gb, scene, stepped, monkeypatch):
+    release = hold_encoding(monkeypatch)
+    before = settings_of(scene)
+    materials = set(bpy.data.materials.keys())
+    run = stepped({"image": {"source": "depth", "scene": scene, **SIZE}})
+    until_encoding(run)
+    thread = run.finishing[2]
+    assert not thread.done()
+    run.stop()  # Esc
+    with pytest.raises(mod("capture_common").CaptureCancelled):
+        run.step()
+    run.cancel()  # what the modal does on the error; does not wait for the encoding
+    assert run.finishing is None and not run.records
+    release()  # the worker finishes after the cancel: it must not write its file
+    assert thread.join(WAIT_S)
+    assert not thread.path.exists() and not run.folder.exists()
+    assert settings_of(scene) == before and set(bpy.data.materials.keys()) == materials
+
+
+def test_cancel_after_the_worker_wrote_its_file_removes_it(gb, scene, stepped):
+    run = stepped({"image": {"source": "mask", "scene": scene, "objects": ["Tilted"], **SIZE}})
+    until_encoding(run)
+    thread = run.finishing[2]
+    assert thread.join(WAIT_S) and thread.path.is_file()  # written, not yet taken by a step
+    run.cancel()
+    assert not thread.path.exists() and not run.folder.exists()
+
+
+def test_an_error_in_the_worker_becomes_a_capture_error_and_leaves_nothing(gb, scene, stepped, monkeypatch):
+    png = mod("pass_png")
+
+    def broken(*_args):
+        raise ValueError("cannot convert float NaN to integer")
+
+    monkeypatch.setattr(png, "encode", broken)
+    before = settings_of(scene)
+    run = stepped({"image": {"source": "depth", "scene": scene, **SIZE}})
+    until_encoding(run)
+    with pytest.raises(mod("capture_common").CaptureError) as err:
+        finish(run)
+    assert str(err.value) == (
+        "GenBridge could not finish the depth capture for 'image' (ValueError: cannot convert float NaN to integer); "
+        "nothing was queued. Generate again; if it fails again, render the pass with F12 to check it."
+    )
+    run.cancel()
+    assert not run.folder.exists() and settings_of(scene) == before
+
+
+def test_a_worker_that_cannot_write_says_to_check_the_output_folder(gb, scene, stepped, monkeypatch):
+    release = hold_encoding(monkeypatch)
+    run = stepped({"image": {"source": "depth", "scene": scene, **SIZE}})
+    until_encoding(run)
+    thread = run.finishing[2]
+    for leftover in run.folder.iterdir():
+        leftover.unlink()
+    run.folder.rmdir()  # the output folder gone (moved, unmounted) while the worker encodes
+    release()
+    with pytest.raises(mod("capture_common").CaptureError) as err:
+        finish(run)
+    assert str(err.value) == (
+        "GenBridge could not write the depth capture for 'image' (No such file or directory): check that the "
+        "output folder is writable and has space, then Generate again."
+    )
+    run.cancel()
+    assert not thread.path.exists()
