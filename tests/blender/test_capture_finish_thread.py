@@ -7,7 +7,10 @@ renders in place with the same file write (`write_still`), as `test_capture_job`
 from __future__ import annotations
 
 import importlib
+import random
 import threading
+import zlib
+from array import array
 from pathlib import Path
 
 import bpy
@@ -198,3 +201,41 @@ def test_a_worker_that_cannot_write_says_to_check_the_output_folder(gb, scene, s
     )
     run.cancel()
     assert not thread.path.exists()
+
+
+def samples(png: bytes, height: int) -> bytes:
+    """The samples of a PNG this writer made (one IDAT after the 13-byte IHDR), each row's filter byte dropped."""
+    length = int.from_bytes(png[33:37], "big")
+    scan = zlib.decompress(png[41 : 41 + length])
+    row = len(scan) // height
+    return b"".join(scan[r * row + 1 : (r + 1) * row] for r in range(height))
+
+
+def noisy_pass(width: int, height: int, seed: int) -> array:
+    """A raw pass with a mix of seen and unseen pixels, values around each kind's range (and exact ties)."""
+    rng = random.Random(seed)
+    out = array("f")
+    for i in range(width * height):
+        seen = 1.0 if rng.random() < 0.8 else 0.0
+        x = 0.0 if i % 7 == 0 else rng.uniform(-1.2, 1.2)  # 0 maps to 0.5: a tie for round-half-even
+        out.extend((rng.uniform(2.0, 12.0) if i % 3 else x, rng.uniform(0.0, 40.0), rng.uniform(-1.0, 1.0), seen))
+    return out
+
+
+@pytest.mark.parametrize("kind", ["depth", "normal", "mist", "mask"])
+@pytest.mark.parametrize("bit_depth", [8, 16])
+def test_plain_python_and_numpy_encode_the_same_levels_within_one(kind, bit_depth):
+    import numpy as np  # Blender's own builds bundle it (Debian's does not: hence plain_pixels)
+
+    encode = mod("pass_png").encode
+
+    width, height = 23, 11
+    raw = noisy_pass(width, height, seed=len(kind) * bit_depth)
+    for falloff in ("LINEAR", "QUADRATIC", "INVERSE_QUADRATIC") if kind == "mist" else ("QUADRATIC",):
+        mist = (5.0, 25.0, falloff)
+        plain = encode(kind, raw, width, height, mist, bit_depth)
+        numpy = encode(kind, np.frombuffer(raw, dtype=np.float32), width, height, mist, bit_depth)
+        assert plain[:33] == numpy[:33]  # signature and IHDR
+        dtype = ">u2" if bit_depth == 16 else "u1"
+        ours, theirs = (np.frombuffer(samples(png, height), dtype=dtype).astype(int) for png in (plain, numpy))
+        assert int(np.abs(ours - theirs).max()) <= 1  # numpy computes depth in float32, plain Python in float64

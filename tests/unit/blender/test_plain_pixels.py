@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import random
 import struct
 import zlib
+from array import array
 
 import pytest
 from genbridge.blender.plain_pixels import flip_rows, normalise, png_bytes
@@ -58,3 +60,27 @@ def test_sixteen_bit_rows_are_big_endian_and_values_clipped():
 
 def test_flip_rows_turns_blenders_bottom_up_rows_top_down():
     assert flip_rows([1, 2, 3, 4, 5, 6], 1, 3, 2) == [5, 6, 3, 4, 1, 2]
+
+
+def test_flip_rows_of_an_array_stays_an_array():
+    flipped = flip_rows(array("f", [1, 2, 3, 4, 5, 6]), 1, 3, 2)
+    assert isinstance(flipped, array) and list(flipped) == [5, 6, 3, 4, 1, 2]
+
+
+def noisy_pass(width: int, height: int, seed: int) -> array:
+    """A raw pass with a mix of seen and unseen pixels, values around each kind's range (and exact ties)."""
+    rng = random.Random(seed)
+    out = array("f")
+    for i in range(width * height):
+        seen = 1.0 if rng.random() < 0.8 else 0.0
+        x = 0.0 if i % 7 == 0 else rng.uniform(-1.2, 1.2)  # 0 maps to 0.5: a tie for round-half-even
+        out.extend((rng.uniform(2.0, 12.0) if i % 3 else x, rng.uniform(0.0, 40.0), rng.uniform(-1.0, 1.0), seen))
+    return out
+
+
+def test_a_list_and_an_array_give_the_same_png():
+    raw = noisy_pass(9, 5, seed=3)
+    for kind in ("depth", "normal", "mist", "mask"):
+        from_array = normalise(kind, raw, 9, 5, MIST)
+        from_list = normalise(kind, list(raw), 9, 5, MIST)
+        assert png_bytes(from_array[1], 9, 5, from_array[0]) == png_bytes(from_list[1], 9, 5, from_list[0])
