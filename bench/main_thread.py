@@ -27,6 +27,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 JOBS, EVENTS_PER_SECOND, SECONDS = 50, 20, 5.0
@@ -252,15 +253,7 @@ def capture_bench(zip_path: str) -> dict[str, dict[str, float]]:
 
     gb = install_zip(Path(zip_path))
     capture = importlib.import_module(f"{gb.__name__}.blender.capture")
-    scene = bpy.context.scene
-    for name, size, z in (("Far", 40.0, -10.0), ("Near", 2.0, 1.0)):
-        bpy.ops.mesh.primitive_plane_add(size=size, location=(0, 0, z))
-        bpy.context.object.name = name
-    bpy.ops.mesh.primitive_uv_sphere_add(radius=1.5, location=(3, 0, 0))
-    cam = bpy.data.objects.new("Bench Cam", bpy.data.cameras.new("Bench Cam"))
-    cam.location = (0, 0, 12)
-    scene.collection.objects.link(cam)
-    scene.camera = cam
+    bench_scene(bpy)
     folder = Path(tempfile.mkdtemp(prefix="genbridge-capture-"))
     out: dict[str, dict[str, float]] = {}
     for label, call in (
@@ -305,6 +298,100 @@ def capture_bench(zip_path: str) -> dict[str, dict[str, float]]:
     return out
 
 
+FINISH_SIZE = (1280, 720)
+
+
+def finish_bench(zip_path: str) -> dict[str, dict[str, float]]:
+    """A 1280x720 depth pass's finishing on the GUI's stepped path (`CaptureRun.step`, as the modal runs it) against
+    the blocking path's finish, with numpy and with the plain-Python path forced (`capture_passes.FORCE_PLAIN`, as in
+    a Blender without numpy): the main thread's own time for the finish step (the EXR read into a buffer, settings
+    restored), the worker thread's time for normalising + encoding + writing, and the polls' main-thread time."""
+    import importlib
+    import tempfile
+
+    from genbridge.standins.blender_harness import install_zip, isolate
+
+    isolate()
+    import bpy
+
+    gb = install_zip(Path(zip_path))
+    capture = importlib.import_module(f"{gb.__name__}.blender.capture")
+    passes = importlib.import_module(f"{gb.__name__}.blender.capture_passes")
+    job = importlib.import_module(f"{gb.__name__}.blender.capture_job")
+    scene = bench_scene(bpy)
+    folder = Path(tempfile.mkdtemp(prefix="genbridge-finish-"))
+    width, height = FINISH_SIZE
+
+    def render_in_place(self: Any, prep: Any) -> None:
+        """The render job's work done here, blocking (background mode has no render job), not counted."""
+        self.watch, self.waited = job.RenderWatch(), 0
+        self.written = job.written_by_the_job(prep)
+        with bpy.context.temp_override(scene=prep.scene):
+            bpy.ops.render.render(write_still=True, scene=prep.scene.name)
+
+    job.CaptureRun._start_render = render_in_place
+    session = gb.blender.running()
+    out: dict[str, dict[str, float]] = {}
+    for label, plain in (("numpy", False), ("plain_python", True)):
+        passes.FORCE_PLAIN = plain
+        blocking_ms, step_ms, worker_ms, polls_ms = [], [], [], []
+        for _ in range(CAPTURE_RUNS):
+            prep = capture.prepare("depth", folder, scene=scene, width=width, height=height)
+            written = job.written_by_the_job(prep)
+            with bpy.context.temp_override(scene=scene):
+                bpy.ops.render.render(write_still=True, scene=scene.name)
+            start = time.perf_counter()
+            prep.finish(written)
+            prep.close()
+            blocking_ms.append((time.perf_counter() - start) * 1000)
+            source = {"source": "depth", "scene": scene, "width": width, "height": height}
+            run = job.CaptureRun(session, {"task": "image", "inputs": {}}, {"image": source}, window=None, area=None)
+            run.step()  # prepare + the render (in place here: Blender's render job in the GUI)
+            start = time.perf_counter()
+            run.step()  # the finish step: EXR read on the main thread, the worker started
+            step_ms.append(run.steps_ms[-1])
+            run.finishing[2].join()
+            worker_ms.append((time.perf_counter() - start) * 1000)
+            polls = len(run.steps_ms)
+            while not run.step():
+                pass
+            polls_ms.append(max(run.steps_ms[polls:]))
+            run.cancel()  # removes the written PNG and the job folder
+        blocking, stepped = statistics.median(blocking_ms), statistics.median(step_ms)
+        out[f"depth_{width}x{height}_{label}"] = {
+            "blocking_finish_ms": round(blocking, 1),
+            "stepped_main_thread_finish_ms": round(stepped, 1),
+            "stepped_poll_max_ms": round(max(polls_ms), 2),
+            "worker_ms": round(statistics.median(worker_ms), 1),
+            "main_thread_ratio_blocking_over_stepped": round(blocking / max(stepped, 1e-3), 1),
+            "runs": CAPTURE_RUNS,
+        }
+    return out
+
+
+def bench_scene(bpy: Any) -> Any:
+    """The context scene with a far plane, a near plane, a sphere and a camera looking down (as `capture_bench`)."""
+    scene = bpy.context.scene
+    for name, size, z in (("Far", 40.0, -10.0), ("Near", 2.0, 1.0)):
+        bpy.ops.mesh.primitive_plane_add(size=size, location=(0, 0, z))
+        bpy.context.object.name = name
+    bpy.ops.mesh.primitive_uv_sphere_add(radius=1.5, location=(3, 0, 0))
+    cam = bpy.data.objects.new("Bench Cam", bpy.data.cameras.new("Bench Cam"))
+    cam.location = (0, 0, 12)
+    scene.collection.objects.link(cam)
+    scene.camera = cam
+    return scene
+
+
+def print_finish(figures: dict[str, dict[str, float]]) -> None:
+    for name, f in figures.items():
+        print(
+            f"finish {name}: main thread {f['stepped_main_thread_finish_ms']} ms on the GUI's stepped path (worker "
+            f"{f['worker_ms']} ms, polls <= {f['stepped_poll_max_ms']} ms) vs {f['blocking_finish_ms']} ms blocking: "
+            f"{f['main_thread_ratio_blocking_over_stepped']}x less main-thread time"
+        )
+
+
 def gui_capture_gaps() -> dict | None:
     """The GUI suite's figures for Preview (1280x720) and Cycles camera (640x360) captures, invoked (render job) and
     exec'd (blocking)."""
@@ -345,7 +432,8 @@ def unregister_with_jobs_in_flight(gb, client_class, jobs: int = 20) -> float:
 
 
 def main() -> None:
-    if len(sys.argv) > 1 and sys.argv[1] not in ("--enable-probe", "--ticks", "--landing", "--capture"):
+    modes = ("--enable-probe", "--ticks", "--landing", "--capture", "--finish", "--finish-only")
+    if len(sys.argv) > 1 and sys.argv[1] not in modes:
         sys.exit(f"unknown arguments: {sys.argv[1:]}")
     if not has_bpy():
         os.execv(bpy_python(), [bpy_python(), __file__, *sys.argv[1:]])
@@ -361,11 +449,22 @@ def main() -> None:
     if len(sys.argv) > 2 and sys.argv[1] == "--capture":
         print(json.dumps(capture_bench(sys.argv[2])))
         return
+    if len(sys.argv) > 2 and sys.argv[1] == "--finish":
+        print(json.dumps(finish_bench(sys.argv[2])))
+        return
     import tempfile
 
     from genbridge.standins.blender_harness import build_zip
 
     zip_path = str(build_zip(Path(tempfile.mkdtemp(prefix="genbridge-zip-"))))
+    finishing = subprocess.run(
+        [sys.executable, __file__, "--finish", zip_path], capture_output=True, text=True, timeout=600
+    )
+    finish = last_json(finishing.stdout + finishing.stderr)
+    if sys.argv[1:] == ["--finish-only"]:  # just the pass finishing: quicker to rerun
+        print_finish(finish)
+        print(json.dumps({"blender": __import__("bpy").app.version_string, "pass_finish_main_thread": finish}))
+        return
     user_dir = tempfile.mkdtemp(prefix="genbridge-user-")
     # A user's Blender writes bytecode next to the add-on; this machine's PYTHONDONTWRITEBYTECODE would make
     # every start recompile every module.
@@ -399,6 +498,7 @@ def main() -> None:
         **ticks,
         "landing_per_result": landing,
         "capture_main_thread_gap_ms": captures,
+        "pass_finish_main_thread": finish,
         "targets": {
             "register_ms_median": 30,
             "tick_p99_ms": 1,
@@ -425,6 +525,7 @@ def main() -> None:
             )
         else:
             print(f"capture {name}: main thread busy {figures['median']} ms median, {figures['max']} ms max (scripts)")
+    print_finish(finish)
     gui = gui_capture_gaps()
     result["gui_capture_1280x720"] = gui
     if gui:

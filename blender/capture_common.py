@@ -16,6 +16,9 @@ import bpy
 PREVIEW_ENGINES = {"SCENE": "", "WORKBENCH": "BLENDER_WORKBENCH", "EEVEE": "EEVEE", "CYCLES": "CYCLES"}
 # Which frame a capture renders: a frame number, or one of these words (any case); None = the current frame.
 FRAME_WORDS = ("current", "start", "end")
+# A pass's EXR is a temporary file read back at once on the main thread: uncompressed, Blender loads a 1280x720 float
+# RGBA one in ~8 ms instead of ~40 ms with the default ZIP (measured on 4.5); the PNG made from it is the same.
+UNCOMPRESSED_EXR = "NONE"
 _FRAME_HINT = f"give a frame number, or {', '.join(FRAME_WORDS)}."
 
 
@@ -253,10 +256,13 @@ def save_result(result: Any, scene: Any, path: Path, file_format: str, color_dep
         shutil.move(str(result), str(path))
         return
     settings = scene.render.image_settings
-    with saved((settings, "file_format"), (settings, "color_depth"), (settings, "color_mode")):
+    pairs = ((settings, "file_format"), (settings, "color_depth"), (settings, "color_mode"), (settings, "exr_codec"))
+    with saved(*pairs):
         settings.file_format = file_format
         settings.color_mode = "RGBA"
         settings.color_depth = color_depth
+        if file_format == "OPEN_EXR":
+            settings.exr_codec = UNCOMPRESSED_EXR
         result.save_render(str(path), scene=scene)
 
 

@@ -30,7 +30,7 @@ from typing import Any
 import bpy
 
 from .capture import capture, prepare
-from .capture_common import CaptureCancelled, CaptureError, Prepared, Saved, SplitFinish
+from .capture_common import UNCOMPRESSED_EXR, CaptureCancelled, CaptureError, Prepared, Saved, SplitFinish
 from .finish_thread import FinishThread
 from .redraw import tag_genbridge_regions
 
@@ -61,9 +61,12 @@ def written_by_the_job(prep: Prepared) -> Path | None:
         (image, "file_format"),
         (image, "color_mode"),
         (image, "color_depth"),
+        (image, "exr_codec"),
     )
     prep.cleanup.insert(0, values.restore)
     image.file_format, image.color_mode, image.color_depth = file_format, "RGBA", depth
+    if file_format == "OPEN_EXR":
+        image.exr_codec = UNCOMPRESSED_EXR
     render.use_file_extension = True
     # A still render's file takes the path as given ('#' is not a frame number there), its extension kept.
     written = target.with_name(f"{target.stem}-render{target.suffix}")
@@ -191,15 +194,19 @@ class CaptureRun:
                     result: Any = written  # the render job wrote the file in its own thread
                 else:
                     result = bpy.data.images.get("Render Result") or _no_result()
-                if isinstance(prep.finish, SplitFinish):  # a pass: encoded in a worker thread (`_finished`)
-                    finishing = prep.finish.later(result)
-                    self.finishing = (param, options, FinishThread(finishing, f"{param}-{prep.source}"))
-                    return False
-                record = prep.finish(result)
+                finishing, record = None, {}
+                if isinstance(prep.finish, SplitFinish):
+                    finishing = prep.finish.later(result)  # a pass: the EXR read here, encoded in a worker thread
+                else:
+                    record = prep.finish(result)
             finally:
                 prep.close()  # the settings come back now, also while a pass is still being encoded
-            self._add(param, record)
-            return not self.pending
+            if finishing is None:
+                self._add(param, record)
+                return not self.pending
+            # Started after close(): a thread already holding the GIL would make close() wait for it in 5 ms slices.
+            self.finishing = (param, options, FinishThread(finishing, f"{param}-{prep.source}"))
+            return False
         if not self.pending:
             return True
         param, options = self.pending.pop(0)

@@ -97,7 +97,7 @@ def read_pass(exr: Path) -> tuple[Any, int, int]:
 
             buf: Any = np.empty(width * height * 4, dtype=np.float32)
         else:
-            buf = array("f", bytes(4 * width * height * 4))
+            buf = array("f", [0.0]) * (width * height * 4)  # repeated in C: ~1 ms, bytes(n) first took ~8
         img.pixels.foreach_get(buf)
     finally:
         bpy.data.images.remove(img)
