@@ -38,8 +38,10 @@ def draw_cast(layout: Any, board: Any, chars: int = DEFAULT_CHARS) -> None:
             row.label(text=os.path.basename(ref.path) or "(no file)", icon=SOURCE_ICONS.get(ref.source, "FILE_IMAGE"))
             drop = row.operator("genbridge.cast_remove_reference", text="", icon="X")
             drop.index, drop.reference = index, r
+        # The label on its own line: beside the three buttons it and "Camera" were cut to "Add ref..." and "Ca..."
+        # in the 3D Viewport's sidebar at its default width (seen in the real GUI).
+        box.label(text="Add a reference from:")
         add = box.row(align=True)
-        add.label(text="Add reference:")
         for source, text, icon in ADD_BUTTONS:
             op = add.operator("genbridge.cast_add_reference", text=text, icon=icon)
             op.index, op.source = index, source

@@ -69,3 +69,13 @@ def test_a_take_names_the_cast_references_its_keyframe_used(layout):
     draw_storyboard(layout, sb, {})
     assert "Cast: Mara, the keeper" in layout.labels()
     assert take_cast_text(SimpleNamespace(keyframe_references="")) == ""
+
+
+def test_the_add_reference_buttons_have_a_row_of_their_own_under_their_label(layout):
+    """In the real GUI's 3D Viewport sidebar (default width) the label and the three buttons in one row were cut to
+    "Add ref..." and "Ca...": the label now sits on its own line, the buttons in the row under it."""
+    draw_cast(layout, board(member("Mara")))
+    names = [(name, kw.get("text")) for name, _args, kw in layout.log if name in ("label", "row", "operator")]
+    at = names.index(("label", "Add a reference from:"))
+    assert names[at + 1] == ("row", None)
+    assert [text for _name, text in names[at + 2 : at + 5]] == ["File", "Camera", "Image"]
