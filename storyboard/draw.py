@@ -30,10 +30,11 @@ def _step_line(col: Any, take: Any, role: str, jobs: dict[str, dict[str, Any]]) 
     text = f"{task_title(role)}: {state}" + (f" ({SERVICE_TITLES.get(service, service)})" if service else "")
     if role == "clip" and state == "queued" and take.keyframe_state not in ("done",):
         text = "Clip: waits for its keyframe"
-    line = col.row()
-    line.label(text=text, icon=STATE_ICONS.get(state, "QUESTION"))
+    # The state and its progress bar on two lines: side by side, the real GUI's sidebar cut both ("Keyframe:
+    # submitte..." beside "Sending t...") at its default width.
+    col.label(text=text, icon=STATE_ICONS.get(state, "QUESTION"))
     if state in ACTIVE:
-        line.progress(factor=float(row.get("progress", 0.0)), text=row.get("phase", state))
+        col.progress(factor=float(row.get("progress", 0.0)), text=row.get("phase", state))
 
 
 def draw_storyboard(layout: Any, board: Any, jobs: dict[str, dict[str, Any]], chars: int = DEFAULT_CHARS) -> None:

@@ -106,3 +106,26 @@ def test_the_logline_field_has_a_label_and_a_placeholder(layout):
     assert logline["placeholder"]
     (button,) = [kw for args, kw in layout.calls("operator") if args[0] == "genbridge.storyboard_from_logline"]
     assert len(button["text"]) <= 12, "a short label; the full name is in the tooltip"
+
+
+def test_a_running_steps_progress_bar_has_a_line_of_its_own_under_its_state(layout):
+    """In the real GUI's sidebar (default width) the state and the bar side by side were cut to "Keyframe:
+    submitte..." and "Sending t...": the bar now sits under the state line, at the full width."""
+    take = SimpleNamespace(
+        number=1,
+        keyframe_job="k",
+        clip_job="c",
+        keyframe_state="running",
+        clip_state="queued",
+        keyframe_service="comfyui",
+        clip_service="wan2gp",
+        keyframe_references="",
+    )
+    shot = SimpleNamespace(description="Pier", duration=3.0, camera="", takes=[take], chosen=0)
+    board = SimpleNamespace(logline="x", shot_count=1, status="", shots=[shot], shotlist_job="")
+    jobs = {"k": {"state": "running", "service": "comfyui", "progress": 0.4, "phase": "Sampling 4/10"}}
+    draw_storyboard(layout, board, jobs)
+    names = [(name, kw.get("text")) for name, _args, kw in layout.log if name in ("label", "row", "progress")]
+    at = names.index(("label", "Keyframe: running (ComfyUI)"))
+    assert names[at - 1][0] != "row" and names[at + 1] == ("progress", "Sampling 4/10")
+    assert ("label", "Clip: waits for its keyframe") in names
