@@ -1,5 +1,6 @@
 """Depth, normal and mist passes and object masks of the camera view, normalised for ControlNet (see
-`blender/capture.py` for how and why). Main thread only (bpy)."""
+`blender/capture.py` for how and why). Main thread only (bpy); the slow, bpy-free half of finishing a pass
+(`pass_png.encode`) may run in any thread."""
 
 from __future__ import annotations
 
