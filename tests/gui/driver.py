@@ -1448,8 +1448,10 @@ def scene_depth_steps():
     call_ms = round((time.perf_counter() - started) * 1000, 1)
     log(f"Generate (sidebar): {pressed} after {call_ms} ms")
     row = yield from run_depth_job(t, "sidebar")
+    s_ = session()  # the depth capture's main-thread steps (its PNG is encoded in a worker thread: passthread)
     RESULT["gaps"]["scene_depth_capture_and_job"] = probe.stop() | {
         "operator_call_ms": call_ms,
+        "capture_steps_ms": list(getattr(s_, "capture_steps_ms", []) or []) if s_ is not None else [],
         "genbridge_draws": len(frames_since(t)),
     }
     picture = shot("scene-depth-landed")
