@@ -181,7 +181,10 @@ class GENBRIDGE_OT_storyboard_from_logline(bpy.types.Operator):
     def invoke(self, context: Any, event: Any) -> OperatorResult:
         board = context.scene.genbridge_storyboard
         self.logline = self.logline or board.logline
-        self.shots = board.shot_count if board.shot_count else self.shots
+        # A count given to the operator (the panel's button, a script, a keymap) wins over the panel's field: an
+        # INVOKE with shots=3 used to plan the field's count instead.
+        if not self.properties.is_property_set("shots") and board.shot_count:
+            self.shots = board.shot_count
         return context.window_manager.invoke_props_dialog(self, width=480)
 
     def execute(self, context: Any) -> OperatorResult:

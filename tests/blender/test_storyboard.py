@@ -129,3 +129,28 @@ def test_cancelling_midway_keeps_finished_shots_and_leaves_no_running_job(gb, st
         while wan.active is not None and not wan.active.done and time.monotonic() < deadline:
             time.sleep(0.05)
         assert wan.active is None or wan.active.done, "the WanGP server still runs a cancelled clip"
+
+
+def test_invoke_keeps_a_shot_count_given_to_the_operator_and_else_takes_the_panels(gb):
+    """Invoked (button, F3, a script's INVOKE_DEFAULT), the dialog starts from the panel's count unless the caller
+    gave one: an INVOKE with shots=3 used to plan the panel's count instead."""
+    import types
+
+    scene = fresh_scene()
+    board = scene.genbridge_storyboard
+    board.shot_count, board.logline = 4, "A keeper finds a log."
+    op_class = gb.storyboard.operators.GENBRIDGE_OT_storyboard_from_logline
+    dialogs = []
+    context = types.SimpleNamespace(
+        scene=scene, window_manager=types.SimpleNamespace(invoke_props_dialog=lambda op, width: dialogs.append(op))
+    )
+
+    def invoke(**given):
+        fake = types.SimpleNamespace(logline="", shots=given.get("shots", 5))
+        fake.properties = types.SimpleNamespace(is_property_set=lambda name: name in given)
+        op_class.invoke(fake, context, None)
+        return fake
+
+    assert invoke(shots=3).shots == 3
+    given_none = invoke()
+    assert (given_none.shots, given_none.logline) == (4, "A keeper finds a log.") and len(dialogs) == 2
