@@ -46,6 +46,17 @@ def title(options: dict[str, Any]) -> str:
     return TITLES.get(source, source)
 
 
+def where(options: dict[str, Any]) -> str:
+    """The camera and frame a capture was given, for the status bar (" of CamB at frame 250"); empty when it uses
+    the active camera at the current frame, so two captures of a first-last-frame job can be told apart."""
+    parts = []
+    if options.get("camera"):
+        parts.append(f" of {options['camera']}")
+    if options.get("frame") is not None:
+        parts.append(f" at frame {options['frame']}")
+    return "".join(parts)
+
+
 def written_by_the_job(prep: Prepared) -> Path | None:
     """Let the render job write the capture's first file in its own thread (saving a 1280x720 PNG on the main
     thread took ~0.1 s): the output path and format are set for the render (and put back with the rest); returns
@@ -161,7 +172,8 @@ class CaptureRun:
         else:
             return "GenBridge: queuing the job"
         number = len(self.records) + 1
-        return f"GenBridge: capturing {title(options)} for '{param}' ({number} of {self.total}) — Esc to cancel"
+        what = f"{title(options)}{where(options)} for '{param}'"
+        return f"GenBridge: capturing {what} ({number} of {self.total}) — Esc to cancel"
 
     @property
     def rendering(self) -> bool:

@@ -202,3 +202,23 @@ def test_the_file_the_render_job_writes_is_where_the_capture_expects_it(gb, scen
     assert after == before
     run.records = [record]
     run.cancel()
+
+
+def test_the_status_names_the_camera_and_frame_a_capture_was_given(gb, scene):
+    """Two captures of a first-last-frame job differ only by camera and frame: the status bar tells them apart."""
+    job = mod("capture_job")
+    assert job.where({"source": "camera"}) == ""
+    assert job.where({"source": "camera", "camera": "CamB", "frame": 250}) == " of CamB at frame 250"
+    run = job.CaptureRun(
+        gb.blender.running(),
+        {"task": "video", "inputs": {"prompt": "x"}},
+        {"end_image": {"source": "camera", "engine": "WORKBENCH", "camera": "CamB", "frame": 250}},
+        window=None,
+        area=None,
+    )
+    try:
+        assert (
+            run.status() == "GenBridge: capturing preview of CamB at frame 250 for 'end_image' (1 of 1) — Esc to cancel"
+        )
+    finally:
+        run.cancel()
