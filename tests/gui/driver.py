@@ -1103,7 +1103,7 @@ def _draw_counts() -> dict:
 # pass, Generate from the 3D Viewport's sidebar, then through F3 (Blender's menu search, typed) and a script's
 # operator properties; each result lands and "Use as Texture" (the job's own button) puts it on the cube.
 DEPTH_TEMPLATE = "sd15_depth_controlnet"
-DEPTH_STEPS = 10  # the stand-in takes 0.2 s a step: the progress bar moves for about 2 s
+DEPTH_STEPS = 25  # 0.2 s a step: the bar moves for ~5 s (with 10, a loaded run once drew only one value in 2 s)
 SCENE_SIZE = 512  # the template's own size (SD 1.5)
 SDXL_TEMPLATE, SDXL_SIZE = "sdxl_depth_controlnet", 1024  # the script's job: the other bundled depth template
 
