@@ -15,6 +15,8 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..runtime import gcpause
+
 if TYPE_CHECKING:  # capture_common imports bpy; this module stays bpy-free (tested with plain pytest)
     from .capture_common import Finishing
 
@@ -33,9 +35,23 @@ class FinishThread:
         self.error: Exception | None = None
         # Daemon: Blender quitting mid-encode must not wait for it (the file is then not written, nothing queued).
         self._thread = threading.Thread(target=self._run, name=f"genbridge-finish-{name}", daemon=True)
-        self._thread.start()
+        # No automatic garbage collection while the worker runs (ended by the worker itself, however it ends): its
+        # allocations would trigger collections in this thread, which may free bpy wrappers while Blender's main
+        # thread works without the GIL (drawing, depsgraph, the next render): see runtime/gcpause.py. ~1 s at most.
+        gcpause.pause()
+        try:
+            self._thread.start()
+        except BaseException:
+            gcpause.resume()
+            raise
 
     def _run(self) -> None:
+        try:
+            self._encode_and_write()
+        finally:
+            gcpause.resume()
+
+    def _encode_and_write(self) -> None:
         try:
             data = self._encode()
             with self._lock:

@@ -11,16 +11,24 @@ import concurrent.futures
 import contextlib
 import logging
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from . import gcpause
 from .handoff import MainEvent
 
 log = logging.getLogger("genbridge.runtime")
 
 SettingsSource = Callable[[], Any]  # returns a Settings or a plain mapping (a Blender preferences snapshot)
+
+
+@contextlib.contextmanager
+def _gc_paused_no_loop() -> Iterator[bool]:
+    """`Runtime.held_still` before the loop thread exists: nothing to park (False), the garbage collector paused."""
+    with gcpause.gc_paused():
+        yield False
 
 
 @dataclass
@@ -155,8 +163,8 @@ class Runtime:
     # -- any thread ---------------------------------------------------------------------------------------------
     def held_still(self) -> contextlib.AbstractContextManager[bool]:
         """The loop thread parked for a block of main-thread work (a Blender render): see `LoopThread.held_still`."""
-        if self._loop_thread is None:
-            return contextlib.nullcontext(False)
+        if self._loop_thread is None:  # no loop to park; other threads still must not collect garbage meanwhile
+            return _gc_paused_no_loop()
         return self._loop_thread.held_still()
 
     def submit(self, spec: Mapping[str, Any]) -> JobHandle:

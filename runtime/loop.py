@@ -14,6 +14,8 @@ import threading
 from collections.abc import Callable, Coroutine, Iterator
 from typing import Any, TypeVar
 
+from . import gcpause
+
 log = logging.getLogger("genbridge.loop")
 HOLD_LIMIT_S = 30.0  # a held loop runs again after this long, whatever the holder does
 
@@ -94,20 +96,25 @@ class LoopThread:
         (between two callbacks); yields whether it did. The loop runs again when the block ends, or after
         HOLD_LIMIT_S whatever happens. Jobs only pause: their servers keep working meanwhile.
         """
-        if not self.running or self._loop is None:
-            yield False
-            return
-        parked, release = threading.Event(), threading.Event()
+        # The loop thread is not the only Python thread that runs while Blender renders (Blender releases the GIL
+        # for the render): asyncio.to_thread writers, a capture's FinishThread, anything an add-on or a test runs.
+        # None of them may start a cyclic garbage collection meanwhile: see gcpause. Paused even when the loop
+        # does not park in time (max_wait_s) or runs again after HOLD_LIMIT_S, for as long as the block lasts.
+        with gcpause.gc_paused():
+            if not self.running or self._loop is None:
+                yield False
+                return
+            parked, release = threading.Event(), threading.Event()
 
-        def park() -> None:
-            parked.set()
-            release.wait(HOLD_LIMIT_S)
+            def park() -> None:
+                parked.set()
+                release.wait(HOLD_LIMIT_S)
 
-        self.call_soon(park)
-        try:
-            yield parked.wait(max_wait_s)
-        finally:
-            release.set()
+            self.call_soon(park)
+            try:
+                yield parked.wait(max_wait_s)
+            finally:
+                release.set()
 
     def run_coroutine(self, coro: Coroutine[Any, Any, T]) -> concurrent.futures.Future[T]:
         """Schedule a coroutine; returns a concurrent future (do not wait on it from Blender's main thread)."""
