@@ -134,6 +134,9 @@ class Runtime:
             if self._client_factory is None:
                 for endpoint in settings.all_endpoints():
                     service.client_for(endpoint)
+            # Likewise read the bundled WanGP presets (a TOML file, cached for the session) now rather than in the
+            # first WanGP job, which may run while Blender renders: a crash dump showed the loop thread in tomllib.
+            self._warm_presets()
             self._job_service = service
             if self._monitor_health:
                 self._job_service.start_health_monitor()
@@ -145,6 +148,15 @@ class Runtime:
         except BaseException as exc:
             log.exception("GenBridge could not start its job service")
             self._init_error = exc
+
+    @staticmethod
+    def _warm_presets() -> None:
+        from ..workflows.wan2gp_templates import preset_for_template
+
+        try:
+            preset_for_template("genbridge-warm-up")  # fills the cache; the name matches no preset
+        except Exception:  # noqa: BLE001 - a broken presets file is reported by the job that needs it, not here
+            log.warning("could not read the WanGP presets at start; the first WanGP job will say why")
 
     @staticmethod
     def _load_settings(settings_cls: Any, value: Any) -> Any:

@@ -43,13 +43,16 @@ def test_every_configured_backend_is_imported_when_the_job_service_starts(tmp_pa
             time.sleep(0.02)
         loaded = [m for m in ("comfyui.client", "wan2gp.client", "litellm.client")
                   if "genbridge.backends." + m in sys.modules]
+        from genbridge.workflows import wan2gp_templates
+        loaded.append("presets" if wan2gp_templates._presets_by_template.cache_info().currsize else "no presets")
         print(",".join(loaded))
         rt.shutdown(2.0)
         """
     )
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
-    assert out.stdout.strip() == "comfyui.client,wan2gp.client,litellm.client"
+    # The bundled WanGP presets (TOML) are read at start too, not in the first WanGP job during a render.
+    assert out.stdout.strip() == "comfyui.client,wan2gp.client,litellm.client,presets"
 
 
 def test_the_loop_thread_runs_no_python_while_held_still_and_runs_again_after():
