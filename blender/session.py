@@ -24,6 +24,7 @@ from ..runtime import Runtime
 from ..runtime.dispatcher import MainThreadDispatcher
 from ..runtime.endpoint_rows import row_problem
 from ..runtime.handoff import MainEvent
+from ..runtime.loop import BLOCKING_PARK_WAIT_S
 from ..runtime.netpolicy import redact_url
 from ..runtime.services import DEFAULT_URLS, SERVICES
 from ..runtime.vocabulary import STOPPED_STATES
@@ -288,7 +289,8 @@ class Session:
         folder = self.job_folder(str(spec.get("task", "")), job_id)
         inputs = dict(spec.get("inputs") or {})
         captures = list(spec.get("captures") or [])
-        with self.runtime.held_still():  # Blender renders here: see Runtime.held_still
+        # Blender renders here, in place: wait for the loop to park (it may be starting the job service, importing).
+        with self.runtime.held_still(BLOCKING_PARK_WAIT_S):
             for param, options in sources.items():
                 options = dict(options)
                 record = capture(options.pop("source"), folder, param=param, **options)

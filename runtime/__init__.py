@@ -173,11 +173,12 @@ class Runtime:
             await self._job_service.shutdown()
 
     # -- any thread ---------------------------------------------------------------------------------------------
-    def held_still(self) -> contextlib.AbstractContextManager[bool]:
-        """The loop thread parked for a block of main-thread work (a Blender render): see `LoopThread.held_still`."""
+    def held_still(self, max_wait_s: float = 0.5) -> contextlib.AbstractContextManager[bool]:
+        """The loop thread parked for a block of main-thread work (a Blender render): see `LoopThread.held_still`;
+        a blocking render passes `loop.BLOCKING_PARK_WAIT_S`."""
         if self._loop_thread is None:  # no loop to park; other threads still must not collect garbage meanwhile
             return _gc_paused_no_loop()
-        return self._loop_thread.held_still()
+        return self._loop_thread.held_still(max_wait_s)
 
     def submit(self, spec: Mapping[str, Any]) -> JobHandle:
         """Queue a job from a plain-data snapshot; returns at once. `spec` holds Job fields (task, inputs...)."""

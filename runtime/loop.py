@@ -18,6 +18,12 @@ from . import gcpause
 
 log = logging.getLogger("genbridge.loop")
 HOLD_LIMIT_S = 30.0  # a held loop runs again after this long, whatever the holder does
+# How long a caller that renders in place (blocking: scripts, the bpy module, cast captures) waits for the loop to
+# park. The loop can be inside one long callback: the job service's start imports pydantic, aiohttp and the backends
+# (seconds on a busy machine, more on the first run after an edit, when the .pyc files are compiled). Rendering after
+# the 0.5 s default while that import ran crashed bpy 4.5 (faulthandler: loop thread in `_create_service` importing,
+# main thread in `bpy.ops` rendering; tests/blender/test_capture_job.py, 2 in 24 runs).
+BLOCKING_PARK_WAIT_S = 30.0
 
 T = TypeVar("T")
 

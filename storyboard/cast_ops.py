@@ -18,6 +18,7 @@ from ..blender import capture
 from ..blender.bpytypes import OperatorResult
 from ..blender.redraw import tag_genbridge_regions
 from ..operators.generate_modal import CaptureModal
+from ..runtime.loop import BLOCKING_PARK_WAIT_S
 from .cast import character_seed
 
 REFERENCE_SIZE = 512  # a reference is a portrait of the character, not a frame of the shot
@@ -164,7 +165,7 @@ class GENBRIDGE_OT_cast_add_reference(CaptureModal):
         folder = session.job_folder("cast", _slug(member.name))
         param = f"{_slug(member.name)}-{len(member.references) + 1}"
         if self.source == "CAMERA":
-            with session.runtime.held_still():  # Blender renders here: see Runtime.held_still
+            with session.runtime.held_still(BLOCKING_PARK_WAIT_S):  # Blender renders here: see Runtime.held_still
                 record = capture.capture_camera(
                     folder,
                     param=param,

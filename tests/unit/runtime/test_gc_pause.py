@@ -103,3 +103,29 @@ def test_the_finish_worker_runs_with_the_collector_paused_and_ends_the_pause_how
     assert thread.join(WAIT_S)
     assert seen == [False] and gc.isenabled()
     assert (thread.error is not None) is fails
+
+
+def test_a_blocking_render_waits_for_a_loop_busy_in_one_long_callback():
+    # The job service's start imports for seconds in one callback; a render in place that went ahead after 0.5 s
+    # while it imported crashed bpy 4.5. The blocking callers wait for the park instead (BLOCKING_PARK_WAIT_S).
+    from genbridge.runtime.loop import BLOCKING_PARK_WAIT_S
+
+    loop = LoopThread()
+    loop.start()
+    busy, started = threading.Event(), threading.Event()
+
+    def long_import() -> None:
+        started.set()
+        busy.wait(WAIT_S)
+
+    loop.call_soon(long_import)
+    assert started.wait(WAIT_S)
+    try:
+        with loop.held_still(0.05) as parked:
+            assert parked is False  # the short wait gives up (the GUI's render job path)
+        threading.Timer(0.7, busy.set).start()  # the "import" ends after the default 0.5 s would have given up
+        with loop.held_still(BLOCKING_PARK_WAIT_S) as parked:
+            assert parked is True
+    finally:
+        busy.set()
+        assert loop.stop(1.0)
