@@ -25,16 +25,22 @@ import contextlib
 import time
 import uuid
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import bpy
 
+from ..runtime import gcpause
 from .capture import capture, prepare
 from .capture_common import UNCOMPRESSED_EXR, CaptureCancelled, CaptureError, Prepared, Saved, SplitFinish
 from .finish_thread import FinishThread
 from .redraw import tag_genbridge_regions
 
+if TYPE_CHECKING:
+    from ..runtime.loop import Park
+
 TITLES = {"image_editor": "the Image Editor's image", "sequencer": "the Sequencer frame", "viewport": "the viewport"}
+PARK_WAIT_S = 30.0  # as the blocking path's loop.BLOCKING_PARK_WAIT_S, but waited tick by tick
+FIRST_PARK_WAIT_S = 0.5  # the one bounded wait on the main thread when the park is asked for (as before)
 START_GRACE_TICKS = 3  # a render job that is not running after this many ticks, with no handler called, failed
 
 
@@ -154,6 +160,8 @@ class CaptureRun:
         self.current: tuple[str, dict[str, Any], Prepared] | None = None
         self.watch: RenderWatch | None = None
         self.hold: contextlib.ExitStack | None = None
+        self.park: Park | None = None  # the loop thread asked to park for the next capture (see _loop_parked)
+        self.park_deadline = 0.0
         self.waited = 0  # ticks since the current render job started
         self.stopping = False  # Esc came while a render job ran: stop once it has ended
         self.steps_ms: list[float] = []  # main-thread time of each step, in order
@@ -221,12 +229,17 @@ class CaptureRun:
             return False
         if not self.pending:
             return True
+        if not self._loop_parked():
+            return False  # the loop thread is inside a long callback: ask again next tick, the UI stays live
         param, options = self.pending.pop(0)
         source = str(options.pop("source"))
         options_for_title = {"source": source, **options}
         ready = prepare(source, self.folder, param=param, **options)
         if ready is None:  # nothing slow to render: made now
             self._add(param, capture(source, self.folder, param=param, **options))
+            if self.park is not None:
+                self.park.release()
+                self.park = None
             return not self.pending
         self.current = (param, options_for_title, ready)
         self._start_render(ready)
@@ -259,8 +272,11 @@ class CaptureRun:
         if render_running():
             raise CaptureError("Blender is rendering: wait for that render to end, then Generate again.")
         self.watch, self.waited = RenderWatch(), 0
-        self.hold = contextlib.ExitStack()
-        self.hold.enter_context(self.session.runtime.held_still())  # released when the render job has ended
+        self.hold = contextlib.ExitStack()  # released when the render job has ended
+        self.hold.enter_context(gcpause.gc_paused())  # see runtime.gcpause: no collection while Blender renders
+        if self.park is not None:  # the loop thread stays parked until then
+            self.hold.callback(self.park.release)
+            self.park = None
         self.written = written_by_the_job(prep)
         kwargs: dict[str, Any] = {"write_still": self.written is not None}
         if prep.layer is not None:
@@ -293,6 +309,27 @@ class CaptureRun:
             raise CaptureError("Blender's render ended without an image; see the Info editor for why.")
         return True
 
+    def _loop_parked(self) -> bool:
+        """Whether GenBridge's loop thread is parked for the next capture, asking it to park if not yet asked.
+
+        bpy crashed when the loop thread imported a module while Blender rendered; the loop can be inside one long
+        callback (the job service's start imports pydantic, aiohttp and the backends, seconds on a first run). The
+        blocking path waits for it; here the modal asks again each tick instead of rendering unparked."""
+        if self.park is None:
+            self.park = self.session.runtime.request_park()
+            self.park_deadline = time.monotonic() + PARK_WAIT_S
+            # An idle loop parks within a millisecond: wait that out once (bounded) rather than lose a tick.
+            if self.park.parked.wait(FIRST_PARK_WAIT_S):
+                return True
+        if self.park.parked.is_set():
+            return True
+        if time.monotonic() > self.park_deadline:
+            raise CaptureError(
+                f"GenBridge's background thread did not pause for the capture within {PARK_WAIT_S:.0f} s "
+                "(it is busy, e.g. starting up): nothing was queued. Generate again in a moment."
+            )
+        return False
+
     def _release(self) -> None:
         if self.watch is not None:
             self.watch.remove()
@@ -320,6 +357,9 @@ class CaptureRun:
         """Stop: put the settings of the capture in progress back, remove the files written, queue nothing. A
         render job still running is left to end by itself (Esc stops it): its settings are restored meanwhile."""
         self._release()
+        if self.park is not None:  # asked to park (or parked) for a capture that will not run
+            self.park.release()
+            self.park = None
         if self.finishing is not None:  # a pass still encoding: its result is dropped, its file never left behind
             self.finishing[2].discard()
             self.finishing = None

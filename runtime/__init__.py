@@ -14,10 +14,13 @@ import uuid
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import gcpause
 from .handoff import MainEvent
+
+if TYPE_CHECKING:
+    from .loop import Park
 
 log = logging.getLogger("genbridge.runtime")
 
@@ -179,6 +182,17 @@ class Runtime:
         if self._loop_thread is None:  # no loop to park; other threads still must not collect garbage meanwhile
             return _gc_paused_no_loop()
         return self._loop_thread.held_still(max_wait_s)
+
+    def request_park(self) -> Park:
+        """Ask the loop thread to park without waiting (see `LoopThread.request_park`); already parked when there is
+        no loop thread yet."""
+        from .loop import Park
+
+        if self._loop_thread is None:
+            park = Park()
+            park.parked.set()
+            return park
+        return self._loop_thread.request_park()
 
     def submit(self, spec: Mapping[str, Any]) -> JobHandle:
         """Queue a job from a plain-data snapshot; returns at once. `spec` holds Job fields (task, inputs...)."""

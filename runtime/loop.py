@@ -28,6 +28,18 @@ BLOCKING_PARK_WAIT_S = 30.0
 T = TypeVar("T")
 
 
+class Park:
+    """A request that the loop thread stop running Python for a while (see `LoopThread.request_park`)."""
+
+    def __init__(self) -> None:
+        self.parked = threading.Event()  # set by the loop thread once it is parked (or at once without a loop)
+        self.released = threading.Event()
+
+    def release(self) -> None:
+        """Let the loop run again (also when it has not parked yet: it then passes straight through)."""
+        self.released.set()
+
+
 class LoopThread:
     """A lazily started event loop thread. `stop()` cancels every task, then joins."""
 
@@ -110,17 +122,27 @@ class LoopThread:
             if not self.running or self._loop is None:
                 yield False
                 return
-            parked, release = threading.Event(), threading.Event()
-
-            def park() -> None:
-                parked.set()
-                release.wait(HOLD_LIMIT_S)
-
-            self.call_soon(park)
+            park = self.request_park()
             try:
-                yield parked.wait(max_wait_s)
+                yield park.parked.wait(max_wait_s)
             finally:
-                release.set()
+                park.release()
+
+    def request_park(self) -> Park:
+        """Ask the loop thread to park at its next callback boundary, without waiting for it: a caller that must not
+        block (the GUI's capture modal) polls `parked` on later ticks and starts its render only once it is set.
+        Call `release()` when done; the loop runs again after HOLD_LIMIT_S whatever happens."""
+        park = Park()
+        if not self.running or self._loop is None:
+            park.parked.set()  # no loop thread running: nothing to wait for
+            return park
+
+        def parked_here() -> None:
+            park.parked.set()
+            park.released.wait(HOLD_LIMIT_S)
+
+        self.call_soon(parked_here)
+        return park
 
     def run_coroutine(self, coro: Coroutine[Any, Any, T]) -> concurrent.futures.Future[T]:
         """Schedule a coroutine; returns a concurrent future (do not wait on it from Blender's main thread)."""

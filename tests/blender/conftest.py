@@ -255,3 +255,14 @@ def editor():
                 area.type = converted
 
     return override
+
+
+@pytest.fixture
+def idle_loop(gb):
+    """GenBridge's loop thread idle before a test steps a CaptureRun by hand: a capture asks the loop to park and
+    waits a bounded 0.5 s, then asks again next tick (blender/capture_job.py). A previous test's Generate may have
+    started the job service, one long callback importing the backends; stepping while it runs would only wait."""
+    session = gb.blender.running()
+    if session is not None:
+        with session.runtime.held_still(30.0):
+            pass

@@ -16,6 +16,8 @@ from pathlib import Path
 import bpy
 import pytest
 
+pytestmark = pytest.mark.usefixtures("idle_loop")  # steps CaptureRuns by hand: see the fixture
+
 PKG = "bl_ext.user_default.genbridge"
 SIZE = {"width": 64, "height": 48}
 WAIT_S = 60  # a bound on waiting for the worker thread (not a timing assertion)

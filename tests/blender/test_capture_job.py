@@ -12,6 +12,8 @@ from pathlib import Path
 import bpy
 import pytest
 
+pytestmark = pytest.mark.usefixtures("idle_loop")  # steps CaptureRuns by hand: see the fixture
+
 PKG = "bl_ext.user_default.genbridge"
 
 
@@ -220,5 +222,29 @@ def test_the_status_names_the_camera_and_frame_a_capture_was_given(gb, scene):
         assert (
             run.status() == "GenBridge: capturing preview of CamB at frame 250 for 'end_image' (1 of 1) — Esc to cancel"
         )
+    finally:
+        run.cancel()
+
+
+def test_a_capture_waits_tick_by_tick_for_the_loop_to_park_and_lets_it_go_after(gb, scene, monkeypatch):
+    """bpy crashed when the loop thread imported a module while Blender rendered: the modal never captures while
+    the loop is still busy (e.g. starting the job service), and never blocks waiting for it either."""
+    Park = importlib.import_module(f"{PKG}.runtime.loop").Park
+
+    bpy.data.images.new("Park Source", 8, 8)
+    session = gb.blender.running()
+    park = Park()
+    monkeypatch.setattr(session.runtime, "request_park", lambda: park)
+    job = mod("capture_job")
+    spec = {"task": "image", "inputs": {"prompt": "x"}}
+    run = job.CaptureRun(
+        session, spec, {"image": {"source": "image_editor", "image": "Park Source"}}, window=None, area=None
+    )
+    try:
+        assert run.step() is False and run.step() is False  # not parked: nothing captured, asked again next tick
+        assert run.records == [] and len(run.pending) == 1 and not park.released.is_set()
+        park.parked.set()
+        assert run.step() is True
+        assert len(run.records) == 1 and park.released.is_set()  # the loop runs again as soon as it is made
     finally:
         run.cancel()

@@ -15,6 +15,8 @@ import bpy
 import numpy as np
 import pytest
 
+pytestmark = pytest.mark.usefixtures("idle_loop")  # steps CaptureRuns by hand: see the fixture
+
 PKG = "bl_ext.user_default.genbridge"
 SIZE = (64, 48)
 

@@ -129,3 +129,34 @@ def test_a_blocking_render_waits_for_a_loop_busy_in_one_long_callback():
     finally:
         busy.set()
         assert loop.stop(1.0)
+
+
+def test_a_park_request_waits_for_a_busy_loop_without_blocking_the_caller():
+    # The GUI's capture modal must not block Blender's main thread while the loop finishes a long callback: it asks
+    # once and polls each tick, rendering only once the loop is parked; release lets the loop run on.
+    loop = LoopThread()
+    loop.start()
+    busy, started, ran_after = threading.Event(), threading.Event(), threading.Event()
+
+    def long_import() -> None:
+        started.set()
+        busy.wait(WAIT_S)
+
+    loop.call_soon(long_import)
+    assert started.wait(WAIT_S)
+    try:
+        park = loop.request_park()
+        assert not park.parked.is_set()  # returned at once, not parked: the loop is still inside the callback
+        busy.set()
+        assert park.parked.wait(WAIT_S)
+        loop.call_soon(ran_after.set)
+        assert not ran_after.wait(0.2)  # parked: nothing else runs on the loop
+        park.release()
+        assert ran_after.wait(WAIT_S)
+    finally:
+        busy.set()
+        assert loop.stop(1.0)
+
+
+def test_a_park_request_without_a_running_loop_is_parked_at_once():
+    assert LoopThread().request_park().parked.is_set()
