@@ -266,3 +266,37 @@ def idle_loop(gb):
     if session is not None:
         with session.runtime.held_still(30.0):
             pass
+
+
+@pytest.fixture
+def quad_under_camera():
+    """`quad_under_camera(name, camera, half=, tilt=)`: a scene with one quad (2*half wide, tilted about X by
+    `tilt`) under a camera 6 m above it, Workbench as the user's engine at 320x240 50 %; removed after the test."""
+    import bpy
+
+    made: list = []
+
+    def make(name: str, camera: str, *, half: float = 1.0, tilt: float = 0.0):
+        scene = bpy.data.scenes.new(f"{name} Test")
+        mesh = bpy.data.meshes.new(name)
+        mesh.from_pydata([(-half, -half, 0), (half, -half, 0), (half, half, 0), (-half, half, 0)], [], [(0, 1, 2, 3)])
+        quad = bpy.data.objects.new(name, mesh)
+        quad.rotation_euler = (tilt, 0.0, 0.0)
+        scene.collection.objects.link(quad)
+        cam = bpy.data.objects.new(camera, bpy.data.cameras.new(camera))
+        cam.location = (0, 0, 6)
+        scene.collection.objects.link(cam)
+        scene.camera = cam
+        scene.render.engine = "BLENDER_WORKBENCH"
+        scene.render.resolution_x, scene.render.resolution_y, scene.render.resolution_percentage = 320, 240, 50
+        made.append((scene, quad, mesh, cam))
+        return scene
+
+    yield make
+    for scene, quad, mesh, cam in made:
+        data = cam.data
+        bpy.data.objects.remove(quad)
+        bpy.data.meshes.remove(mesh)
+        bpy.data.objects.remove(cam)
+        bpy.data.cameras.remove(data)
+        bpy.data.scenes.remove(scene)

@@ -28,27 +28,9 @@ def mod(name: str):
 
 
 @pytest.fixture
-def scene(gb):
+def scene(gb, quad_under_camera):
     """A tilted quad under a camera (depth varies across it), Workbench as the user's engine."""
-    scene = bpy.data.scenes.new("Finish Thread Test")
-    mesh = bpy.data.meshes.new("Tilted")
-    mesh.from_pydata([(-2, -2, 0), (2, -2, 0), (2, 2, 0), (-2, 2, 0)], [], [(0, 1, 2, 3)])
-    quad = bpy.data.objects.new("Tilted", mesh)
-    quad.rotation_euler = (0.6, 0.0, 0.0)
-    scene.collection.objects.link(quad)
-    cam = bpy.data.objects.new("Finish Cam", bpy.data.cameras.new("Finish Cam"))
-    cam.location = (0, 0, 6)
-    scene.collection.objects.link(cam)
-    scene.camera = cam
-    scene.render.engine = "BLENDER_WORKBENCH"
-    scene.render.resolution_x, scene.render.resolution_y, scene.render.resolution_percentage = 320, 240, 50
-    yield scene
-    bpy.data.objects.remove(quad)
-    bpy.data.meshes.remove(mesh)
-    data = cam.data
-    bpy.data.objects.remove(cam)
-    bpy.data.cameras.remove(data)
-    bpy.data.scenes.remove(scene)
+    return quad_under_camera("Tilted", "Finish Cam", half=2.0, tilt=0.6)
 
 
 @pytest.fixture

@@ -22,25 +22,8 @@ def mod(name: str):
 
 
 @pytest.fixture
-def scene(gb):
-    scene = bpy.data.scenes.new("Capture Job Test")
-    mesh = bpy.data.meshes.new("Quad")
-    mesh.from_pydata([(-1, -1, 0), (1, -1, 0), (1, 1, 0), (-1, 1, 0)], [], [(0, 1, 2, 3)])
-    quad = bpy.data.objects.new("Quad", mesh)
-    scene.collection.objects.link(quad)
-    cam = bpy.data.objects.new("Job Cam", bpy.data.cameras.new("Job Cam"))
-    cam.location = (0, 0, 6)
-    scene.collection.objects.link(cam)
-    scene.camera = cam
-    scene.render.engine = "BLENDER_WORKBENCH"
-    scene.render.resolution_x, scene.render.resolution_y, scene.render.resolution_percentage = 320, 240, 50
-    yield scene
-    bpy.data.objects.remove(quad)
-    bpy.data.meshes.remove(mesh)
-    data = cam.data
-    bpy.data.objects.remove(cam)
-    bpy.data.cameras.remove(data)
-    bpy.data.scenes.remove(scene)
+def scene(gb, quad_under_camera):
+    return quad_under_camera("Quad", "Job Cam")
 
 
 def settings_of(scene) -> dict:
